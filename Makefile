@@ -1,0 +1,65 @@
+# Korund: the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+ROOTFS := image-build/rootfs.sh
+IN_ROOT := $(ROOTFS) exec
+BASE := /var/lib/korund/appliance
+SIM := /var/lib/korund/simulator
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run stop test demo-call rootfs host-deps unit telephony bench clean-rootfs
+
+## run: build or reuse the root filesystem, start the appliance with the demo config
+run: host-deps rootfs
+	$(IN_ROOT) korund -i $(BASE) init --demo --carrier 127.0.0.2:5060
+	$(IN_ROOT) korund sim init --sim $(SIM) --address 127.0.0.2 --appliance 127.0.0.1:5060
+	$(IN_ROOT) korund sim start --sim $(SIM)
+	$(IN_ROOT) korund -i $(BASE) start
+	@echo
+	@echo "Korund is running."
+	@echo "  Status panel:   http://127.0.0.1:8080/   (JSON: http://127.0.0.1:8080/api/v1/status)"
+	@echo "  Place a call:   make demo-call"
+	@echo "  Call history:   $(IN_ROOT) korund -i $(BASE) calls"
+	@echo "  Asterisk CLI:   $(IN_ROOT) asterisk -C $(BASE)/etc/asterisk/asterisk.conf -r"
+	@echo "  Logs:           $$($(ROOTFS) root)$(BASE)/log/"
+	@echo "  Stop it all:    make stop"
+
+## demo-call: a call from the simulated carrier to the demo appliance
+demo-call:
+	$(IN_ROOT) korund demo-call --sim $(SIM) --hold 12
+	@echo "waiting for the call to end..."; sleep 22
+	$(IN_ROOT) korund -i $(BASE) calls --limit 5
+
+## stop: stop the appliance and the simulator, unmount the root filesystem
+stop:
+	-$(IN_ROOT) korund -i $(BASE) stop
+	-$(IN_ROOT) korund sim stop --sim $(SIM)
+	$(ROOTFS) umount
+
+## test: unit and telephony tests (real Asterisk from the root filesystem)
+test: host-deps rootfs $(VENV)/.installed
+	$(PY) -m pytest -v -ra tests
+
+unit: $(VENV)/.installed
+	$(PY) -m pytest -v tests/unit
+
+telephony: host-deps rootfs $(VENV)/.installed
+	$(PY) -m pytest -v tests/telephony
+
+rootfs:
+	$(ROOTFS) mount >/dev/null
+
+host-deps:
+	@command -v mmdebstrap >/dev/null && command -v zstd >/dev/null \
+	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-venv; }
+
+$(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q -r requirements.lock -r requirements-test.lock
+	touch $@
+
+bench: $(VENV)/.installed
+	$(PY) bench/run.py
+
+clean-rootfs: stop
+	rm -rf /var/lib/korund/rootfs-* /var/cache/korund/rootfs-*

@@ -1,0 +1,1 @@
+"""FastAGI: the server and the scripts it runs, one module per script."""

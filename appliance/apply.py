@@ -1,0 +1,138 @@
+"""Apply a rendered configuration: write atomically, reload Asterisk, verify
+that Asterisk took it, and restore the last good set if it did not."""
+from __future__ import annotations
+
+import grp
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import ami, model, render
+from .instance import ASTERISK_USER, Instance
+
+GENERATION_VAR = "KORUND_CONFIG_GENERATION"
+
+
+class ApplyError(RuntimeError):
+    """Asterisk refused the new configuration; the previous one is back."""
+
+
+@dataclass
+class Applied:
+    generation: str
+    files: list[str]
+    reloaded: bool
+
+
+def generation_of(files: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].encode() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def stamp_generation(files: dict[str, str]) -> dict[str, str]:
+    """Put the set's generation into the dialplan's globals, so a reload that
+    silently kept the old dialplan is noticed."""
+    gen = generation_of(files)
+    files = dict(files)
+    files["extensions.conf"] = files["extensions.conf"].replace(
+        "[globals]\n", f"[globals]\n{GENERATION_VAR} = {gen}\n", 1)
+    return files
+
+
+def write_atomically(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.chown(tmp, 0, grp.getgrnam(ASTERISK_USER).gr_gid)
+    except KeyError:
+        pass
+    tmp.chmod(0o640)
+    os.replace(tmp, path)
+
+
+def write_set(directory: Path, files: dict[str, str]) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        write_atomically(directory / name, text)
+    for stale in directory.glob("*.conf"):
+        if stale.name not in files:
+            stale.unlink()
+    dir_fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def read_set(directory: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in directory.glob("*.conf")}
+
+
+def expected_objects(files: dict[str, str]) -> dict[str, set[str]]:
+    sections = lambda text: set(re.findall(r"^\[([^\]]+)\]", text, re.M))  # noqa: E731
+    pjsip = files.get("pjsip.conf", "")
+    endpoints = {m for m in re.findall(r"^\[([^\]]+)\]\ntype = endpoint", pjsip, re.M)}
+    return {
+        "contexts": sections(files.get("extensions.conf", "")) - {"general", "globals"},
+        "endpoints": endpoints,
+        "queues": sections(files.get("queues.conf", "")) - {"general"},
+    }
+
+
+def verify(mgr, files: dict[str, str]) -> list[str]:
+    """What Asterisk is missing of *files* after a reload (empty: all there)."""
+    problems = []
+    want = expected_objects(files)
+    gen = re.search(rf"^{GENERATION_VAR} = (\w+)", files["extensions.conf"], re.M)
+    got = ami.getvar(mgr, GENERATION_VAR)
+    if gen and got != gen.group(1):
+        problems.append("extensions.conf was not loaded (dialplan kept its previous version)")
+    for ctx in sorted(want["contexts"]):
+        out = ami.command(mgr, f"dialplan show {ctx}")
+        if any("There is no existence" in line for line in out):
+            problems.append(f"dialplan context [{ctx}] is missing")
+    endpoints = "\n".join(ami.command(mgr, "pjsip show endpoints"))
+    for ep in sorted(want["endpoints"]):
+        if not re.search(rf"Endpoint:\s+{re.escape(ep)}[\s/]", endpoints):
+            problems.append(f"PJSIP endpoint {ep} is missing")
+    queues = "\n".join(ami.command(mgr, "queue show"))
+    for q in sorted(want["queues"]):
+        if not re.search(rf"^{re.escape(q)} has", queues, re.M):
+            problems.append(f"queue {q} is missing")
+    return problems
+
+
+def reload_and_verify(mgr, files: dict[str, str]) -> list[str]:
+    ami.command(mgr, "core reload")
+    ami.command(mgr, "dialplan reload")  # core reload queues it; make it synchronous
+    return verify(mgr, files)
+
+
+def apply(inst: Instance, db, mgr=None, files: dict[str, str] | None = None) -> Applied:
+    """Render from *db* (or take *files*), write, reload through *mgr* if
+    Asterisk runs, and roll back on failure."""
+    if files is None:
+        files = render.render_all(model.load(db), inst)
+    files = stamp_generation(files)
+    previous = read_set(inst.last_good)
+    write_set(inst.etc, files)
+    if mgr is None:
+        write_set(inst.last_good, files)
+        return Applied(generation_of(files), sorted(files), reloaded=False)
+    problems = reload_and_verify(mgr, files)
+    if problems:
+        if previous:
+            write_set(inst.etc, previous)
+            reload_and_verify(mgr, previous)
+        raise ApplyError("Asterisk rejected the new configuration, the previous one is "
+                         "restored: " + "; ".join(problems))
+    write_set(inst.last_good, files)
+    return Applied(generation_of(files), sorted(files), reloaded=True)
+

@@ -1,0 +1,27 @@
+"""Every dialplan context and channel-variable name that Python and the
+generated dialplan share. The renderer writes these names into
+extensions.conf and the AGI scripts read/set them, so the two never drift.
+"""
+
+# Contexts
+CTX_INBOUND = "korund-inbound"        # calls arriving from the PSTN trunk
+CTX_ROUTE = "korund-route"            # queue a call to the group in VAR_GROUP
+CTX_OPERATORS = "korund-operators"    # calls from operators' phones
+CTX_AGI_FAIL = "korund-agi-fail"      # where an AGI script sends a broken call
+
+# Channel variables (inherited by the call's legs where prefixed with __)
+VAR_ANI = "KORUND_ANI"                # caller number, filtered to [0-9+]
+VAR_DNIS = "KORUND_DNIS"              # dialled number, filtered
+VAR_TRUNK = "KORUND_TRUNK"            # name of the trunk the call came in on
+VAR_GROUP = "KORUND_GROUP"            # queue (group) the call is routed to
+VAR_AGI_DONE = "KORUND_AGI_DONE"      # set to 1 by the AGI when it routed the call
+VAR_ROUTE_SOURCE = "KORUND_ROUTE_SOURCE"  # "agi" or "fallback"
+VAR_LANGUAGE = "CHANNEL(language)"
+
+# AGI script names (agi://host:port/<name>)
+AGI_INBOUND = "inbound"
+
+# Characters a caller ID may keep; everything else is dropped before the
+# number reaches the dialplan or the database.
+ANI_ALLOWED = "0-9+"
+DNIS_ALLOWED = "0-9+*#"

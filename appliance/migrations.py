@@ -1,0 +1,96 @@
+"""Named schema migrations, applied in order and recorded in ``migrations``.
+
+Each migration is a function taking the database; its name is recorded once
+it has run, inside the same transaction, so a half-applied migration never
+counts as done. SQL stays portable (SQLite and PostgreSQL).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+MIGRATIONS = []
+
+
+def migration(fn):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_initial(db):
+    for sql in (
+        """CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        )""",
+        """CREATE TABLE trunks (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('sip', 'e1', 'fxo')),
+            host TEXT,
+            port INTEGER,
+            enabled INTEGER NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE groups (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            strategy TEXT NOT NULL DEFAULT 'rrmemory',
+            ring_timeout INTEGER NOT NULL DEFAULT 15,
+            is_default INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE operators (
+            id INTEGER PRIMARY KEY,
+            extension TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            sip_secret TEXT NOT NULL,
+            contact TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1
+        )""",
+        """CREATE TABLE group_members (
+            group_id INTEGER NOT NULL REFERENCES groups(id) ON DELETE CASCADE,
+            operator_id INTEGER NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+            penalty INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (group_id, operator_id)
+        )""",
+        """CREATE TABLE calls (
+            id INTEGER PRIMARY KEY,
+            uniqueid TEXT NOT NULL UNIQUE,
+            linkedid TEXT,
+            direction TEXT NOT NULL DEFAULT 'inbound',
+            ani TEXT,
+            dnis TEXT,
+            trunk TEXT,
+            grp TEXT,
+            route_source TEXT,
+            operator TEXT,
+            started_at TEXT NOT NULL,
+            answered_at TEXT,
+            connected_at TEXT,
+            ended_at TEXT,
+            outcome TEXT,
+            hangup_cause INTEGER
+        )""",
+        "CREATE INDEX calls_started_at ON calls (started_at)",
+    ):
+        db.execute(sql)
+
+
+def apply(db) -> list[str]:
+    """Run every migration not yet recorded; return the names applied."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+    )
+    done = {row[0] for row in db.execute("SELECT name FROM migrations").fetchall()}
+    applied = []
+    for fn in MIGRATIONS:
+        if fn.__name__ in done:
+            continue
+        with db.atomic():
+            fn(db)
+            db.execute(
+                "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
+                [fn.__name__, datetime.now(timezone.utc).isoformat(timespec="seconds")],
+            )
+        applied.append(fn.__name__)
+    return applied

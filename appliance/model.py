@@ -1,0 +1,181 @@
+"""Reading and changing the configuration held in the store, with validation.
+
+Every change goes through these functions so that bad input is refused with
+a clear message before anything is written, and nothing is half-saved.
+"""
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+
+from . import instance, store
+
+
+class ConfigError(ValueError):
+    """A configuration value was refused; ``field`` names the culprit."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+TRUNK_NAME = GROUP_NAME
+EXTENSION = re.compile(r"^[0-9]{2,8}$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+DISPLAY_NAME = re.compile(r"^[^\x00-\x1f\"\\;,\[\]]{1,64}$")
+STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")
+
+
+def check_host(value: str, field: str = "host") -> str:
+    value = (value or "").strip()
+    try:
+        ipaddress.ip_address(value)
+        return value
+    except ValueError:
+        pass
+    if not HOSTNAME.match(value):
+        raise ConfigError(field, f"'{value}' is not an IP address or host name")
+    return value
+
+
+def check_port(value, field: str = "port") -> int:
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(field, f"'{value}' is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise ConfigError(field, f"{port} is outside 1-65535")
+    return port
+
+
+def check_match(pattern, value, field: str, what: str) -> str:
+    value = (value or "").strip()
+    if not pattern.match(value):
+        raise ConfigError(field, f"'{value}' is not a valid {what}")
+    return value
+
+
+@dataclass
+class Operator:
+    id: int
+    extension: str
+    name: str
+    sip_secret: str
+    contact: str | None
+    enabled: bool
+
+
+@dataclass
+class Group:
+    id: int
+    name: str
+    title: str
+    strategy: str
+    ring_timeout: int
+    is_default: bool
+    members: list[tuple[Operator, int]] = field(default_factory=list)
+
+
+@dataclass
+class Trunk:
+    id: int
+    name: str
+    kind: str
+    host: str | None
+    port: int | None
+    enabled: bool
+
+
+@dataclass
+class Config:
+    """Everything the Asterisk configuration is rendered from."""
+    settings: dict[str, str]
+    trunks: list[Trunk]
+    operators: list[Operator]
+    groups: list[Group]
+
+    @property
+    def default_group(self) -> Group | None:
+        return next((g for g in self.groups if g.is_default), None)
+
+
+def load(db) -> Config:
+    operators = [Operator(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
+        "SELECT id, extension, name, sip_secret, contact, enabled FROM operators ORDER BY extension")]
+    by_id = {o.id: o for o in operators}
+    groups = [Group(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
+        "SELECT id, name, title, strategy, ring_timeout, is_default FROM groups ORDER BY name")]
+    for g in groups:
+        g.members = [(by_id[op_id], penalty) for op_id, penalty in db.execute(
+            "SELECT operator_id, penalty FROM group_members WHERE group_id = ? ORDER BY operator_id",
+            [g.id])]
+    trunks = [Trunk(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
+        "SELECT id, name, kind, host, port, enabled FROM trunks ORDER BY name")]
+    return Config(store.settings(db), trunks, operators, groups)
+
+
+def add_sip_trunk(db, name: str, host: str, port=5060) -> int:
+    name = check_match(TRUNK_NAME, name, "name", "trunk name (a-z, 0-9, _ and -)")
+    host = check_host(host)
+    port = check_port(port)
+    if db.execute("SELECT 1 FROM trunks WHERE name = ?", [name]).fetchone():
+        raise ConfigError("name", f"a trunk named '{name}' already exists")
+    return db.execute("INSERT INTO trunks (name, kind, host, port) VALUES (?, 'sip', ?, ?)",
+                      [name, host, port]).lastrowid
+
+
+def update_sip_trunk(db, name: str, host: str, port) -> None:
+    host, port = check_host(host), check_port(port)
+    if not db.execute("UPDATE trunks SET host = ?, port = ? WHERE name = ? AND kind = 'sip'",
+                      [host, port, name]).rowcount:
+        raise ConfigError("name", f"no SIP trunk named '{name}'")
+
+
+def add_operator(db, extension: str, name: str, contact: str | None = None) -> int:
+    extension = check_match(EXTENSION, extension, "extension", "extension (2-8 digits)")
+    name = check_match(DISPLAY_NAME, name, "name", "name (no quotes, commas, semicolons or brackets)")
+    if contact is not None:
+        contact = contact.strip()
+        if not re.match(r"^sip:[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$", contact):
+            raise ConfigError("contact", f"'{contact}' is not a sip:user@host[:port] URI")
+    if db.execute("SELECT 1 FROM operators WHERE extension = ?", [extension]).fetchone():
+        raise ConfigError("extension", f"extension {extension} is already taken")
+    return db.execute(
+        "INSERT INTO operators (extension, name, sip_secret, contact) VALUES (?, ?, ?, ?)",
+        [extension, name, instance.generate_sip_secret(), contact]).lastrowid
+
+
+def add_group(db, name: str, title: str, strategy: str = "rrmemory", ring_timeout=15,
+              is_default: bool = False) -> int:
+    name = check_match(GROUP_NAME, name, "name", "group name (a-z, 0-9, _ and -)")
+    title = check_match(DISPLAY_NAME, title, "title", "title")
+    if strategy not in STRATEGIES:
+        raise ConfigError("strategy", f"'{strategy}' is not one of {', '.join(STRATEGIES)}")
+    try:
+        ring_timeout = int(ring_timeout)
+    except (TypeError, ValueError):
+        raise ConfigError("ring_timeout", f"'{ring_timeout}' is not a number of seconds") from None
+    if not 5 <= ring_timeout <= 120:
+        raise ConfigError("ring_timeout", "must be between 5 and 120 seconds")
+    if db.execute("SELECT 1 FROM groups WHERE name = ?", [name]).fetchone():
+        raise ConfigError("name", f"a group named '{name}' already exists")
+    with db.atomic():
+        if is_default:
+            db.execute("UPDATE groups SET is_default = 0")
+        return db.execute(
+            "INSERT INTO groups (name, title, strategy, ring_timeout, is_default) VALUES (?, ?, ?, ?, ?)",
+            [name, title, strategy, ring_timeout, int(is_default)]).lastrowid
+
+
+def add_member(db, group: str, extension: str, penalty: int = 0) -> None:
+    g = db.execute("SELECT id FROM groups WHERE name = ?", [group]).fetchone()
+    o = db.execute("SELECT id FROM operators WHERE extension = ?", [extension]).fetchone()
+    if not g:
+        raise ConfigError("group", f"no group named '{group}'")
+    if not o:
+        raise ConfigError("extension", f"no operator with extension {extension}")
+    db.execute("INSERT OR REPLACE INTO group_members (group_id, operator_id, penalty) VALUES (?, ?, ?)",
+               [g[0], o[0], int(penalty)])

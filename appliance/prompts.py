@@ -1,0 +1,48 @@
+"""Korund's own voice prompts, in Russian and English, spoken by espeak-ng
+and converted by sox to 8 kHz mono WAV that Asterisk plays without
+transcoding surprises. A prompt is rebuilt when its text changes."""
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import tempfile
+from pathlib import Path
+
+PROMPTS = {
+    "welcome": {
+        "ru": "Здравствуйте! Вы позвонили в контактный центр. Соединяем вас с оператором.",
+        "en": "Hello! You have reached the contact center. Connecting you to an operator.",
+    },
+}
+VOICES = {"ru": "ru", "en": "en-us"}
+LANGUAGES = tuple(VOICES)
+
+
+def prompt_path(sounds: Path, language: str, name: str) -> Path:
+    """Where a prompt lives, without extension (as Asterisk wants it)."""
+    if language not in VOICES:
+        language = LANGUAGES[0]
+    return sounds / language / name
+
+
+def build(sounds: Path, force: bool = False) -> list[Path]:
+    """Speak every prompt that is missing or whose text changed."""
+    made = []
+    for name, texts in PROMPTS.items():
+        for lang, text in texts.items():
+            target = prompt_path(sounds, lang, name).with_suffix(".wav")
+            stamp = target.with_suffix(".txt-sha256")
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory() as tmp:
+                raw = Path(tmp) / "raw.wav"
+                subprocess.run(["espeak-ng", "-v", VOICES[lang], "-s", "150", "-w", str(raw), text],
+                               check=True, capture_output=True)
+                subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16",
+                                str(target)], check=True, capture_output=True)
+            stamp.write_text(digest)
+            target.chmod(0o644)
+            made.append(target)
+    return made

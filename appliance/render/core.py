@@ -1,0 +1,128 @@
+"""asterisk.conf, modules.conf, logger.conf, manager.conf and the other small
+files every instance needs."""
+from __future__ import annotations
+
+from ..instance import ASTERISK_USER, Instance
+from ..model import Config
+
+MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
+DATA_DIR = "/usr/share/asterisk"
+
+# Modules an appliance without the matching hardware or service must not load.
+NOLOAD = [
+    "chan_iax2.so", "chan_motif.so", "res_xmpp.so", "res_hep.so", "res_hep_pjsip.so",
+    "res_hep_rtcp.so", "cdr_radius.so", "cel_radius.so", "res_stir_shaken.so",
+    "chan_sip.so", "chan_mgcp.so", "chan_skinny.so", "chan_unistim.so", "chan_ooh323.so",
+    "res_config_ldap.so", "res_config_pgsql.so", "res_config_mysql.so", "cdr_pgsql.so",
+    "cel_pgsql.so", "res_calendar.so", "res_phoneprov.so", "res_pjsip_phoneprov_provider.so",
+    "chan_mobile.so", "chan_console.so", "chan_alsa.so", "chan_oss.so", "res_smdi.so",
+    "res_snmp.so", "res_corosync.so", "res_prometheus.so", "cdr_tds.so", "cel_tds.so",
+    "res_config_odbc.so", "cdr_odbc.so", "cel_odbc.so", "cdr_adaptive_odbc.so",
+    "cel_sqlite3_custom.so", "cdr_sqlite3_custom.so", "cdr_csv.so", "cdr_beanstalkd.so",
+    "cel_beanstalkd.so", "res_aeap.so", "res_speech_aeap.so", "chan_websocket.so",
+    "res_ari_websockets.so", "res_pjsip_config_wizard.so", "res_http_media_cache.so",
+    "pbx_lua.so", "pbx_ael.so", "app_voicemail_odbc.so", "app_voicemail_imap.so",
+    "res_calendar_caldav.so", "res_calendar_exchange.so", "res_calendar_icalendar.so",
+    "res_calendar_ews.so", "res_pjsip_stir_shaken.so", "func_odbc.so", "res_odbc.so",
+    "res_odbc_transaction.so", "app_followme.so", "app_page.so", "res_adsi.so",
+    "app_adsiprog.so", "app_getcpeid.so", "res_config_sqlite3.so",
+]
+# No DAHDI kernel driver yet (the hardware issue turns these on when a board is present).
+NOLOAD_WITHOUT_DAHDI = ["chan_dahdi.so", "res_timing_dahdi.so", "codec_dahdi.so"]
+
+
+def render(config: Config, inst: Instance) -> dict[str, str]:
+    s = config.settings
+    return {
+        "asterisk.conf": f"""[directories]
+astetcdir => {inst.etc}
+astmoddir => {MODULE_DIR}
+astvarlibdir => {DATA_DIR}
+astdbdir => {inst.lib}
+astkeydir => {inst.lib}
+astdatadir => {DATA_DIR}
+astagidir => {DATA_DIR}/agi-bin
+astspooldir => {inst.spool}
+astrundir => {inst.run}
+astlogdir => {inst.log}
+astsbindir => /usr/sbin
+
+[options]
+runuser = {ASTERISK_USER}
+rungroup = {ASTERISK_USER}
+defaultlanguage = {s.get('language', 'ru')}
+documentation_language = en_US
+hideconnect = yes
+""",
+        "modules.conf": "[modules]\nautoload = yes\n"
+        + "".join(f"noload => {m}\n" for m in NOLOAD + NOLOAD_WITHOUT_DAHDI),
+        "logger.conf": """[general]
+dateformat = %F %T.%3q
+
+[logfiles]
+messages.log => notice,warning,error
+console => notice,warning,error
+""",
+        "manager.conf": f"""[general]
+enabled = yes
+bindaddr = {s['net.address']}
+port = {s['ami.port']}
+displayconnects = no
+timestampevents = yes
+
+[{s['ami.user']}]
+secret = {s['ami.secret']}
+deny = 0.0.0.0/0.0.0.0
+permit = 127.0.0.0/255.0.0.0
+read = system,call,log,verbose,agent,user,config,dtmf,reporting,cdr,dialplan
+write = system,call,agent,user,config,command,reporting,originate
+""",
+        "rtp.conf": f"""[general]
+rtpstart = {s['rtp.start']}
+rtpend = {s['rtp.end']}
+""",
+        "cdr.conf": """[general]
+enable = yes
+unanswered = yes
+congestion = yes
+batch = no
+""",
+        # The events process rebuilds history rows it missed (because it was
+        # down) from this file, which Asterisk appends to as each call ends.
+        "cdr_custom.conf": """[mappings]
+korund-cdr.csv => ${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},${CSV_QUOTE(${CDR(src)})},${CSV_QUOTE(${CDR(dst)})},${CSV_QUOTE(${CDR(channel)})},${CSV_QUOTE(${CDR(dstchannel)})},${CSV_QUOTE(${CDR(start,u)})},${CSV_QUOTE(${CDR(answer,u)})},${CSV_QUOTE(${CDR(end,u)})},${CSV_QUOTE(${CDR(disposition)})},${CSV_QUOTE(${CDR(dcontext)})}
+""",
+        "indications.conf": """[general]
+country = ru
+
+[ru]
+description = Russian Federation
+ringcadence = 1000,4000
+dial = 425
+busy = 425/350,0/350
+ring = 425/1000,0/4000
+congestion = 425/175,0/175
+callwaiting = 425/200,0/5000
+record = 1400/400,0/15000
+info = 950/330,1400/330,1800/330,0/1000
+
+[us]
+description = United States / North America
+ringcadence = 2000,4000
+dial = 350+440
+busy = 480+620/500,0/500
+ring = 440+480/2000,0/4000
+congestion = 480+620/250,0/250
+callwaiting = 440/300,0/10000
+record = 1400/500,0/15000
+info = !950/330,!1400/330,!1800/330,0
+""",
+        "musiconhold.conf": "[general]\n",
+        "amd.conf": "[general]\n",
+        "queuerules.conf": "",
+        "features.conf": "[general]\n",
+        "ccss.conf": "[general]\n",
+        "stasis.conf": "",
+        "acl.conf": "",
+        "udptl.conf": "[general]\n",
+    }

@@ -1,0 +1,266 @@
+"""The telephony test harness: real Asterisk instances from the appliance
+root filesystem, driven from the host.
+
+``Appliance`` is a sandboxed Korund instance (supervisord with asterisk, agi,
+events and web) on its own 127.0.0.N address; ``Carrier`` is the PSTN
+simulator, a second real Asterisk that places calls into the appliance's trunk
+and plays the operators' phones. Tests talk to both over AMI and read the
+appliance's SQLite file, never Korund's internals.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+from asterisk.manager import Manager
+
+from appliance import ami, simulator, supervisor
+from appliance.instance import Instance
+
+TOP = Path(__file__).resolve().parent.parent
+ROOTFS_SH = TOP / "image-build" / "rootfs.sh"
+SANDBOX = "/tmp/korund-tests"   # as seen inside the root filesystem
+
+
+def rootfs_path() -> Path:
+    out = subprocess.run([str(ROOTFS_SH), "mount"], check=True, capture_output=True, text=True)
+    return Path(out.stdout.strip().splitlines()[-1])
+
+
+def in_root(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(ROOTFS_SH), "exec", *args], capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+    return proc
+
+
+def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class EventLog:
+    """Collects every AMI event of one connection, for tests to wait on."""
+
+    def __init__(self, mgr: Manager):
+        self.events: list[dict] = []
+        self.cond = threading.Condition()
+        mgr.register_event("*", self._on_event)
+
+    def _on_event(self, event, _manager):
+        with self.cond:
+            self.events.append(dict(event.headers))
+            self.cond.notify_all()
+
+    def mark(self) -> int:
+        with self.cond:
+            return len(self.events)
+
+    def find(self, since: int = 0, **match) -> list[dict]:
+        with self.cond:
+            return [e for e in self.events[since:]
+                    if all(e.get(k) == v for k, v in match.items())]
+
+    def wait(self, since: int = 0, timeout: float = 30, **match) -> dict:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                found = [e for e in self.events[since:]
+                         if all(e.get(k) == v for k, v in match.items())]
+                if found:
+                    return found[0]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no AMI event {match} within {timeout}s")
+                self.cond.wait(left)
+
+
+class Node:
+    """What the appliance and the carrier share: a directory in the root
+    filesystem (sandbox) and an AMI connection."""
+
+    def __init__(self, root: Path, name: str):
+        self.root = root
+        self.base = f"{SANDBOX}/{name}"           # inside the chroot
+        self.host_base = root / self.base.lstrip("/")  # the same, from the host
+        self.inst = Instance(self.host_base)
+        self.mgr: Manager | None = None
+        self.events: EventLog | None = None
+
+    def fresh(self):
+        self.stop()
+        shutil.rmtree(self.host_base, ignore_errors=True)
+
+    def connect(self):
+        self.mgr = ami.connect(self.ami_settings(), timeout=30)
+        self.events = EventLog(self.mgr)
+
+    def disconnect(self):
+        if self.mgr:
+            try:
+                self.mgr.close()
+            except Exception:  # noqa: BLE001 - it may already be gone
+                pass
+            self.mgr = None
+
+    def cli(self, command: str) -> list[str]:
+        return ami.command(self.mgr, command)
+
+    def active_channels(self) -> int:
+        for line in self.cli("core show channels count"):
+            if "active channel" in line:
+                return int(line.split()[0])
+        return 0
+
+
+class Appliance(Node):
+    def __init__(self, root: Path, name: str, address: str, carrier: str, rtp: int):
+        super().__init__(root, name)
+        self.address = address
+        self.carrier = carrier
+        self.rtp = rtp
+
+    def init(self):
+        in_root("korund", "-i", self.base, "init", "--demo", "--address", self.address,
+                "--carrier", self.carrier, "--rtp-start", str(self.rtp),
+                "--rtp-end", str(self.rtp + 999))
+
+    def start(self):
+        in_root("korund", "-i", self.base, "start", "--timeout", "60")
+        self.connect()
+
+    def stop(self):
+        self.disconnect()
+        if self.host_base.exists():
+            in_root("korund", "-i", self.base, "stop", check=False)
+
+    def ami_settings(self):
+        return self.settings()
+
+    def db(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.host_base / "korund.db", timeout=10)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def settings(self) -> dict[str, str]:
+        with self.db() as conn:
+            return dict(conn.execute("SELECT key, value FROM settings").fetchall())
+
+    def calls(self) -> list[dict]:
+        with self.db() as conn:
+            return [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY id")]
+
+    def call_row(self, ani: str | None = None, ended: bool = True, since_id: int = 0,
+                 timeout: float = 30) -> dict:
+        def find():
+            for row in self.calls():
+                if row["id"] > since_id and (ani is None or row["ani"] == ani) \
+                        and (row["ended_at"] or not ended):
+                    return row
+            return None
+        return wait_for(find, timeout, what=f"a call-history row for {ani}")
+
+    def last_call_id(self) -> int:
+        with self.db() as conn:
+            return conn.execute("SELECT COALESCE(MAX(id), 0) FROM calls").fetchone()[0]
+
+    # --- the supervised services ------------------------------------------
+
+    def services(self) -> dict[str, dict]:
+        return supervisor.status(self.inst)
+
+    def kill_service(self, name: str) -> int:
+        """SIGKILL a service as a crash would; return the dead PID."""
+        pid = self.services()[name]["pid"]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def wait_service(self, name: str, not_pid: int | None = None, timeout: float = 30) -> int:
+        def up():
+            st = self.services().get(name, {})
+            return st.get("pid") if st.get("state") == "RUNNING" and st.get("pid") != not_pid else None
+        return wait_for(up, timeout, what=f"service {name} RUNNING again")
+
+    def stop_service(self, name: str):
+        supervisor.rpc(self.inst).supervisor.stopProcess(name)
+
+    def start_service(self, name: str):
+        supervisor.rpc(self.inst).supervisor.startProcess(name)
+
+
+class Carrier(Node):
+    """The PSTN carrier and the operators' phones (appliance.simulator)."""
+
+    def __init__(self, root: Path, name: str, address: str, appliance: str, rtp: int):
+        super().__init__(root, name)
+        self.address = address
+        self.appliance = appliance
+        self.rtp = rtp
+        self.recordings = root / self.base.lstrip("/") / "recordings"
+
+    def init(self):
+        in_root("korund", "sim", "init", "--sim", self.base, "--address", self.address,
+                "--appliance", self.appliance, "--rtp-start", str(self.rtp))
+        self.recordings.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.recordings, 0o777)
+
+    def start(self):
+        in_root("korund", "sim", "start", "--sim", self.base)
+        self.connect()
+
+    def stop(self):
+        self.disconnect()
+        if self.host_base.exists():
+            in_root("korund", "sim", "stop", "--sim", self.base, check=False)
+
+    def ami_settings(self):
+        return simulator.load(self.inst).ami_settings()
+
+    def phone(self, extension: str, mode: str = "answer", tone: int | None = None):
+        simulator.set_phone(self.mgr, extension, mode, tone)
+
+    def call(self, ani: str, dnis: str = "100", name: str = "", hold: float = 10,
+             dtmf: str = "", dtmf_delay: float = 1) -> "PlacedCall":
+        mark = self.events.mark()
+        call_id = simulator.originate(self.mgr, ani=ani, dnis=dnis, name=name, hold=hold,
+                                      dtmf=dtmf, dtmf_delay=dtmf_delay,
+                                      record_dir=f"{self.base}/recordings")
+        return PlacedCall(self, call_id, mark)
+
+
+class PlacedCall:
+    """A call the carrier placed: what the caller and the phones saw of it."""
+
+    def __init__(self, carrier: Carrier, call_id: str, mark: int):
+        self.carrier = carrier
+        self.id = call_id
+        self.mark = mark
+
+    def wait(self, event: str, timeout: float = 30, **match) -> dict:
+        return self.carrier.events.wait(self.mark, timeout, Event="UserEvent",
+                                        UserEvent=event, **match)
+
+    def answered_by_phone(self, timeout: float = 40) -> dict:
+        return self.wait("SimPhoneAnswered", timeout)
+
+    def ended(self, timeout: float = 60) -> dict:
+        return self.wait("SimCallerHangup", timeout, Call=self.id)
+
+    def recording(self) -> Path:
+        """The WAV of what the caller heard (complete once the call ended)."""
+        path = self.carrier.recordings / f"{self.id}.wav"
+        return wait_for(lambda: path if path.exists() and path.stat().st_size > 44 else None,
+                        10, what="the caller's recording")

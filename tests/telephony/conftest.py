@@ -1,0 +1,65 @@
+"""Fixtures: one sandboxed appliance and one carrier per test module, a leak
+check after every test."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from appliance import supervisor
+from appliance.instance import Instance
+from tests.harness import Appliance, Carrier, rootfs_path, wait_for
+
+APPLIANCE_ADDR = "127.0.0.11"
+CARRIER_ADDR = "127.0.0.12"
+
+
+@pytest.fixture(scope="session")
+def root():
+    return rootfs_path()
+
+
+@pytest.fixture(scope="module")
+def pbx(root, request):
+    """(appliance, carrier): started fresh for the module, stopped after it."""
+    name = request.module.__name__.rsplit(".", 1)[-1]
+    appliance = Appliance(root, f"{name}-appliance", APPLIANCE_ADDR, f"{CARRIER_ADDR}:5060", rtp=12000)
+    carrier = Carrier(root, f"{name}-carrier", CARRIER_ADDR, f"{APPLIANCE_ADDR}:5060", rtp=13000)
+    for node in (appliance, carrier):
+        node.fresh()
+        node.init()
+    carrier.start()
+    appliance.start()
+    try:
+        yield appliance, carrier
+    finally:
+        appliance.stop()
+        carrier.stop()
+        # Processes see the sandbox by its path inside the root filesystem.
+        leftovers = [p for node in (appliance, carrier)
+                     for p in supervisor.leftovers(Instance(Path(node.base)))]
+        assert not leftovers, f"processes left running: {leftovers}"
+
+
+@pytest.fixture
+def appliance(pbx):
+    return pbx[0]
+
+
+@pytest.fixture
+def carrier(pbx):
+    appliance, carrier = pbx
+    for ext in ("1001", "1002"):
+        carrier.phone(ext, "answer", tone=TONES[ext])
+    yield carrier
+    # Leak check: no channel may outlive its test on either side.
+    for node in (appliance, carrier):
+        if node.mgr is None:
+            node.connect()
+        wait_for(lambda: node.active_channels() == 0, 20,
+                 what=f"channels to be gone on {node.base}")
+
+
+# Each simulated phone answers with its own tone, so the caller's recording
+# tells which operator the call reached.
+TONES = {"1001": 700, "1002": 1300}
