@@ -34,7 +34,11 @@ def command(mgr: Manager, cli: str) -> list[str]:
     """Run a CLI command; return its output lines.
 
     pyst2 keeps only the last ``Output:`` header, so read the raw lines.
+    A line break would end the AMI message early and desynchronise every
+    later response, so it is refused.
     """
+    if "\r" in cli or "\n" in cli:
+        raise AmiError(f"refusing a CLI command with a line break: {cli!r}")
     resp = mgr.command(cli)
     lines = []
     for raw in resp.response:
@@ -51,3 +55,23 @@ def getvar(mgr: Manager, name: str, channel: str | None = None) -> str | None:
     if resp.get_header("Response") != "Success":
         return None
     return resp.get_header("Value")
+
+
+def event_headers(event) -> dict[str, str]:
+    """All headers of a pyst2 event.
+
+    Asterisk passes a caller ID's line breaks into AMI events unescaped; pyst2
+    then stops reading headers at the first line without a colon and leaves
+    the rest (Context, Uniqueid, ...) in ``event.data``. Recover them: a line
+    without a colon continues the previous header's value.
+    """
+    headers = dict(event.headers)
+    last = next(reversed(headers), None)
+    for line in (event.data or "").splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key and " " not in key:
+            headers[key] = value
+            last = key
+        elif last is not None:
+            headers[last] = headers[last] + "\n" + line
+    return headers

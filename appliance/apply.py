@@ -76,7 +76,7 @@ def read_set(directory: Path) -> dict[str, str]:
 
 
 def expected_objects(files: dict[str, str]) -> dict[str, set[str]]:
-    sections = lambda text: set(re.findall(r"^\[([^\]]+)\]", text, re.M))  # noqa: E731
+    sections = lambda text: set(re.findall(r"^\[([^\]\n]+)\]", text, re.M))  # noqa: E731
     pjsip = files.get("pjsip.conf", "")
     endpoints = {m for m in re.findall(r"^\[([^\]]+)\]\ntype = endpoint", pjsip, re.M)}
     return {
@@ -109,6 +109,19 @@ def verify(mgr, files: dict[str, str]) -> list[str]:
     return problems
 
 
+def config_complaints(log: Path, start: int, etc: Path, limit: int = 3) -> list[str]:
+    """Asterisk's own words about our files, logged since *start*."""
+    try:
+        with open(log, encoding="utf-8", errors="replace") as f:
+            f.seek(start)
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    said = [re.sub(r"^\[[^\]]*\]\s*", "", line) for line in lines
+            if str(etc) in line and ("WARNING" in line or "ERROR" in line)]
+    return list(dict.fromkeys(said))[:limit]
+
+
 def reload_and_verify(mgr, files: dict[str, str]) -> list[str]:
     ami.command(mgr, "core reload")
     ami.command(mgr, "dialplan reload")  # core reload queues it; make it synchronous
@@ -126,8 +139,11 @@ def apply(inst: Instance, db, mgr=None, files: dict[str, str] | None = None) -> 
     if mgr is None:
         write_set(inst.last_good, files)
         return Applied(generation_of(files), sorted(files), reloaded=False)
+    log = inst.log / "messages.log"
+    log_start = log.stat().st_size if log.exists() else 0
     problems = reload_and_verify(mgr, files)
     if problems:
+        problems += config_complaints(log, log_start, inst.etc)
         if previous:
             write_set(inst.etc, previous)
             reload_and_verify(mgr, previous)

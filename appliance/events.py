@@ -33,7 +33,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
     lock = threading.Lock()
 
     def on_event(event, manager):
-        headers = dict(event.headers)
+        headers = ami.event_headers(event)
         try:
             with lock:
                 history.handle(headers)

@@ -148,7 +148,8 @@ exten => talk,1,UserEvent(SimCallerAnswered,Call: ${SIM_CALL})
 exten => h,1,UserEvent(SimCallerHangup,Call: ${SIM_CALL},Cause: ${HANGUPCAUSE})
 
 [sim-phones]
-exten => _X.,1,Set(MODE=${DB(simphone/${EXTEN})})
+exten => _X.,1,Set(PHONE=${EXTEN})
+ same => n,Set(MODE=${DB(simphone/${EXTEN})})
  same => n,Set(TONE=${DB(simtone/${EXTEN})})
  same => n,UserEvent(SimPhoneRang,Phone: ${EXTEN},CallerNum: ${CALLERID(num)},CallerName: ${CALLERID(name)},Mode: ${MODE})
  same => n,GotoIf($["${MODE}" = "busy"]?busy)
@@ -163,7 +164,7 @@ exten => _X.,1,Set(MODE=${DB(simphone/${EXTEN})})
  same => n(noanswer),Ringing()
  same => n,Wait(600)
  same => n,Hangup()
-exten => h,1,UserEvent(SimPhoneHangup,Phone: ${EXTEN})
+exten => h,1,UserEvent(SimPhoneHangup,Phone: ${PHONE})
 """,
     }
 

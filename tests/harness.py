@@ -62,7 +62,7 @@ class EventLog:
 
     def _on_event(self, event, _manager):
         with self.cond:
-            self.events.append(dict(event.headers))
+            self.events.append(ami.event_headers(event))
             self.cond.notify_all()
 
     def mark(self) -> int:

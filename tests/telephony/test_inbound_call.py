@@ -67,7 +67,7 @@ def test_busy_operator_is_skipped(appliance, carrier):
     carrier.phone("1001", "busy")
     carrier.phone("1002", "answer", tone=TONES["1002"])
     before = appliance.last_call_id()
-    call = carrier.call(ani="4951112233", hold=6)
+    call = carrier.call(ani="4951112233", hold=12)
     assert call.answered_by_phone()["Phone"] == "1002"
     call.ended()
     assert appliance.call_row(ani="4951112233", since_id=before)["operator"] == "1002"
