@@ -50,8 +50,9 @@ rootfs:
 	$(ROOTFS) mount >/dev/null
 
 host-deps:
-	@command -v mmdebstrap >/dev/null && command -v zstd >/dev/null \
-	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-venv; }
+	@command -v mmdebstrap >/dev/null && command -v zstd >/dev/null && python3 -m pip --version >/dev/null 2>&1 \
+	  && python3 -c 'import ensurepip' 2>/dev/null \
+	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv; }
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

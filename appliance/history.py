@@ -118,8 +118,8 @@ class CallHistory:
                 known = self.db.execute("SELECT 1 FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
                 if known and linkedid not in open_rows:
                     continue
-                if not known and not any(r["channel"].startswith("PJSIP/") and
-                                         r["dcontext"].startswith("korund-") for r in primary):
+                if not known and not any(r["dcontext"] in (dn.CTX_INBOUND, dn.CTX_ROUTE)
+                                         for r in primary):
                     continue
                 written += self._from_cdr(linkedid, primary, recs, known is not None)
         return written

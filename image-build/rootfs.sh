@@ -79,6 +79,12 @@ do_mount() {
     is_mounted "$root/proc" || mount -t proc proc "$root/proc"
     is_mounted "$root/dev" || mount --rbind /dev "$root/dev"
     mkdir -p "$root/opt/korund/src"
+    # The root runs the code of the checkout this script belongs to.
+    if is_mounted "$root/opt/korund/src" &&
+        [ "$(stat -c %d:%i "$top")" != "$(stat -c %d:%i "$root/opt/korund/src")" ]; then
+        say "switching $root/opt/korund/src to $top"
+        umount -l "$root/opt/korund/src"
+    fi
     is_mounted "$root/opt/korund/src" || mount --bind "$top" "$root/opt/korund/src"
     # The chroot resolves loopback names like the host does.
     cp /etc/hosts "$root/etc/hosts"

@@ -1,0 +1,68 @@
+from appliance.history import CallHistory
+
+UID = "1700000000.1"
+
+
+def ev(kind, **headers):
+    return {"Event": kind, "Uniqueid": UID, "Linkedid": UID, **headers}
+
+
+def test_one_row_per_inbound_call_from_events(demo_db):
+    h = CallHistory(demo_db)
+    h.handle(ev("Newchannel", Context="korund-inbound", CallerIDNum="+7(495)123;45",
+                Exten="100", Channel="PJSIP/pstn-00000001", Timestamp="1700000000.0"))
+    h.handle(ev("Newchannel", Uniqueid="1700000000.2", Context="korund-operators",
+                Channel="PJSIP/1001-00000002", Timestamp="1700000001.0"))
+    h.handle(ev("VarSet", Variable="__KORUND_GROUP", Value="support"))
+    h.handle(ev("VarSet", Variable="__KORUND_ROUTE_SOURCE", Value="agi"))
+    h.handle(ev("Newstate", ChannelState="6", Timestamp="1700000000.5"))
+    h.handle({"Event": "AgentConnect", "Linkedid": UID, "Queue": "support",
+              "DestChannel": "PJSIP/1001-00000002", "MemberName": "Anna", "Timestamp": "1700000006.0"})
+    h.handle(ev("Hangup", Cause="16", Timestamp="1700000020.0"))
+    rows = demo_db.execute("SELECT ani, dnis, trunk, grp, route_source, operator, outcome, "
+                           "started_at, connected_at, ended_at FROM calls").fetchall()
+    assert rows == [("+749512345", "100", "pstn", "support", "agi", "1001", "answered",
+                     "2023-11-14T22:13:20.000+00:00", "2023-11-14T22:13:26.000+00:00",
+                     "2023-11-14T22:13:40.000+00:00")]
+
+
+def test_a_call_that_never_reached_an_operator_is_abandoned(demo_db):
+    h = CallHistory(demo_db)
+    h.handle(ev("Newchannel", Context="korund-inbound", CallerIDNum="1", Exten="100",
+                Channel="PJSIP/pstn-1", Timestamp="1700000000.0"))
+    h.handle(ev("Hangup", Cause="16", Timestamp="1700000009.0"))
+    assert demo_db.execute("SELECT outcome FROM calls").fetchone()[0] == "abandoned"
+
+
+def cdr_line(uid, linked, src, dst, chan, dstchan, start, answer, end, disp, ctx):
+    return ",".join(f'"{v}"' for v in (uid, linked, src, dst, chan, dstchan, start, answer, end, disp, ctx))
+
+
+def test_reconcile_completes_and_adds_calls_missed_while_down(demo_db, tmp_path):
+    h = CallHistory(demo_db)
+    # Seen starting, then the consumer died.
+    h.handle(ev("Newchannel", Context="korund-inbound", CallerIDNum="111", Exten="100",
+                Channel="PJSIP/pstn-00000001", Timestamp="1700000000.0"))
+    log = tmp_path / "cdr.csv"
+    log.write_text("\n".join([
+        cdr_line(UID, UID, "111", "q-support", "PJSIP/pstn-00000001", "PJSIP/1002-00000003",
+                 "1700000000.0", "1700000000.1", "1700000030.0", "ANSWERED", "korund-route"),
+        # A whole call while the consumer was down; a busy attempt, then an answer.
+        cdr_line("1700000100.5", "1700000100.5", "222", "q-support", "PJSIP/pstn-00000005",
+                 "PJSIP/1001-00000006", "1700000100.0", "", "1700000110.0", "BUSY", "korund-route"),
+        cdr_line("1700000100.5", "1700000100.5", "222", "q-support", "PJSIP/pstn-00000005",
+                 "PJSIP/1002-00000007", "1700000100.0", "1700000105.0", "1700000120.0", "ANSWERED", "korund-route"),
+        # Still up: left alone.
+        cdr_line("1700000200.1", "1700000200.1", "333", "q-support", "PJSIP/pstn-00000009",
+                 "", "1700000200.0", "", "1700000201.0", "NO ANSWER", "korund-route"),
+        "garbage line",
+    ]) + "\n")
+    assert h.reconcile(log, live_uniqueids={"1700000200.1"}) == 2
+    rows = {r[0]: r[1:] for r in demo_db.execute(
+        "SELECT ani, operator, outcome, ended_at FROM calls ORDER BY id")}
+    assert rows["111"] == ("1002", "answered", "2023-11-14T22:13:50.000+00:00")
+    assert rows["222"] == ("1002", "answered", "2023-11-14T22:15:20.000+00:00")
+    assert "333" not in rows
+    # Idempotent.
+    assert h.reconcile(log, live_uniqueids=set()) == 1  # the call that was live is now done
+    assert h.reconcile(log, live_uniqueids=set()) == 0

@@ -1,0 +1,49 @@
+from appliance import migrations, store
+
+
+def test_store_is_wal_with_busy_timeout_and_records_migrations(inst):
+    db = store.open_store(inst.db_path)
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == store.BUSY_TIMEOUT_MS
+    names = [r[0] for r in db.execute("SELECT name FROM migrations ORDER BY name")]
+    assert names == [m.__name__ for m in migrations.MIGRATIONS]
+    assert {"settings", "trunks", "operators", "groups", "group_members", "calls"} <= set(db.table_names())
+
+
+def test_migrations_run_once(inst):
+    db = store.open_store(inst.db_path)
+    assert migrations.apply(db) == []
+    db.close()
+    db = store.open_store(inst.db_path)
+    assert db.execute("SELECT COUNT(*) FROM migrations").fetchone()[0] == len(migrations.MIGRATIONS)
+
+
+def test_a_failing_migration_leaves_nothing_behind(inst, monkeypatch):
+    db = store.open_store(inst.db_path)
+
+    def m999_broken(d):
+        d.execute("CREATE TABLE half_done (x)")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(migrations, "MIGRATIONS", migrations.MIGRATIONS + [m999_broken])
+    try:
+        migrations.apply(db)
+    except RuntimeError:
+        pass
+    assert "half_done" not in db.table_names()
+    assert not db.execute("SELECT 1 FROM migrations WHERE name = 'm999_broken'").fetchone()
+
+
+def test_settings_round_trip(db):
+    store.set_setting(db, "x.y", 5)
+    store.set_setting(db, "x.y", 6)
+    assert store.get_setting(db, "x.y") == "6"
+    assert store.get_setting(db, "missing", "d") == "d"
+
+
+def test_initialise_generates_a_strong_ami_secret_once(db):
+    from appliance import instance
+    secret = store.get_setting(db, "ami.secret")
+    assert len(secret) >= 24
+    instance.initialise(db)
+    assert store.get_setting(db, "ami.secret") == secret
