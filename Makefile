@@ -59,8 +59,8 @@ $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	$(PY) -m pip install -q -r requirements.lock -r requirements-test.lock
 	touch $@
 
-bench: $(VENV)/.installed
-	$(PY) bench/run.py
+bench: host-deps rootfs $(VENV)/.installed
+	$(PY) bench/agi_step_latency.py
 
 clean-rootfs: stop
 	rm -rf /var/lib/korund/rootfs-* /var/cache/korund/rootfs-*

@@ -74,7 +74,7 @@ timestampevents = yes
 secret = {s['ami.secret']}
 deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.0/255.0.0.0
-read = system,call,log,verbose,agent,user,config,dtmf,reporting,cdr,dialplan
+read = system,call,log,verbose,agent,user,config,dtmf,reporting,cdr,dialplan,agi
 write = system,call,agent,user,config,command,reporting,originate
 """,
         "rtp.conf": f"""[general]
