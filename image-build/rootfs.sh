@@ -47,11 +47,15 @@ build() {
     rm -f "$tarball" "$tarball.sha256"
     mkdir -p "$cache"
     local work; work=$(mktemp -d "$cache/build.XXXXXX")
-    trap 'rm -rf "$work"' RETURN
-    "$here/recipe.sh" "$work/rootfs.tar.zst"
+    if ! "$here/recipe.sh" "$work/rootfs.tar.zst"; then
+        rm -rf "$work"
+        say "the build failed; nothing was cached"
+        return 1
+    fi
     (cd "$work" && sha256sum rootfs.tar.zst | sed "s/rootfs.tar.zst/$(basename "$tarball")/" > sha)
     mv "$work/rootfs.tar.zst" "$tarball"
     mv "$work/sha" "$tarball.sha256"
+    rm -rf "$work"
     # Older recipes' tarballs are stale: keep the cache to the current one.
     find "$cache" -maxdepth 1 -name 'rootfs-*.tar.zst*' ! -name "rootfs-$key.*" -delete
     say "built $tarball ($(du -h "$tarball" | cut -f1))"
