@@ -78,10 +78,12 @@ def read_set(directory: Path) -> dict[str, str]:
 def expected_objects(files: dict[str, str]) -> dict[str, set[str]]:
     sections = lambda text: set(re.findall(r"^\[([^\]\n]+)\]", text, re.M))  # noqa: E731
     pjsip = files.get("pjsip.conf", "")
-    endpoints = {m for m in re.findall(r"^\[([^\]]+)\]\ntype = endpoint", pjsip, re.M)}
+    endpoints = set(re.findall(r"^\[([^\]\n]+)\]\ntype = endpoint", pjsip, re.M))
+    identifies = set(re.findall(r"^\[([^\]\n]+)\]\ntype = identify", pjsip, re.M))
     return {
         "contexts": sections(files.get("extensions.conf", "")) - {"general", "globals"},
         "endpoints": endpoints,
+        "identifies": identifies,
         "queues": sections(files.get("queues.conf", "")) - {"general"},
     }
 
@@ -102,6 +104,11 @@ def verify(mgr, files: dict[str, str]) -> list[str]:
     for ep in sorted(want["endpoints"]):
         if not re.search(rf"Endpoint:\s+{re.escape(ep)}[\s/]", endpoints):
             problems.append(f"PJSIP endpoint {ep} is missing")
+    if want["identifies"]:
+        identifies = "\n".join(ami.command(mgr, "pjsip show identifies"))
+        for ident in sorted(want["identifies"]):
+            if not re.search(rf"Identify:\s+{re.escape(ident)}/", identifies):
+                problems.append(f"PJSIP identify {ident} (the trunk's carrier address) is missing")
     queues = "\n".join(ami.command(mgr, "queue show"))
     for q in sorted(want["queues"]):
         if not re.search(rf"^{re.escape(q)} has", queues, re.M):
@@ -152,3 +159,10 @@ def apply(inst: Instance, db, mgr=None, files: dict[str, str] | None = None) -> 
     write_set(inst.last_good, files)
     return Applied(generation_of(files), sorted(files), reloaded=True)
 
+
+
+def pending(inst: Instance, db) -> list[str]:
+    """Files whose rendering differs from the last applied set."""
+    files = stamp_generation(render.render_all(model.load(db), inst))
+    good = read_set(inst.last_good)
+    return sorted(n for n in set(files) | set(good) if files.get(n) != good.get(n))

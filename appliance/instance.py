@@ -121,6 +121,8 @@ def initialise(db, network: dict[str, str] | None = None) -> None:
     if "ami.secret" not in current:
         store.set_setting(db, "ami.user", "korund")
         store.set_setting(db, "ami.secret", secrets.token_urlsafe(24))
+    if "web.secret_key" not in current:
+        store.set_setting(db, "web.secret_key", secrets.token_urlsafe(48))
 
 
 def generate_sip_secret() -> str:

@@ -76,6 +76,58 @@ def m001_initial(db):
         db.execute(sql)
 
 
+@migration
+def m002_panel_users_audit_spans(db):
+    for sql in (
+        """CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'supervisor', 'operator', 'technician')),
+            language TEXT NOT NULL DEFAULT 'ru',
+            operator_id INTEGER REFERENCES operators(id) ON DELETE SET NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE api_tokens (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT
+        )""",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            username TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            details TEXT
+        )""",
+        "CREATE INDEX audit_at ON audit (at)",
+        """CREATE TABLE spans (
+            id INTEGER PRIMARY KEY,
+            span INTEGER NOT NULL UNIQUE,
+            name TEXT NOT NULL,
+            framing TEXT NOT NULL,
+            coding TEXT NOT NULL,
+            crc4 INTEGER NOT NULL,
+            signalling TEXT NOT NULL,
+            switchtype TEXT,
+            mfcr2_variant TEXT,
+            mfcr2_max_ani INTEGER,
+            mfcr2_max_dnis INTEGER,
+            timing INTEGER NOT NULL DEFAULT 1,
+            channels TEXT NOT NULL DEFAULT '1-15,17-31',
+            enabled INTEGER NOT NULL DEFAULT 1
+        )""",
+    ):
+        db.execute(sql)
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

@@ -13,12 +13,21 @@ from . import instance, store
 
 
 class ConfigError(ValueError):
-    """A configuration value was refused; ``field`` names the culprit."""
+    """A configuration value was refused; ``field`` names the culprit.
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
+    ``message`` is a template (``{name}`` placeholders filled from
+    ``params``) so the panel can translate it before filling it in.
+    """
+
+    def __init__(self, field: str, message: str, **params):
         self.field = field
         self.message = message
+        self.params = params
+        super().__init__(f"{field}: {self.text}")
+
+    @property
+    def text(self) -> str:
+        return self.message.format(**self.params)
 
 
 GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -37,7 +46,7 @@ def check_host(value: str, field: str = "host") -> str:
     except ValueError:
         pass
     if not HOSTNAME.match(value):
-        raise ConfigError(field, f"'{value}' is not an IP address or host name")
+        raise ConfigError(field, "'{value}' is not an IP address or host name", value=value)
     return value
 
 
@@ -45,16 +54,16 @@ def check_port(value, field: str = "port") -> int:
     try:
         port = int(value)
     except (TypeError, ValueError):
-        raise ConfigError(field, f"'{value}' is not a port number") from None
+        raise ConfigError(field, "'{value}' is not a port number", value=value) from None
     if not 1 <= port <= 65535:
-        raise ConfigError(field, f"{port} is outside 1-65535")
+        raise ConfigError(field, "{port} is outside 1-65535", port=port)
     return port
 
 
 def check_match(pattern, value, field: str, what: str) -> str:
     value = (value or "").strip()
     if not pattern.match(value):
-        raise ConfigError(field, f"'{value}' is not a valid {what}")
+        raise ConfigError(field, "'{value}' is not a valid {what}", value=value, what=what)
     return value
 
 
@@ -122,7 +131,7 @@ def add_sip_trunk(db, name: str, host: str, port=5060) -> int:
     host = check_host(host)
     port = check_port(port)
     if db.execute("SELECT 1 FROM trunks WHERE name = ?", [name]).fetchone():
-        raise ConfigError("name", f"a trunk named '{name}' already exists")
+        raise ConfigError("name", "a trunk named '{name}' already exists", name=name)
     return db.execute("INSERT INTO trunks (name, kind, host, port) VALUES (?, 'sip', ?, ?)",
                       [name, host, port]).lastrowid
 
@@ -131,37 +140,39 @@ def update_sip_trunk(db, name: str, host: str, port) -> None:
     host, port = check_host(host), check_port(port)
     if not db.execute("UPDATE trunks SET host = ?, port = ? WHERE name = ? AND kind = 'sip'",
                       [host, port, name]).rowcount:
-        raise ConfigError("name", f"no SIP trunk named '{name}'")
+        raise ConfigError("name", "no SIP trunk named '{name}'", name=name)
 
 
 def add_operator(db, extension: str, name: str, contact: str | None = None) -> int:
     extension = check_match(EXTENSION, extension, "extension", "extension (2-8 digits)")
     name = check_match(DISPLAY_NAME, name, "name", "name (no quotes, commas, semicolons or brackets)")
-    if contact is not None:
-        contact = contact.strip()
-        if not re.match(r"^sip:[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$", contact):
-            raise ConfigError("contact", f"'{contact}' is not a sip:user@host[:port] URI")
+    contact = _contact(contact)
     if db.execute("SELECT 1 FROM operators WHERE extension = ?", [extension]).fetchone():
-        raise ConfigError("extension", f"extension {extension} is already taken")
+        raise ConfigError("extension", "extension {extension} is already taken", extension=extension)
     return db.execute(
         "INSERT INTO operators (extension, name, sip_secret, contact) VALUES (?, ?, ?, ?)",
         [extension, name, instance.generate_sip_secret(), contact]).lastrowid
 
 
-def add_group(db, name: str, title: str, strategy: str = "rrmemory", ring_timeout=15,
-              is_default: bool = False) -> int:
-    name = check_match(GROUP_NAME, name, "name", "group name (a-z, 0-9, _ and -)")
+def _group_fields(title, strategy, ring_timeout) -> tuple[str, int]:
     title = check_match(DISPLAY_NAME, title, "title", "title")
     if strategy not in STRATEGIES:
-        raise ConfigError("strategy", f"'{strategy}' is not one of {', '.join(STRATEGIES)}")
+        raise ConfigError("strategy", "'{strategy}' is not one of {choices}", strategy=strategy, choices=', '.join(STRATEGIES))
     try:
         ring_timeout = int(ring_timeout)
     except (TypeError, ValueError):
-        raise ConfigError("ring_timeout", f"'{ring_timeout}' is not a number of seconds") from None
+        raise ConfigError("ring_timeout", "'{ring_timeout}' is not a number of seconds", ring_timeout=ring_timeout) from None
     if not 5 <= ring_timeout <= 120:
         raise ConfigError("ring_timeout", "must be between 5 and 120 seconds")
+    return title, ring_timeout
+
+
+def add_group(db, name: str, title: str, strategy: str = "rrmemory", ring_timeout=15,
+              is_default: bool = False) -> int:
+    name = check_match(GROUP_NAME, name, "name", "group name (a-z, 0-9, _ and -)")
+    title, ring_timeout = _group_fields(title, strategy, ring_timeout)
     if db.execute("SELECT 1 FROM groups WHERE name = ?", [name]).fetchone():
-        raise ConfigError("name", f"a group named '{name}' already exists")
+        raise ConfigError("name", "a group named '{name}' already exists", name=name)
     with db.atomic():
         if is_default:
             db.execute("UPDATE groups SET is_default = 0")
@@ -174,8 +185,74 @@ def add_member(db, group: str, extension: str, penalty: int = 0) -> None:
     g = db.execute("SELECT id FROM groups WHERE name = ?", [group]).fetchone()
     o = db.execute("SELECT id FROM operators WHERE extension = ?", [extension]).fetchone()
     if not g:
-        raise ConfigError("group", f"no group named '{group}'")
+        raise ConfigError("group", "no group named '{group}'", group=group)
     if not o:
-        raise ConfigError("extension", f"no operator with extension {extension}")
+        raise ConfigError("extension", "no operator with extension {extension}", extension=extension)
     db.execute("INSERT OR REPLACE INTO group_members (group_id, operator_id, penalty) VALUES (?, ?, ?)",
                [g[0], o[0], int(penalty)])
+
+
+def _contact(contact: str | None) -> str | None:
+    if contact is None or not contact.strip():
+        return None
+    contact = contact.strip()
+    if not re.match(r"^sip:[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$", contact):
+        raise ConfigError("contact", "'{contact}' is not a sip:user@host[:port] URI", contact=contact)
+    return contact
+
+
+def update_operator(db, extension: str, name: str, contact: str | None, enabled: bool = True) -> None:
+    name = check_match(DISPLAY_NAME, name, "name", "name (no quotes, commas, semicolons or brackets)")
+    contact = _contact(contact)
+    if not db.execute("UPDATE operators SET name = ?, contact = ?, enabled = ? WHERE extension = ?",
+                      [name, contact, int(enabled), extension]).rowcount:
+        raise ConfigError("extension", "no operator with extension {extension}", extension=extension)
+
+
+def delete_operator(db, extension: str) -> None:
+    if not db.execute("DELETE FROM operators WHERE extension = ?", [extension]).rowcount:
+        raise ConfigError("extension", "no operator with extension {extension}", extension=extension)
+
+
+def update_group(db, name: str, title: str, strategy: str, ring_timeout, is_default: bool) -> None:
+    title, ring_timeout = _group_fields(title, strategy, ring_timeout)
+    row = db.execute("SELECT is_default FROM groups WHERE name = ?", [name]).fetchone()
+    if not row:
+        raise ConfigError("name", "no group named '{name}'", name=name)
+    if row[0] and not is_default:
+        raise ConfigError("is_default", "make another group the default instead")
+    with db.atomic():
+        if is_default:
+            db.execute("UPDATE groups SET is_default = 0")
+        db.execute("UPDATE groups SET title = ?, strategy = ?, ring_timeout = ?, is_default = ? "
+                   "WHERE name = ?", [title, strategy, ring_timeout, int(is_default), name])
+
+
+def delete_group(db, name: str) -> None:
+    row = db.execute("SELECT is_default FROM groups WHERE name = ?", [name]).fetchone()
+    if not row:
+        raise ConfigError("name", "no group named '{name}'", name=name)
+    if row[0]:
+        raise ConfigError("name", "the default group cannot be deleted; make another group the default first")
+    db.execute("DELETE FROM groups WHERE name = ?", [name])
+
+
+def set_members(db, group: str, extensions: list[str]) -> None:
+    g = db.execute("SELECT id FROM groups WHERE name = ?", [group]).fetchone()
+    if not g:
+        raise ConfigError("group", "no group named '{group}'", group=group)
+    ids = []
+    for ext in extensions:
+        o = db.execute("SELECT id FROM operators WHERE extension = ?", [ext]).fetchone()
+        if not o:
+            raise ConfigError("members", "no operator with extension {ext}", ext=ext)
+        ids.append(o[0])
+    with db.atomic():
+        db.execute("DELETE FROM group_members WHERE group_id = ?", [g[0]])
+        for op_id in ids:
+            db.execute("INSERT INTO group_members (group_id, operator_id) VALUES (?, ?)", [g[0], op_id])
+
+
+def delete_trunk(db, name: str) -> None:
+    if not db.execute("DELETE FROM trunks WHERE name = ?", [name]).rowcount:
+        raise ConfigError("name", "no trunk named '{name}'", name=name)

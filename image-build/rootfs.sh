@@ -64,7 +64,8 @@ build() {
 unpack() {
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$key" ]; then return 0; fi
     build
-    is_mounted "$root/proc" && do_umount
+    do_umount
+    if has_mounts "$root"; then say "$root still has mounts; not replacing it"; return 1; fi
     rm -rf "$root"
     mkdir -p "$root"
     say "unpacking into $root"
@@ -72,11 +73,13 @@ unpack() {
     echo "$key" > "$stamp"
     for old in "$var"/rootfs-*; do
         [ "$old" = "$root" ] || [ ! -d "$old" ] && continue
-        is_mounted "$old/proc" || rm -rf "$old"
+        # Never delete through a mount (the checkout is bind-mounted inside).
+        has_mounts "$old" || rm -rf "$old"
     done
 }
 
 is_mounted() { mountpoint -q "$1" 2>/dev/null; }
+has_mounts() { awk -v d="$1/" 'index($2, d) == 1 { found = 1 } END { exit !found }' /proc/mounts; }
 
 do_mount() {
     unpack
@@ -90,13 +93,17 @@ do_mount() {
         umount -l "$root/opt/korund/src"
     fi
     is_mounted "$root/opt/korund/src" || mount --bind "$top" "$root/opt/korund/src"
+    # The appliance's own data (database, recordings, generated config) lives
+    # outside the unpacked tree, so it survives a rebuilt root filesystem.
+    mkdir -p "$var/data" "$root/var/lib/korund"
+    is_mounted "$root/var/lib/korund" || mount --bind "$var/data" "$root/var/lib/korund"
     # The chroot resolves loopback names like the host does.
     cp /etc/hosts "$root/etc/hosts"
 }
 
 do_umount() {
-    for m in opt/korund/src dev proc; do
-        is_mounted "$root/$m" && umount -R -l "$root/$m"
+    for m in opt/korund/src var/lib/korund dev proc; do
+        if is_mounted "$root/$m"; then umount -R -l "$root/$m"; fi
     done
     return 0
 }

@@ -1,21 +1,50 @@
-"""Korund's web panel (Flask application factory).
+"""Korund's web panel: a Flask application factory with a blueprint per area.
 
-For now: the status page and its JSON; the panel issue adds login, roles and
-the configuration pages as blueprints beside ``status``.
+Everything works offline (no CDN): the stylesheet is the package's own.
 """
 from __future__ import annotations
 
-from flask import Flask, g
+from datetime import timedelta
 
+from flask import Flask, g, jsonify, render_template, request, session
+from werkzeug.exceptions import HTTPException
+
+from appliance import store
 from appliance.instance import Instance
+
+from . import i18n, security
+
+MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 
 
 def create_app(instance: Instance | None = None, test_config: dict | None = None) -> Flask:
     app = Flask(__name__)
-    app.config["KORUND_INSTANCE"] = instance or Instance.at()
-    app.config["MAX_CONTENT_LENGTH"] = 2 * 1024 * 1024
+    inst = instance or Instance.at()
+    db = inst.open_store()
+    settings = store.settings(db)
+    db.close()
+    app.config.update(
+        KORUND_INSTANCE=inst,
+        SECRET_KEY=settings.get("web.secret_key"),
+        MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.get("web.secure_cookies") == "1",
+        SESSION_COOKIE_NAME="korund_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+    )
     if test_config:
         app.config.update(test_config)
+    if not app.config["SECRET_KEY"]:
+        raise RuntimeError("the instance has no web.secret_key: run 'korund init' first")
+    translator = i18n.Translator(i18n.load_catalogs())
+    app.extensions["korund.i18n"] = translator
+
+    @app.before_request
+    def who_and_what():
+        security.load_user(get_db())
+        g.lang = pick_language()
+        security.check_csrf()
 
     @app.teardown_appcontext
     def close_db(_exc):
@@ -23,8 +52,41 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
         if db is not None:
             db.close()
 
-    from . import status
-    app.register_blueprint(status.bp)
+    @app.context_processor
+    def template_helpers():
+        from .changes import pending
+        return {"_": gettext, "csrf_token": security.csrf_token, "languages": i18n.LANGUAGES,
+                "user": g.get("user"), "lang": g.get("lang", i18n.DEFAULT),
+                "pending_changes": lambda: pending(get_db())}
+
+    @app.after_request
+    def headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; style-src 'self'; script-src 'self'; "
+                                "frame-ancestors 'none'; form-action 'self'")
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        if request.path.startswith("/api/"):
+            return jsonify(error=exc.name, message=exc.description), exc.code
+        if exc.code == 400 and exc.description == "csrf":
+            message = gettext("The form has expired or did not come from this panel. Reload the page and try again.")
+        elif exc.code == 413:
+            message = gettext("The upload is too large (limit {mb} MB).", mb=MAX_UPLOAD_BYTES // 2**20)
+        elif exc.code == 403:
+            message = gettext("Your role does not give access to this page.")
+        else:
+            message = exc.description
+        return render_template("error.html", code=exc.code, message=message), exc.code
+
+    from . import api, audit_log, auth, changes, lines, people, settings_page, status, users_page
+    for bp in (auth.bp, status.bp, lines.bp, people.bp, users_page.bp, settings_page.bp,
+               audit_log.bp, changes.bp, api.bp):
+        app.register_blueprint(bp)
     return app
 
 
@@ -35,10 +97,30 @@ def get_db():
     return g.db
 
 
+def pick_language() -> str:
+    user = g.get("user")
+    if user is not None:
+        return user.language
+    lang = session.get("lang")
+    if lang in i18n.LANGUAGES:
+        return lang
+    lang = store.get_setting(get_db(), "web.language", i18n.DEFAULT)
+    return lang if lang in i18n.LANGUAGES else i18n.DEFAULT
+
+
+def gettext(message: str, **params) -> str:
+    from flask import current_app
+    return current_app.extensions["korund.i18n"].gettext(g.get("lang", i18n.DEFAULT), message, **params)
+
+
+def error_text(exc) -> str:
+    from flask import current_app
+    return current_app.extensions["korund.i18n"].config_error(g.get("lang", i18n.DEFAULT), exc)
+
+
 def serve(instance: Instance) -> None:
     """Run the panel under waitress, bound to the instance's address."""
     import waitress
-    from appliance import store
 
     db = instance.open_store()
     settings = store.settings(db)

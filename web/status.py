@@ -1,35 +1,30 @@
-"""The status page and ``/api/v1/status``."""
+"""The status page and ``/api/v1/status`` (its JSON twin lives in api.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, render_template
+from flask import Blueprint, current_app, render_template
 
 from appliance import status
 
-from . import get_db
+from . import get_db, security
 
 bp = Blueprint("status", __name__)
 
 RECENT_CALLS = 20
 
 
-def _recent_calls(db):
+def recent_calls(db, limit: int = RECENT_CALLS):
     cols = ["started_at", "ani", "dnis", "trunk", "grp", "route_source", "operator",
             "connected_at", "ended_at", "outcome"]
-    rows = db.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id DESC LIMIT ?",
-                      [RECENT_CALLS]).fetchall()
+    rows = db.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id DESC LIMIT ?", [limit]).fetchall()
     return [dict(zip(cols, r)) for r in rows]
 
 
+def collect(db) -> dict:
+    return status.collect(current_app.config["KORUND_INSTANCE"], db)
+
+
 @bp.get("/")
+@security.roles(*security.STAFF)
 def page():
     db = get_db()
-    return render_template("status.html", s=status.collect(current_app.config["KORUND_INSTANCE"], db),
-                           calls=_recent_calls(db))
-
-
-@bp.get("/api/v1/status")
-def api_status():
-    db = get_db()
-    data = status.collect(current_app.config["KORUND_INSTANCE"], db)
-    data["recent_calls"] = _recent_calls(db)
-    return jsonify(data)
+    return render_template("status.html", s=collect(db), calls=recent_calls(db))

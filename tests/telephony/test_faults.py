@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests import audio
-from tests.telephony.conftest import TONES
+from tests.conftest import TONES
 
 
 def test_with_the_agi_server_stopped_the_call_still_reaches_an_operator(appliance, carrier):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from tests import audio
-from tests.telephony.conftest import TONES
+from tests.conftest import TONES
 
 HOLD = 12
 

@@ -1,0 +1,154 @@
+"""Every operation in the OpenAPI description answers as described: status
+code and response schema, with a bearer token."""
+from __future__ import annotations
+
+from appliance import users
+from tests.web.conftest import as_role
+from web.openapi import OPERATIONS, SCHEMAS, spec
+
+# Valid requests, in an order where each finds what it needs.
+EXAMPLES = [
+    ("get", "/me", None), ("get", "/status", None), ("get", "/calls", None),
+    ("get", "/trunks", None),
+    ("post", "/trunks", {"name": "backup", "host": "192.0.2.10", "port": 5062}),
+    ("get", "/trunks/backup", None),
+    ("put", "/trunks/backup", {"name": "backup", "host": "192.0.2.11", "port": 5060}),
+    ("get", "/spans", None),
+    ("post", "/spans", {"span": 1, "name": "Rostelecom", "signalling": "mfcr2", "framing": "cas",
+                        "coding": "hdb3", "crc4": False, "mfcr2_variant": "ITU", "channels": "1-15,17-31"}),
+    ("get", "/spans/1", None),
+    ("put", "/spans/1", {"name": "Rostelecom main"}),
+    ("get", "/operators", None),
+    ("post", "/operators", {"extension": "1005", "name": "Vera Sokolova"}),
+    ("get", "/operators/1005", None),
+    ("put", "/operators/1005", {"name": "Vera S.", "contact": None}),
+    ("get", "/groups", None),
+    ("post", "/groups", {"name": "sales", "title": "Sales", "members": ["1005"]}),
+    ("get", "/groups/sales", None),
+    ("put", "/groups/sales", {"title": "Sales team", "members": ["1001", "1005"]}),
+    ("get", "/users", None),
+    ("post", "/users", {"username": "ivan", "password": "Long-Enough-Pw1", "role": "technician"}),
+    ("get", "/users/{ivan}", None),
+    ("put", "/users/{ivan}", {"language": "en"}),
+    ("get", "/settings", None),
+    ("put", "/settings", {"web.language": "en"}),
+    ("get", "/audit", None),
+    ("get", "/changes", None),
+    ("post", "/apply", None),
+    ("delete", "/users/{ivan}", None),
+    ("delete", "/groups/sales", None),
+    ("delete", "/operators/1005", None),
+    ("delete", "/spans/1", None),
+    ("delete", "/trunks/backup", None),
+]
+
+
+def resolve(schema):
+    while "$ref" in schema:
+        schema = SCHEMAS[schema["$ref"].rsplit("/", 1)[1]]
+    return schema
+
+
+def check(value, schema, where="$"):
+    """A small JSON Schema check for the subset the description uses."""
+    schema = resolve(schema)
+    if "oneOf" in schema:
+        errors = []
+        for option in schema["oneOf"]:
+            try:
+                check(value, option, where)
+                return
+            except AssertionError as exc:
+                errors.append(str(exc))
+        raise AssertionError(f"{where}: matches no option: {errors}")
+    types = schema.get("type")
+    if types:
+        types = [types] if isinstance(types, str) else types
+        py = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool,
+              "null": type(None)}
+        ok = any(isinstance(value, py[t]) and not (t == "integer" and isinstance(value, bool)) for t in types)
+        assert ok, f"{where}: {value!r} is not {types}"
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            assert key in value, f"{where}: missing {key}"
+        for key, sub in schema.get("properties", {}).items():
+            if key in value:
+                check(value[key], sub, f"{where}.{key}")
+        extra = schema.get("additionalProperties")
+        if isinstance(extra, dict):
+            for key, v in value.items():
+                check(v, extra, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            check(item, schema["items"], f"{where}[{i}]")
+
+
+def test_every_documented_operation_answers_as_described(panel):
+    admin = as_role(panel, "admin")
+    db = panel.config["KORUND_INSTANCE"].open_store()
+    token = users.create_token(db, users.all_users(db)[0].id, "contract test")
+    assert users.all_users(db)[0].username == "admin"
+    headers = {"Authorization": f"Bearer {token}"}
+    documented = {(m, p): (code, schema) for m, p, _s, _r, code, schema, _req in OPERATIONS}
+    covered = set()
+    ids = {}
+    for method, path, payload in EXAMPLES:
+        concrete = path.replace("{ivan}", str(ids.get("ivan", 0)))
+        template = path.replace("{ivan}", "{user_id}")
+        for name, pattern in (("backup", "{name}"), ("sales", "{name}"), ("1005", "{extension}")):
+            template = template.replace(f"/{name}", f"/{pattern}") if template.count("/") > 1 else template
+        template = template.replace("/spans/1", "/spans/{span}")
+        code, schema = documented[(method, template)]
+        covered.add((method, template))
+        r = getattr(admin.client, method)("/api/v1" + concrete, json=payload, headers=headers)
+        assert r.status_code == code, (method, concrete, r.status_code, r.get_data(as_text=True))
+        if schema:
+            check(r.get_json(), schema, f"{method.upper()} {concrete}")
+        if (method, path) == ("post", "/users"):
+            ids["ivan"] = r.get_json()["id"]
+    assert covered == set(documented), set(documented) - covered
+
+
+def test_the_description_is_served_and_names_the_security_schemes(panel):
+    r = panel.test_client().get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    doc = r.get_json()
+    assert doc == spec()
+    assert doc["openapi"].startswith("3.")
+    assert set(doc["components"]["securitySchemes"]) == {"token", "session"}
+
+
+def test_invalid_input_is_422_with_the_field_and_nothing_is_saved(panel):
+    admin = as_role(panel, "admin")
+    db = panel.config["KORUND_INSTANCE"].open_store()
+    token = users.create_token(db, 1, "t")
+    h = {"Authorization": f"Bearer {token}"}
+    cases = [
+        ("/api/v1/operators", {"extension": "12a", "name": "X"}, "extension"),
+        ("/api/v1/trunks", {"name": "t2", "host": "bad host;", "port": 5060}, "host"),
+        ("/api/v1/spans", {"span": 2, "signalling": "mfcr2", "framing": "cas", "mfcr2_variant": "ru"}, "mfcr2_variant"),
+        ("/api/v1/spans", {"span": 2, "signalling": "pri_cpe", "framing": "cas"}, "framing"),
+        ("/api/v1/groups", {"name": "g2", "title": "G", "members": ["9999"]}, "members"),
+        ("/api/v1/users", {"username": "x", "password": "short", "role": "admin"}, "username"),
+    ]
+    before = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+              for t in ("operators", "trunks", "spans", "groups", "users")}
+    for url, payload, field in cases:
+        r = admin.client.post(url, json=payload, headers=h)
+        assert r.status_code == 422, (url, r.get_data(as_text=True))
+        body = r.get_json()
+        assert body["field"] == field and body["message"]
+    after = {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in before}
+    assert after == before
+    assert admin.client.post("/api/v1/trunks", data="not json", headers=h).status_code == 400
+
+
+def test_russian_errors_for_a_russian_user(panel):
+    db = panel.config["KORUND_INSTANCE"].open_store()
+    users.update(db, 1, language="ru")
+    token = users.create_token(db, 1, "t")
+    r = panel.test_client().post("/api/v1/spans", json={"span": 3, "signalling": "mfcr2", "framing": "cas",
+                                                       "mfcr2_variant": "RU"},
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 422
+    assert "нет российского варианта" in r.get_json()["message"]

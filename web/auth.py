@@ -1,0 +1,128 @@
+"""Login, logout, the first-run page, language, the user's own profile."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+
+from appliance import audit, model, users
+
+from . import error_text, get_db, gettext, i18n, security
+
+bp = Blueprint("auth", __name__)
+
+
+def home_for(user) -> str:
+    return url_for("auth.profile") if user.role == "operator" else url_for("status.page")
+
+
+def safe_next(target: str | None) -> str | None:
+    # Only local paths: no open redirect to another site.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    db = get_db()
+    if not users.any_admin(db):
+        return redirect(url_for("auth.setup"))
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "")
+        try:
+            user = users.authenticate(db, username, request.form.get("password", ""))
+        except users.LoginError as exc:
+            audit.record(db, username[:32], "login failed", details={"reason": exc.reason,
+                                                                      "from": request.remote_addr})
+            error = gettext("This account is locked after too many failed logins. Try again in 15 minutes.") \
+                if exc.reason == "locked" else gettext("Wrong user name or password.")
+        else:
+            security.login(db, user)
+            audit.record(db, user.username, "login", details={"from": request.remote_addr})
+            return redirect(safe_next(request.args.get("next")) or home_for(user))
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    if g.user:
+        audit.record(get_db(), g.user.username, "logout")
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+def setup():
+    """Create the first admin; works only while there is none."""
+    db = get_db()
+    if users.any_admin(db):
+        abort(404)
+    errors, form = {}, request.form
+    if request.method == "POST":
+        if form.get("password") != form.get("password2"):
+            errors["password2"] = gettext("The passwords do not match.")
+        else:
+            try:
+                with db.atomic():
+                    if users.any_admin(db):  # someone else was quicker
+                        abort(404)
+                    user = users.create(db, form.get("username", ""), form.get("password", ""),
+                                        "admin", language=g.lang)
+                    audit.record(db, user.username, "first admin created")
+            except model.ConfigError as exc:
+                errors[exc.field] = error_text(exc)
+            else:
+                security.login(db, user)
+                return redirect(url_for("status.page"))
+    return render_template("setup.html", errors=errors, form=form), (400 if errors else 200)
+
+
+@bp.post("/language")
+def language():
+    lang = request.form.get("lang")
+    if lang not in i18n.LANGUAGES:
+        abort(400)
+    if g.user:
+        users.update(get_db(), g.user.id, language=lang)
+    session["lang"] = lang
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.login"))
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@security.roles(*security.ALL_ROLES)
+def profile():
+    db = get_db()
+    errors, new_token = {}, None
+    if request.method == "POST":
+        action = request.form.get("action")
+        try:
+            if action == "password":
+                if not users.authenticate(db, g.user.username, request.form.get("current", "")):
+                    raise users.LoginError("invalid")
+                if request.form.get("password") != request.form.get("password2"):
+                    errors["password2"] = gettext("The passwords do not match.")
+                else:
+                    users.update(db, g.user.id, password=request.form.get("password", ""))
+                    audit.record(db, g.user.username, "password changed", g.user.username)
+                    security.login(db, users.get(db, g.user.id))
+                    flash(gettext("Password changed."))
+            elif action == "token":
+                new_token = users.create_token(db, g.user.id, request.form.get("name", ""))
+                audit.record(db, g.user.username, "API token created", request.form.get("name", ""))
+            elif action == "revoke":
+                users.revoke_token(db, g.user.id, int(request.form.get("token_id", "0")))
+                audit.record(db, g.user.username, "API token revoked", request.form.get("token_id", ""))
+                flash(gettext("Token revoked."))
+        except model.ConfigError as exc:
+            errors[exc.field] = error_text(exc)
+        except users.LoginError:
+            errors["current"] = gettext("Wrong password.")
+    operator = None
+    if g.user.operator_id:
+        row = db.execute("SELECT extension, name, sip_secret FROM operators WHERE id = ?",
+                         [g.user.operator_id]).fetchone()
+        if row:
+            operator = dict(zip(("extension", "name", "sip_secret"), row))
+    settings = dict(db.execute("SELECT key, value FROM settings WHERE key IN ('net.address', 'sip.port')"))
+    return render_template("profile.html", errors=errors, new_token=new_token, operator=operator,
+                           tokens=users.tokens(db, g.user.id), sip=settings), (400 if errors else 200)

@@ -1,0 +1,50 @@
+"""Pending changes and Apply: render → write → reload → verify → roll back."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, g, redirect, request, url_for
+
+from appliance import ami, apply as applier, audit, store, supervisor
+
+from . import get_db, gettext, security
+
+bp = Blueprint("changes", __name__)
+
+EDITORS = ("admin", "supervisor", "technician")
+
+
+def pending(db) -> list[str]:
+    return applier.pending(current_app.config["KORUND_INSTANCE"], db)
+
+
+def apply_now(db) -> tuple[bool, str]:
+    """Apply the stored configuration; (ok, message for the user)."""
+    inst = current_app.config["KORUND_INSTANCE"]
+    mgr = None
+    if supervisor.status(inst).get("asterisk", {}).get("state") == "RUNNING":
+        try:
+            mgr = ami.connect(store.settings(db), timeout=5)
+        except ami.AmiError:
+            mgr = None
+    try:
+        result = applier.apply(inst, db, mgr)
+    except applier.ApplyError as exc:
+        audit.record(db, g.user.username, "apply refused", details={"error": str(exc)})
+        return False, gettext("Asterisk rejected the changes; the previous configuration is back. "
+                              "What Asterisk said: {error}", error=str(exc))
+    finally:
+        if mgr:
+            mgr.close()
+    audit.record(db, g.user.username, "apply", details={"generation": result.generation,
+                                                        "reloaded": result.reloaded})
+    if result.reloaded:
+        return True, gettext("Changes applied: Asterisk reloaded.")
+    return True, gettext("Changes written; Asterisk is not running and will read them when it starts.")
+
+
+@bp.post("/apply")
+@security.roles(*EDITORS)
+def apply_changes():
+    ok, message = apply_now(get_db())
+    flash(message, "ok" if ok else "error")
+    target = request.form.get("next", "")
+    return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("status.page"))

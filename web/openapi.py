@@ -1,0 +1,122 @@
+"""The OpenAPI 3.1 description of /api/v1, served at /api/v1/openapi.json.
+
+Each documented operation names its roles, success status and response
+schema; tests walk this description and call every operation.
+"""
+from __future__ import annotations
+
+S = lambda **props: {"type": "object", "properties": props, "required": list(props)}  # noqa: E731
+STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+NSTR, NINT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
+REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
+LIST = lambda name: {"type": "array", "items": REF(name)}  # noqa: E731
+
+SCHEMAS = {
+    "Error": S(error=STR, message=STR),
+    "Invalid": S(error=STR, field=STR, message=STR),
+    "Trunk": S(name=STR, kind=STR, host=NSTR, port=NINT, enabled=BOOL),
+    "TrunkInput": {"type": "object", "properties": {"name": STR, "host": STR, "port": INT},
+                   "required": ["name", "host"]},
+    "Span": S(span=INT, name=STR, framing=STR, coding=STR, crc4=BOOL, signalling=STR, switchtype=NSTR,
+              mfcr2_variant=NSTR, mfcr2_max_ani=NINT, mfcr2_max_dnis=NINT, timing=INT, channels=STR,
+              enabled=BOOL),
+    "Operator": S(extension=STR, name=STR, contact=NSTR, enabled=BOOL, sip_secret=STR),
+    "OperatorInput": {"type": "object", "properties": {"extension": STR, "name": STR, "contact": NSTR},
+                      "required": ["extension", "name"]},
+    "Group": S(name=STR, title=STR, strategy=STR, ring_timeout=INT, is_default=BOOL,
+               members={"type": "array", "items": STR}),
+    "User": S(id=INT, username=STR, role=STR, language=STR, operator_id=NINT, active=BOOL),
+    "UserInput": {"type": "object", "properties": {"username": STR, "password": STR, "role": STR,
+                                                   "language": STR, "operator_id": NINT},
+                  "required": ["username", "password", "role"]},
+    "Me": S(id=INT, username=STR, role=STR, language=STR, operator_id=NINT, active=BOOL,
+            operator={"oneOf": [REF("Operator"), {"type": "null"}]}),
+    "Call": S(started_at=STR, ani=NSTR, dnis=NSTR, trunk=NSTR, grp=NSTR, route_source=NSTR,
+              operator=NSTR, connected_at=NSTR, ended_at=NSTR, outcome=NSTR),
+    "Status": S(services={"type": "object"}, asterisk={"type": "object"}, trunks={"type": "array"},
+                operators={"type": "array"}, calls_now=NINT, disk={"type": "object"},
+                calls_today=INT, recent_calls=LIST("Call")),
+    "Settings": {"type": "object", "additionalProperties": NSTR},
+    "AuditEntry": S(id=INT, at=STR, username=NSTR, action=STR, target=NSTR, details=NSTR),
+    "Changes": S(pending={"type": "array", "items": STR}),
+    "ApplyResult": S(applied=BOOL, message=STR),
+}
+
+STAFF = ["admin", "supervisor", "technician"]
+ALL = ["admin", "supervisor", "operator", "technician"]
+
+# (method, path, summary, roles, success status, response schema, request schema)
+OPERATIONS = [
+    ("get", "/me", "The calling user (an operator also gets its phone's SIP account)", ALL, 200, REF("Me"), None),
+    ("get", "/status", "Services, Asterisk, trunks, operators' phones, calls", STAFF, 200, REF("Status"), None),
+    ("get", "/calls", "Recent calls, newest first (?limit=1..1000)", STAFF, 200, LIST("Call"), None),
+    ("get", "/trunks", "Trunks", STAFF, 200, LIST("Trunk"), None),
+    ("post", "/trunks", "Add a SIP trunk", ["admin", "technician"], 201, REF("Trunk"), REF("TrunkInput")),
+    ("get", "/trunks/{name}", "One trunk", STAFF, 200, REF("Trunk"), None),
+    ("put", "/trunks/{name}", "Change a SIP trunk's carrier address", ["admin", "technician"], 200, REF("Trunk"), REF("TrunkInput")),
+    ("delete", "/trunks/{name}", "Delete a trunk", ["admin", "technician"], 204, None, None),
+    ("get", "/spans", "E1 span settings", STAFF, 200, LIST("Span"), None),
+    ("post", "/spans", "Configure an E1 span", ["admin", "technician"], 201, REF("Span"), REF("Span")),
+    ("get", "/spans/{span}", "One E1 span", STAFF, 200, REF("Span"), None),
+    ("put", "/spans/{span}", "Change an E1 span", ["admin", "technician"], 200, REF("Span"), REF("Span")),
+    ("delete", "/spans/{span}", "Remove an E1 span's settings", ["admin", "technician"], 204, None, None),
+    ("get", "/operators", "Operators", ["admin", "supervisor"], 200, LIST("Operator"), None),
+    ("post", "/operators", "Add an operator (a SIP account is generated)", ["admin", "supervisor"], 201, REF("Operator"), REF("OperatorInput")),
+    ("get", "/operators/{extension}", "One operator", ["admin", "supervisor"], 200, REF("Operator"), None),
+    ("put", "/operators/{extension}", "Change an operator", ["admin", "supervisor"], 200, REF("Operator"), REF("OperatorInput")),
+    ("delete", "/operators/{extension}", "Delete an operator", ["admin", "supervisor"], 204, None, None),
+    ("get", "/groups", "Operator groups", ["admin", "supervisor"], 200, LIST("Group"), None),
+    ("post", "/groups", "Add a group", ["admin", "supervisor"], 201, REF("Group"), REF("Group")),
+    ("get", "/groups/{name}", "One group", ["admin", "supervisor"], 200, REF("Group"), None),
+    ("put", "/groups/{name}", "Change a group and its members", ["admin", "supervisor"], 200, REF("Group"), REF("Group")),
+    ("delete", "/groups/{name}", "Delete a group (not the default one)", ["admin", "supervisor"], 204, None, None),
+    ("get", "/users", "Panel users", ["admin"], 200, LIST("User"), None),
+    ("post", "/users", "Add a user", ["admin"], 201, REF("User"), REF("UserInput")),
+    ("get", "/users/{user_id}", "One user", ["admin"], 200, REF("User"), None),
+    ("put", "/users/{user_id}", "Change a user's role, language, state or password", ["admin"], 200, REF("User"), REF("UserInput")),
+    ("delete", "/users/{user_id}", "Delete a user", ["admin"], 204, None, None),
+    ("get", "/settings", "Settings", ["admin"], 200, REF("Settings"), None),
+    ("put", "/settings", "Change settings (all or nothing)", ["admin"], 200, REF("Settings"), REF("Settings")),
+    ("get", "/audit", "The audit log, newest first (?limit, ?offset)", ["admin"], 200, LIST("AuditEntry"), None),
+    ("get", "/changes", "Configuration files that differ from what Asterisk runs", STAFF, 200, REF("Changes"), None),
+    ("post", "/apply", "Apply: render, reload, verify, roll back if rejected (409)", STAFF, 200, REF("ApplyResult"), None),
+]
+
+
+def spec() -> dict:
+    paths: dict = {}
+    for method, path, summary, roles, code, schema, request in OPERATIONS:
+        op = {"summary": summary, "description": "Roles: " + ", ".join(roles),
+              "x-roles": roles, "security": [{"token": []}, {"session": []}],
+              "responses": {
+                  str(code): {"description": "OK"} | ({"content": {"application/json": {"schema": schema}}}
+                                                     if schema else {}),
+                  "401": {"description": "Not logged in", "content": {"application/json": {"schema": REF("Error")}}},
+                  "403": {"description": "Role not allowed", "content": {"application/json": {"schema": REF("Error")}}},
+              }}
+        params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
+        if params:
+            op["parameters"] = [{"name": p, "in": "path", "required": True,
+                                 "schema": INT if p in ("span", "user_id") else STR} for p in params]
+            op["responses"]["404"] = {"description": "Not found", "content": {"application/json": {"schema": REF("Error")}}}
+        if request:
+            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}
+            op["responses"]["422"] = {"description": "Invalid input; nothing saved",
+                                      "content": {"application/json": {"schema": REF("Invalid")}}}
+        paths.setdefault(path, {})[method] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Korund appliance API", "version": "1",
+                 "description": "Configure and watch a Korund call-center appliance."},
+        "servers": [{"url": "/api/v1"}],
+        "paths": paths,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "token": {"type": "http", "scheme": "bearer",
+                          "description": "A token from the profile page"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "korund_session",
+                            "description": "The panel's session; unsafe methods need X-CSRF-Token"},
+            },
+        },
+    }

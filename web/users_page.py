@@ -1,0 +1,65 @@
+"""Users of the panel and their roles (admin only)."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+
+from appliance import audit, model, users
+
+from . import error_text, get_db, gettext, security
+
+bp = Blueprint("users", __name__, url_prefix="/users")
+
+
+def _operator_id(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.get("/")
+@security.roles("admin")
+def index():
+    db = get_db()
+    ops = {r[0]: f"{r[1]} {r[2]}" for r in db.execute("SELECT id, extension, name FROM operators")}
+    return render_template("users.html", users=users.all_users(db), operators=ops)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@bp.route("/<int:user_id>", methods=["GET", "POST"])
+@security.roles("admin")
+def edit(user_id=None):
+    db = get_db()
+    current = users.get(db, user_id) if user_id else None
+    if user_id and not current:
+        abort(404)
+    form = request.form if request.method == "POST" else (
+        {"username": current.username, "role": current.role, "language": current.language,
+         "operator_id": current.operator_id or "", "active": "1" if current.active else ""}
+        if current else {"role": "operator", "language": g.lang, "active": "1"})
+    errors = {}
+    if request.method == "POST":
+        try:
+            with db.atomic():
+                if request.form.get("action") == "delete" and current:
+                    if current.id == g.user.id:
+                        raise model.ConfigError("username", "you cannot delete yourself")
+                    users.delete(db, current.id)
+                    audit.record(db, g.user.username, "user deleted", current.username)
+                elif current:
+                    users.update(db, current.id, role=form.get("role"), language=form.get("language"),
+                                 active=bool(form.get("active")), operator_id=_operator_id(form.get("operator_id")),
+                                 password=form.get("password") or None)
+                    audit.record(db, g.user.username, "user changed", current.username,
+                                 {"role": form.get("role"), "active": bool(form.get("active")),
+                                  "password_changed": bool(form.get("password"))})
+                else:
+                    u = users.create(db, form.get("username", ""), form.get("password", ""),
+                                     form.get("role", ""), form.get("language", "ru"),
+                                     _operator_id(form.get("operator_id")))
+                    audit.record(db, g.user.username, "user added", u.username, {"role": u.role})
+        except model.ConfigError as exc:
+            errors[exc.field] = error_text(exc)
+        else:
+            flash(gettext("Saved."))
+            return redirect(url_for("users.index"))
+    ops = [(r[0], f"{r[1]} {r[2]}") for r in db.execute("SELECT id, extension, name FROM operators ORDER BY extension")]
+    return render_template("user_form.html", current=current, form=form, errors=errors,
+                           roles=users.ROLES, operators=ops), (400 if errors else 200)
