@@ -20,14 +20,21 @@ def connect(settings: dict[str, str], timeout: float = 10.0) -> Manager:
             mgr.login(settings["ami.user"], settings["ami.secret"])
             return mgr
         except (ManagerSocketException, ManagerException, OSError) as exc:
-            try:
-                mgr.close()
-            except Exception:  # noqa: BLE001 - a half-open client has nothing to close
-                pass
+            close(mgr)
             if time.monotonic() > deadline:
                 raise AmiError(f"cannot log in to AMI at {settings['net.address']}:"
                                f"{settings['ami.port']}: {exc}") from exc
             time.sleep(0.3)
+
+
+def close(mgr: Manager | None) -> None:
+    """Log off and close; a connection Asterisk already dropped is fine."""
+    if mgr is None:
+        return
+    try:
+        mgr.close()
+    except (ManagerException, ManagerSocketException, OSError, ValueError):
+        pass
 
 
 def command(mgr: Manager, cli: str) -> list[str]:

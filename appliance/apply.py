@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import grp
 import hashlib
+import ipaddress
 import os
 import re
+import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,13 +81,27 @@ def expected_objects(files: dict[str, str]) -> dict[str, set[str]]:
     sections = lambda text: set(re.findall(r"^\[([^\]\n]+)\]", text, re.M))  # noqa: E731
     pjsip = files.get("pjsip.conf", "")
     endpoints = set(re.findall(r"^\[([^\]\n]+)\]\ntype = endpoint", pjsip, re.M))
-    identifies = set(re.findall(r"^\[([^\]\n]+)\]\ntype = identify", pjsip, re.M))
     return {
         "contexts": sections(files.get("extensions.conf", "")) - {"general", "globals"},
         "endpoints": endpoints,
-        "identifies": identifies,
         "queues": sections(files.get("queues.conf", "")) - {"general"},
     }
+
+
+def identify_matches(files: dict[str, str]) -> dict[str, str]:
+    """{identify section: its match} from pjsip.conf."""
+    return dict(re.findall(r"^\[([^\]\n]+)\]\ntype = identify\nendpoint = [^\n]+\nmatch = ([^\n]+)",
+                           files.get("pjsip.conf", ""), re.M))
+
+
+def resolve(host: str) -> list[str]:
+    """The addresses Asterisk will match for *host* (IP literals as they are)."""
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    return sorted({info[4][0] for info in socket.getaddrinfo(host, None, type=socket.SOCK_DGRAM)})
 
 
 def verify(mgr, files: dict[str, str]) -> list[str]:
@@ -104,11 +120,15 @@ def verify(mgr, files: dict[str, str]) -> list[str]:
     for ep in sorted(want["endpoints"]):
         if not re.search(rf"Endpoint:\s+{re.escape(ep)}[\s/]", endpoints):
             problems.append(f"PJSIP endpoint {ep} is missing")
-    if want["identifies"]:
-        identifies = "\n".join(ami.command(mgr, "pjsip show identifies"))
-        for ident in sorted(want["identifies"]):
-            if not re.search(rf"Identify:\s+{re.escape(ident)}/", identifies):
-                problems.append(f"PJSIP identify {ident} (the trunk's carrier address) is missing")
+    for ident, match in identify_matches(files).items():
+        shown = "\n".join(ami.command(mgr, f"pjsip show identify {ident}"))
+        try:
+            addresses = resolve(match)
+        except OSError:
+            problems.append(f"the carrier address '{match}' of {ident} does not resolve")
+            continue
+        if not all(f"{a}/32" in shown or f"{a}/128" in shown for a in addresses):
+            problems.append(f"PJSIP identify {ident} does not match {match}")
     queues = "\n".join(ami.command(mgr, "queue show"))
     for q in sorted(want["queues"]):
         if not re.search(rf"^{re.escape(q)} has", queues, re.M):
@@ -116,16 +136,19 @@ def verify(mgr, files: dict[str, str]) -> list[str]:
     return problems
 
 
-def config_complaints(log: Path, start: int, etc: Path, limit: int = 3) -> list[str]:
-    """Asterisk's own words about our files, logged since *start*."""
+def config_complaints(log: Path, start: int, etc: Path, limit: int = 3,
+                      names: set[str] = frozenset()) -> list[str]:
+    """Asterisk's own words about our files or objects, logged since *start*."""
     try:
         with open(log, encoding="utf-8", errors="replace") as f:
             f.seek(start)
             lines = f.read().splitlines()
     except OSError:
         return []
+    def ours(line: str) -> bool:
+        return str(etc) in line or any(f"'{n}'" in line for n in names)
     said = [re.sub(r"^\[[^\]]*\]\s*", "", line) for line in lines
-            if str(etc) in line and ("WARNING" in line or "ERROR" in line)]
+            if ours(line) and ("WARNING" in line or "ERROR" in line)]
     return list(dict.fromkeys(said))[:limit]
 
 
@@ -150,7 +173,9 @@ def apply(inst: Instance, db, mgr=None, files: dict[str, str] | None = None) -> 
     log_start = log.stat().st_size if log.exists() else 0
     problems = reload_and_verify(mgr, files)
     if problems:
-        problems += config_complaints(log, log_start, inst.etc)
+        want = expected_objects(files)
+        names = set().union(*want.values()) | set(identify_matches(files))
+        problems += config_complaints(log, log_start, inst.etc, names=names)
         if previous:
             write_set(inst.etc, previous)
             reload_and_verify(mgr, previous)

@@ -55,8 +55,7 @@ def cmd_apply(args, inst: Instance) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        if mgr:
-            mgr.close()
+        ami.close(mgr)
     print(f"configuration {result.generation} {'applied' if result.reloaded else 'written'}")
     return 0
 
@@ -67,7 +66,7 @@ def cmd_start(args, inst: Instance) -> int:
     db = inst.open_store()
     mgr = ami.connect(store.settings(db), timeout=args.timeout)
     ami.command(mgr, "core waitfullybooted")
-    mgr.close()
+    ami.close(mgr)
     print("appliance running")
     return 0
 
@@ -145,7 +144,7 @@ def cmd_demo_call(args, inst: Instance) -> int:
         call = simulator.originate(mgr, ani=args.ani, dnis=args.dnis, name=args.name,
                                    hold=args.hold)
     finally:
-        mgr.close()
+        ami.close(mgr)
     print(f"call {call} placed from {args.ani} to {args.dnis}; "
           f"the simulated operator answers with a tone and the caller hangs up after "
           f"{args.hold:g}s. See it with: korund calls")

@@ -60,10 +60,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
         except Exception:
             log.exception("AMI session failed")
         finally:
-            try:
-                mgr.close()
-            except Exception:  # noqa: BLE001 - the socket may already be gone
-                pass
+            ami.close(mgr)
         if not stop.is_set():
             log.info("AMI connection lost; reconnecting")
             time.sleep(0.5)

@@ -43,5 +43,5 @@ def collect(inst: Instance, db) -> dict:
             key = row.get("name") if "kind" in row else row["extension"]
             row["state"] = states.get(key, "missing")
     finally:
-        mgr.close()
+        ami.close(mgr)
     return result

@@ -110,10 +110,7 @@ class Node:
 
     def disconnect(self):
         if self.mgr:
-            try:
-                self.mgr.close()
-            except Exception:  # noqa: BLE001 - it may already be gone
-                pass
+            ami.close(self.mgr)
             self.mgr = None
 
     def cli(self, command: str) -> list[str]:

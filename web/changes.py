@@ -32,8 +32,7 @@ def apply_now(db) -> tuple[bool, str]:
         return False, gettext("Asterisk rejected the changes; the previous configuration is back. "
                               "What Asterisk said: {error}", error=str(exc))
     finally:
-        if mgr:
-            mgr.close()
+        ami.close(mgr)
     audit.record(db, g.user.username, "apply", details={"generation": result.generation,
                                                         "reloaded": result.reloaded})
     if result.reloaded:
