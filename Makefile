@@ -7,7 +7,7 @@ SIM := /var/lib/korund/simulator
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run stop test demo-call rootfs host-deps unit telephony bench clean-rootfs
+.PHONY: run stop test demo-call rootfs host-deps unit telephony web bench clean-rootfs
 
 ## run: build or reuse the root filesystem, start the appliance with the demo config
 run: host-deps rootfs
@@ -17,7 +17,9 @@ run: host-deps rootfs
 	$(IN_ROOT) korund -i $(BASE) start
 	@echo
 	@echo "Korund is running."
-	@echo "  Status panel:   http://127.0.0.1:8080/   (JSON: http://127.0.0.1:8080/api/v1/status)"
+	@echo "  Web panel:      http://127.0.0.1:8080/   (first visit: create the administrator;"
+	@echo "                  or: $(IN_ROOT) korund -i $(BASE) user add admin --role admin)"
+	@echo "  API:            http://127.0.0.1:8080/api/v1/openapi.json"
 	@echo "  Place a call:   make demo-call"
 	@echo "  Call history:   $(IN_ROOT) korund -i $(BASE) calls"
 	@echo "  Asterisk CLI:   $(IN_ROOT) asterisk -C $(BASE)/etc/asterisk/asterisk.conf -r"
@@ -40,6 +42,9 @@ stop:
 test: host-deps rootfs $(VENV)/.installed
 	$(PY) -m pytest -v -ra tests
 
+web: host-deps rootfs $(VENV)/.installed
+	$(PY) -m pytest -v tests/web
+
 unit: $(VENV)/.installed
 	$(PY) -m pytest -v tests/unit
 
@@ -51,8 +56,8 @@ rootfs:
 
 host-deps:
 	@command -v mmdebstrap >/dev/null && command -v zstd >/dev/null && python3 -m pip --version >/dev/null 2>&1 \
-	  && python3 -c 'import ensurepip' 2>/dev/null \
-	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv; }
+	  && python3 -c 'import ensurepip' 2>/dev/null && command -v chromium >/dev/null \
+	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv chromium; }
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -123,6 +123,39 @@ def cmd_trunk(args, inst: Instance) -> int:
     return cmd_apply(args, inst)
 
 
+def cmd_user(args, inst: Instance) -> int:
+    from . import audit, users
+    db = inst.open_store()
+    if args.user_command == "list":
+        for u in users.all_users(db):
+            print(f"{u.username:20} {u.role:11} {u.language} {'active' if u.active else 'disabled'}")
+        return 0
+    if sys.stdin.isatty():
+        import getpass
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("error: the passwords do not match", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    operator_id = None
+    if args.extension:
+        row = db.execute("SELECT id FROM operators WHERE extension = ?", [args.extension]).fetchone()
+        if not row:
+            print(f"error: no operator with extension {args.extension}", file=sys.stderr)
+            return 2
+        operator_id = row[0]
+    try:
+        with db.atomic():
+            user = users.create(db, args.username, password, args.role, args.language, operator_id)
+            audit.record(db, "korund-cli", "user added", user.username, {"role": user.role})
+    except model.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"user {user.username} ({user.role}) created")
+    return 0
+
+
 def cmd_sim(args, inst: Instance) -> int:
     sim_inst = Instance.at(args.sim)
     if args.sim_command == "init":
@@ -186,6 +219,15 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("address", help="HOST[:PORT]")
     s.set_defaults(fn=cmd_trunk)
+
+    s = sub.add_parser("user", help="panel users: 'user add NAME --role admin' (password from the "
+                       "terminal or one line of standard input), 'user list'")
+    s.add_argument("user_command", choices=("add", "list"))
+    s.add_argument("username", nargs="?")
+    s.add_argument("--role", default="admin", choices=("admin", "supervisor", "operator", "technician"))
+    s.add_argument("--language", default="ru", choices=("ru", "en"))
+    s.add_argument("--extension", help="the operator's extension (role operator)")
+    s.set_defaults(fn=cmd_user)
 
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")
     s.add_argument("sim_command", choices=("init", "start", "stop"))

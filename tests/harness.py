@@ -33,9 +33,10 @@ def rootfs_path() -> Path:
     return Path(out.stdout.strip().splitlines()[-1])
 
 
-def in_root(*args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
+def in_root(*args: str, check: bool = True, timeout: float = 180,
+            input: str | None = None) -> subprocess.CompletedProcess:
     proc = subprocess.run([str(ROOTFS_SH), "exec", *args], capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, input=input)
     if check and proc.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     return proc

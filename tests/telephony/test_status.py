@@ -1,24 +1,57 @@
-"""The status page and its JSON report the live appliance."""
+"""The status page and its JSON report the live appliance, to logged-in
+staff only."""
 from __future__ import annotations
 
+import http.cookiejar
 import json
+import re
+import urllib.error
+import urllib.parse
 import urllib.request
 
+import pytest
 
-def get(appliance, path):
+from appliance import store, users
+from tests.harness import in_root
+
+PASSWORD = "Status-Check-2026"
+
+
+@pytest.fixture(scope="module")
+def staff(pbx):
+    """An admin and a technician made with the korund command, and an API
+    token of the technician's."""
+    appliance, _ = pbx
+    in_root("korund", "-i", appliance.base, "user", "add", "boss", "--role", "admin",
+            input=PASSWORD + "\n")
+    in_root("korund", "-i", appliance.base, "user", "add", "tech", "--role", "technician",
+            "--language", "en", input=PASSWORD + "\n")
+    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
+    uid = db.execute("SELECT id FROM users WHERE username = 'tech'").fetchone()[0]
+    token = users.create_token(db, uid, "status test")
+    db.close()
     s = appliance.settings()
-    with urllib.request.urlopen(f"http://{s['net.address']}:{s['web.port']}{path}", timeout=10) as r:
+    return f"http://{s['net.address']}:{s['web.port']}", token
+
+
+def get(url, token=None, opener=None):
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"} if token else {})
+    with (opener or urllib.request.build_opener()).open(req, timeout=10) as r:
         return r.status, r.headers.get_content_type(), r.read().decode()
 
 
-def test_status_json_shows_services_asterisk_trunk_operators_and_calls(appliance, carrier):
+def test_status_json_shows_services_asterisk_trunk_operators_and_calls(appliance, carrier, staff):
+    site, token = staff
     before = appliance.last_call_id()
     call = carrier.call(ani="4956667788", hold=7)
     call.answered_by_phone()
     call.ended()
     appliance.call_row(ani="4956667788", since_id=before)
 
-    status, ctype, body = get(appliance, "/api/v1/status")
+    with pytest.raises(urllib.error.HTTPError) as anonymous:
+        get(site + "/api/v1/status")
+    assert anonymous.value.code == 401
+    status, ctype, body = get(site + "/api/v1/status", token)
     assert status == 200 and ctype == "application/json"
     data = json.loads(body)
     assert {name: s["state"] for name, s in data["services"].items()} == {
@@ -32,7 +65,13 @@ def test_status_json_shows_services_asterisk_trunk_operators_and_calls(appliance
     assert data["recent_calls"][0]["outcome"] == "answered"
 
 
-def test_status_page_is_html_in_russian_and_english(appliance, carrier):
-    status, ctype, body = get(appliance, "/")
-    assert status == 200 and ctype == "text/html"
-    assert "Службы / Services" in body and "RUNNING" in body
+def test_status_page_after_login(appliance, carrier, staff):
+    site, _ = staff
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    _, _, page = get(site + "/login", opener=opener)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode({"csrf_token": token, "username": "tech", "password": PASSWORD}).encode()
+    with opener.open(site + "/login", data=form, timeout=10) as r:
+        assert r.status == 200 and r.url.rstrip("/") == site
+        page = r.read().decode()
+    assert "Services" in page and "RUNNING" in page and "4956667788" in page

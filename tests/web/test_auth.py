@@ -101,3 +101,14 @@ def test_language_switch_and_default(browser):
     db = browser.client.application.config["KORUND_INSTANCE"].open_store()
     assert db.execute("SELECT language FROM users WHERE username = 'admin'").fetchone()[0] == "ru"
     assert re.search(r"Журнал действий", page)
+
+
+def test_an_oversized_upload_is_refused_with_a_message(browser):
+    browser.login("admin")
+    big = "x" * (3 * 1024 * 1024)
+    r = browser.post("/lines/trunk/new", {"name": "big", "host": "192.0.2.1", "port": "5060", "pad": big},
+                     token_from="/lines/trunk/new")
+    assert r.status_code == 413
+    assert "слишком большой" in r.get_data(as_text=True) or "too large" in r.get_data(as_text=True)
+    db = browser.client.application.config["KORUND_INSTANCE"].open_store()
+    assert not db.execute("SELECT 1 FROM trunks WHERE name = 'big'").fetchone()
