@@ -23,8 +23,8 @@ from pathlib import Path
 
 from . import ami
 from .apply import write_set
-from .instance import ASTERISK_USER, Instance
-from .render.core import DATA_DIR, MODULE_DIR, NOLOAD, NOLOAD_WITHOUT_DAHDI
+from .instance import Instance
+from .render.core import NOLOAD, NOLOAD_WITHOUT_DAHDI, asterisk_conf
 
 DEFAULT_BASE = "/var/lib/korund/simulator"
 
@@ -65,22 +65,7 @@ def init(inst: Instance, sim: SimSettings) -> SimSettings:
 
 def render(inst: Instance, sim: SimSettings) -> dict[str, str]:
     return {
-        "asterisk.conf": f"""[directories]
-astetcdir => {inst.etc}
-astmoddir => {MODULE_DIR}
-astvarlibdir => {DATA_DIR}
-astdbdir => {inst.lib}
-astkeydir => {inst.lib}
-astdatadir => {DATA_DIR}
-astspooldir => {inst.spool}
-astrundir => {inst.run}
-astlogdir => {inst.log}
-astsbindir => /usr/sbin
-
-[options]
-runuser = {ASTERISK_USER}
-rungroup = {ASTERISK_USER}
-""",
+        "asterisk.conf": asterisk_conf(inst),
         "modules.conf": "[modules]\nautoload = yes\n"
         + "".join(f"noload => {m}\n" for m in NOLOAD + NOLOAD_WITHOUT_DAHDI + ["app_queue.so"]),
         "logger.conf": "[logfiles]\nmessages.log => notice,warning,error\n",

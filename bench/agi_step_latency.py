@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.harness import Appliance, Carrier, rootfs_path  # noqa: E402
+from tests.harness import rootfs_path, start_pair, stop_pair  # noqa: E402
 
 CALLS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 
@@ -34,14 +34,7 @@ def median_ms(values):
 
 
 def main() -> int:
-    root = rootfs_path()
-    appliance = Appliance(root, "bench-appliance", "127.0.0.21", "127.0.0.22:5060", rtp=14000)
-    carrier = Carrier(root, "bench-carrier", "127.0.0.22", "127.0.0.21:5060", rtp=15000)
-    for node in (appliance, carrier):
-        node.fresh()
-        node.init()
-    carrier.start()
-    appliance.start()
+    appliance, carrier = start_pair(rootfs_path(), "bench", "127.0.0.21", "127.0.0.22", rtp=14000)
     try:
         for ext in ("1001", "1002"):
             carrier.phone(ext, "answer")
@@ -77,8 +70,7 @@ def main() -> int:
         print(f"call start -> 1st AGI median {median_ms(connects):8.3f} ms  (n={len(connects)})")
         print(f"ratio AGI step / dialplan step: {agi_ms / plan_ms:.1f}x")
     finally:
-        appliance.stop()
-        carrier.stop()
+        stop_pair(appliance, carrier)
     return 0
 
 

@@ -2,13 +2,9 @@
 check after every test."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from appliance import supervisor
-from appliance.instance import Instance
-from tests.harness import Appliance, Carrier, rootfs_path, wait_for
+from tests.harness import rootfs_path, start_pair, stop_pair, wait_for
 
 APPLIANCE_ADDR = "127.0.0.11"
 CARRIER_ADDR = "127.0.0.12"
@@ -23,21 +19,11 @@ def root():
 def pbx(root, request):
     """(appliance, carrier): started fresh for the module, stopped after it."""
     name = request.module.__name__.rsplit(".", 1)[-1]
-    appliance = Appliance(root, f"{name}-appliance", APPLIANCE_ADDR, f"{CARRIER_ADDR}:5060", rtp=12000)
-    carrier = Carrier(root, f"{name}-carrier", CARRIER_ADDR, f"{APPLIANCE_ADDR}:5060", rtp=13000)
-    for node in (appliance, carrier):
-        node.fresh()
-        node.init()
-    carrier.start()
-    appliance.start()
+    appliance, carrier = start_pair(root, name, APPLIANCE_ADDR, CARRIER_ADDR, rtp=12000)
     try:
         yield appliance, carrier
     finally:
-        appliance.stop()
-        carrier.stop()
-        # Processes see the sandbox by its path inside the root filesystem.
-        leftovers = [p for node in (appliance, carrier)
-                     for p in supervisor.leftovers(Instance(Path(node.base)))]
+        leftovers = stop_pair(appliance, carrier)
         assert not leftovers, f"processes left running: {leftovers}"
 
 

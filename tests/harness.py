@@ -262,3 +262,24 @@ class PlacedCall:
         path = self.carrier.recordings / f"{self.id}.wav"
         return wait_for(lambda: path if path.exists() and path.stat().st_size > 44 else None,
                         10, what="the caller's recording")
+
+
+def start_pair(root: Path, name: str, appliance_addr: str, carrier_addr: str,
+               rtp: int) -> tuple[Appliance, Carrier]:
+    """A fresh appliance and a fresh carrier pointed at each other, started."""
+    appliance = Appliance(root, f"{name}-appliance", appliance_addr, f"{carrier_addr}:5060", rtp=rtp)
+    carrier = Carrier(root, f"{name}-carrier", carrier_addr, f"{appliance_addr}:5060", rtp=rtp + 1000)
+    for node in (appliance, carrier):
+        node.fresh()
+        node.init()
+    carrier.start()
+    appliance.start()
+    return appliance, carrier
+
+
+def stop_pair(appliance: Appliance, carrier: Carrier) -> list[int]:
+    """Stop both; return the PIDs of anything of theirs still running."""
+    appliance.stop()
+    carrier.stop()
+    # Processes see the sandbox by its path inside the root filesystem.
+    return [p for node in (appliance, carrier) for p in supervisor.leftovers(Instance(Path(node.base)))]

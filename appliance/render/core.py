@@ -31,10 +31,9 @@ NOLOAD = [
 NOLOAD_WITHOUT_DAHDI = ["chan_dahdi.so", "res_timing_dahdi.so", "codec_dahdi.so"]
 
 
-def render(config: Config, inst: Instance) -> dict[str, str]:
-    s = config.settings
-    return {
-        "asterisk.conf": f"""[directories]
+def asterisk_conf(inst: Instance, options: str = "") -> str:
+    """asterisk.conf: the instance's own directories, Asterisk as its own user."""
+    return f"""[directories]
 astetcdir => {inst.etc}
 astmoddir => {MODULE_DIR}
 astvarlibdir => {DATA_DIR}
@@ -50,10 +49,16 @@ astsbindir => /usr/sbin
 [options]
 runuser = {ASTERISK_USER}
 rungroup = {ASTERISK_USER}
-defaultlanguage = {s.get('language', 'ru')}
+{options}"""
+
+
+def render(config: Config, inst: Instance) -> dict[str, str]:
+    s = config.settings
+    return {
+        "asterisk.conf": asterisk_conf(inst, f"""defaultlanguage = {s.get('language', 'ru')}
 documentation_language = en_US
 hideconnect = yes
-""",
+"""),
         "modules.conf": "[modules]\nautoload = yes\n"
         + "".join(f"noload => {m}\n" for m in NOLOAD + NOLOAD_WITHOUT_DAHDI),
         "logger.conf": """[general]

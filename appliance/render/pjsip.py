@@ -7,6 +7,20 @@ from ..model import Config
 CODECS = "alaw,ulaw"
 
 
+def endpoint(name: str, context: str) -> str:
+    """What every endpoint has: transport, codecs, RFC 4733 DTMF, media via us."""
+    return f"""[{name}]
+type = endpoint
+transport = transport-udp
+context = {context}
+disallow = all
+allow = {CODECS}
+dtmf_mode = rfc4733
+direct_media = no
+rtp_symmetric = yes
+"""
+
+
 def render(config: Config) -> str:
     s = config.settings
     out = [f"""[transport-udp]
@@ -18,16 +32,7 @@ bind = {s['net.address']}:{s['sip.port']}
         if t.kind != "sip" or not t.enabled:
             continue
         # An IP-authenticated trunk, as PSTN carriers hand them out.
-        out.append(f"""[{t.name}]
-type = endpoint
-transport = transport-udp
-context = {dn.CTX_INBOUND}
-disallow = all
-allow = {CODECS}
-dtmf_mode = rfc4733
-direct_media = no
-rtp_symmetric = yes
-trust_id_inbound = no
+        out.append(endpoint(t.name, dn.CTX_INBOUND) + f"""trust_id_inbound = no
 send_pai = no
 aors = {t.name}
 
@@ -44,16 +49,7 @@ match = {t.host}
         if not op.enabled:
             continue
         contact = f"contact = {op.contact}\n" if op.contact else "max_contacts = 1\nremove_existing = yes\n"
-        out.append(f"""[{op.extension}]
-type = endpoint
-transport = transport-udp
-context = {dn.CTX_OPERATORS}
-disallow = all
-allow = {CODECS}
-dtmf_mode = rfc4733
-direct_media = no
-rtp_symmetric = yes
-force_rport = yes
+        out.append(endpoint(op.extension, dn.CTX_OPERATORS) + f"""force_rport = yes
 rewrite_contact = yes
 callerid = "{op.name}" <{op.extension}>
 auth = {op.extension}-auth
