@@ -1,7 +1,9 @@
 """The ``events`` service: an AMI consumer that keeps the call history.
 
-It logs in, catches up on calls that ended while it was away, then applies
-each AMI event as it comes; when Asterisk goes away it logs in again.
+It logs in, applies each AMI event as it comes, and every few seconds reads
+the new lines of Asterisk's CDR log to complete what the events did not say
+(calls that ended while it was down); when Asterisk goes away it logs in
+again.
 """
 from __future__ import annotations
 
@@ -15,15 +17,8 @@ from .instance import Instance
 
 log = logging.getLogger("korund.events")
 
-
-def live_uniqueids(mgr) -> set[str]:
-    """Unique IDs of the channels up now (from 'core show channels concise')."""
-    ids = set()
-    for line in ami.command(mgr, "core show channels concise"):
-        fields = line.split("!")
-        if len(fields) >= 14:
-            ids.add(fields[13])
-    return ids
+# How often the CDR log is read for what the events did not say.
+CATCH_UP_SECONDS = 5
 
 
 def run(instance: Instance, stop: threading.Event | None = None) -> None:
@@ -51,11 +46,14 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
         log.info("connected to AMI")
         try:
             mgr.register_event("*", on_event)
-            with lock:
-                n = history.reconcile(instance.cdr_log, live_uniqueids(mgr))
-            if n:
-                log.info("recovered %d call(s) that ended while events was down", n)
+            next_catch_up = 0.0
             while mgr.connected() and not stop.is_set():
+                if time.monotonic() >= next_catch_up:
+                    with lock:
+                        n = history.catch_up(instance.cdr_log)
+                    if n:
+                        log.info("completed %d call(s) from the CDR log", n)
+                    next_catch_up = time.monotonic() + CATCH_UP_SECONDS
                 stop.wait(0.5)
         except Exception:
             log.exception("AMI session failed")

@@ -3,25 +3,29 @@
 ``CallHistory.handle(event)`` takes one AMI event as a dict of headers and
 updates the store. Each event is applied on its own (no state kept between
 events, all of it is in the database), so a restarted consumer carries on
-with calls already in progress. ``reconcile`` fills what was missed while the
+with calls already in progress. ``catch_up`` fills what was missed while the
 consumer was down from the CDR log Asterisk appends to as calls end.
 """
 from __future__ import annotations
 
 import csv
+import io
 import re
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import dialplan_names as dn
+from . import store
 
 TRACKED_VARS = {
     dn.VAR_ANI: "ani", dn.VAR_DNIS: "dnis", dn.VAR_TRUNK: "trunk",
     dn.VAR_GROUP: "grp", dn.VAR_ROUTE_SOURCE: "route_source",
 }
 CDR_FIELDS = ["uniqueid", "linkedid", "src", "dst", "channel", "dstchannel",
-              "start", "answer", "end", "disposition", "dcontext"]
+              "start", "answer", "end", "disposition", "dcontext",
+              "korund_dnis", "korund_group", "korund_route"]
+CDR_OFFSET = "events.cdr_offset"   # how far into the CDR log catch_up has read
 
 
 def iso(ts: float | str | None) -> str | None:
@@ -90,57 +94,65 @@ class CallHistory:
             "WHERE uniqueid = ? AND ended_at IS NULL",
             [self._ts(e), int(e.get("Cause") or 0), e["Uniqueid"]])
 
-    # --- catching up after downtime ------------------------------------
+    # --- catching up from Asterisk's CDR log ----------------------------
 
-    def reconcile(self, cdr_log: Path, live_uniqueids: set[str]) -> int:
-        """Complete or add rows for calls that ended while nobody listened.
-
-        Returns how many rows were written.
-        """
+    def catch_up(self, cdr_log: Path) -> int:
+        """Complete, correct or add rows from the CDR lines Asterisk appended
+        since the last call (the position is kept in the store, so a restart
+        reads only what is new). Events missed while the consumer was down
+        (a whole call, its connection to an operator, its end) are filled in
+        here. Asterisk writes a call's CDR lines when its caller hangs up, so
+        what is read belongs to finished calls. Returns how many calls were
+        written."""
         if not cdr_log.exists():
             return 0
+        offset = int(store.get_setting(self.db, CDR_OFFSET, "0"))
+        if cdr_log.stat().st_size < offset:  # rotated
+            offset = 0
+        with open(cdr_log, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+        complete = data[:data.rfind(b"\n") + 1]
         by_call: dict[str, list[dict]] = {}
-        with open(cdr_log, newline="", encoding="utf-8", errors="replace") as f:
-            for row in csv.reader(f):
-                if len(row) != len(CDR_FIELDS):
-                    continue
-                rec = dict(zip(CDR_FIELDS, row))
+        for row in csv.reader(io.StringIO(complete.decode("utf-8", errors="replace"))):
+            if len(row) in (len(CDR_FIELDS), len(CDR_FIELDS) - 3):
+                rec = dict(zip(CDR_FIELDS, row + [""] * (len(CDR_FIELDS) - len(row))))
                 by_call.setdefault(rec["linkedid"], []).append(rec)
-        open_rows = {r[0] for r in self.db.execute("SELECT uniqueid FROM calls WHERE ended_at IS NULL")}
         written = 0
         with self.db.atomic():
             for linkedid, recs in by_call.items():
-                if linkedid in live_uniqueids:
-                    continue
                 primary = [r for r in recs if r["uniqueid"] == linkedid]
-                if not primary:
-                    continue
-                known = self.db.execute("SELECT 1 FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
-                if known and linkedid not in open_rows:
-                    continue
-                if not known and not any(r["dcontext"] in (dn.CTX_INBOUND, dn.CTX_ROUTE)
-                                         for r in primary):
-                    continue
-                written += self._from_cdr(linkedid, primary, recs, known is not None)
+                if primary:
+                    written += self._from_cdr(linkedid, primary, recs)
+            store.set_setting(self.db, CDR_OFFSET, offset + len(complete))
         return written
 
-    def _from_cdr(self, linkedid: str, primary: list[dict], recs: list[dict], known: bool) -> int:
+    def _from_cdr(self, linkedid: str, primary: list[dict], recs: list[dict]) -> int:
+        known = self.db.execute("SELECT 1 FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
+        if not known and not any(r["dcontext"] in (dn.CTX_INBOUND, dn.CTX_ROUTE) for r in primary):
+            return 0  # not an inbound call (e.g. operator to operator)
         first = min(primary, key=lambda r: float(r["start"] or 0))
         end = max(float(r["end"] or 0) for r in recs)
-        answered = [r for r in recs if r["disposition"] == "ANSWERED" and
-                    (r["dstchannel"] or "").startswith("PJSIP/") and endpoint_of(r["dstchannel"])]
+        answered = sorted((r for r in recs if r["disposition"] == "ANSWERED" and
+                           endpoint_of(r["dstchannel"]) and r["dstchannel"].startswith("PJSIP/")),
+                          key=lambda r: float(r["answer"] or 0))
         operator = endpoint_of(answered[0]["dstchannel"]) if answered else None
         connected = iso(answered[0]["answer"]) if answered else None
-        outcome = "answered" if answered else "abandoned"
+        tagged = next((r for r in primary if r["korund_group"]), first)
         if not known:
             self.db.execute(
                 "INSERT INTO calls (uniqueid, linkedid, direction, ani, dnis, trunk, started_at) "
                 "VALUES (?, ?, 'inbound', ?, ?, ?, ?)",
-                [linkedid, linkedid, only(dn.ANI_ALLOWED, first["src"]), None,
+                [linkedid, linkedid, only(dn.ANI_ALLOWED, first["src"]),
+                 only(dn.DNIS_ALLOWED, tagged["korund_dnis"]) or None,
                  endpoint_of(first["channel"]), iso(first["start"])])
         self.db.execute(
-            "UPDATE calls SET ended_at = ?, outcome = ?, operator = COALESCE(operator, ?), "
-            "connected_at = COALESCE(connected_at, ?), answered_at = COALESCE(answered_at, ?) "
-            "WHERE uniqueid = ? AND ended_at IS NULL",
-            [iso(end), outcome, operator, connected, iso(first["answer"]), linkedid])
+            "UPDATE calls SET ended_at = COALESCE(ended_at, ?), "
+            "outcome = CASE WHEN ? THEN 'answered' ELSE COALESCE(outcome, 'abandoned') END, "
+            "operator = COALESCE(operator, ?), connected_at = COALESCE(connected_at, ?), "
+            "answered_at = COALESCE(answered_at, ?), grp = COALESCE(grp, ?), "
+            "route_source = COALESCE(route_source, ?), dnis = COALESCE(dnis, ?) WHERE uniqueid = ?",
+            [iso(end), bool(answered), operator, connected, iso(first["answer"]),
+             tagged["korund_group"] or None, tagged["korund_route"] or None,
+             only(dn.DNIS_ALLOWED, tagged["korund_dnis"]) or None, linkedid])
         return 1

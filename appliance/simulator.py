@@ -65,7 +65,9 @@ def init(inst: Instance, sim: SimSettings) -> SimSettings:
 
 def render(inst: Instance, sim: SimSettings) -> dict[str, str]:
     return {
-        "asterisk.conf": asterisk_conf(inst),
+        # The caller only listens; silence frames on its side keep MixMonitor's
+        # two directions in step, so the recording holds all it heard.
+        "asterisk.conf": asterisk_conf(inst, "transmit_silence = yes\n"),
         "modules.conf": "[modules]\nautoload = yes\n"
         + "".join(f"noload => {m}\n" for m in NOLOAD + NOLOAD_WITHOUT_DAHDI + ["app_queue.so"]),
         "logger.conf": "[logfiles]\nmessages.log => notice,warning,error\n",

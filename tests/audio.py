@@ -73,12 +73,17 @@ def correlation(a: list[float], b: list[float]) -> float:
     return cov / (va * vb) if va and vb else 0.0
 
 
-def find_prompt(heard: array, prompt: array, max_offset: float = 3.0) -> tuple[float, float]:
-    """Best (correlation, offset in seconds) of *prompt*'s envelope in *heard*."""
-    h, p = envelope(heard), envelope(prompt)
+def find_prompt(heard: array, prompt: array, max_offset: float = 3.0,
+                step: float = 0.01) -> tuple[float, float]:
+    """Best (correlation, offset in seconds) of *prompt*'s envelope in *heard*,
+    trying offsets *step* seconds apart."""
+    p = envelope(prompt)
     best = (0.0, 0.0)
-    for off in range(int(max_offset / 0.05) + 1):
-        c = correlation(h[off:off + len(p)], p)
-        if len(h[off:]) >= len(p) * 0.9 and c > best[0]:
-            best = (c, off * 0.05)
+    for k in range(int(max_offset / step) + 1):
+        start = int(k * step * RATE)
+        h = envelope(heard[start:start + len(prompt)])
+        if len(h) >= len(p) * 0.9:
+            c = correlation(h, p)
+            if c > best[0]:
+                best = (c, k * step)
     return best

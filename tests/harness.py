@@ -162,11 +162,14 @@ class Appliance(Node):
             return [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY id")]
 
     def call_row(self, ani: str | None = None, ended: bool = True, since_id: int = 0,
-                 timeout: float = 30) -> dict:
+                 timeout: float = 30, **want) -> dict:
+        """The first history row after *since_id* for *ani*; with *want*, wait
+        until it also has those values."""
         def find():
             for row in self.calls():
                 if row["id"] > since_id and (ani is None or row["ani"] == ani) \
-                        and (row["ended_at"] or not ended):
+                        and (row["ended_at"] or not ended) \
+                        and all(row[k] == v for k, v in want.items()):
                     return row
             return None
         return wait_for(find, timeout, what=f"a call-history row for {ani}")

@@ -27,6 +27,13 @@ NOLOAD = [
     "res_odbc_transaction.so", "app_followme.so", "app_page.so", "res_adsi.so",
     "app_adsiprog.so", "app_getcpeid.so", "res_config_sqlite3.so",
 ]
+# Bridged calls go through Asterisk's core, not native RTP forwarding: the far
+# end then sees one continuous stream (one SSRC, sequence and timestamps) for
+# the whole call. Forwarded packets of a second stream were seen to be
+# dropped by the far end when an operator answered at once, leaving the
+# caller in silence; recording (MixMonitor) needs core bridging anyway.
+NOLOAD.append("bridge_native_rtp.so")
+
 # No DAHDI kernel driver yet (the hardware issue turns these on when a board is present).
 NOLOAD_WITHOUT_DAHDI = ["chan_dahdi.so", "res_timing_dahdi.so", "codec_dahdi.so"]
 
@@ -95,7 +102,7 @@ batch = no
         # The events process rebuilds history rows it missed (because it was
         # down) from this file, which Asterisk appends to as each call ends.
         "cdr_custom.conf": """[mappings]
-korund-cdr.csv => ${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},${CSV_QUOTE(${CDR(src)})},${CSV_QUOTE(${CDR(dst)})},${CSV_QUOTE(${CDR(channel)})},${CSV_QUOTE(${CDR(dstchannel)})},${CSV_QUOTE(${CDR(start,u)})},${CSV_QUOTE(${CDR(answer,u)})},${CSV_QUOTE(${CDR(end,u)})},${CSV_QUOTE(${CDR(disposition)})},${CSV_QUOTE(${CDR(dcontext)})}
+korund-cdr.csv => ${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},${CSV_QUOTE(${CDR(src)})},${CSV_QUOTE(${CDR(dst)})},${CSV_QUOTE(${CDR(channel)})},${CSV_QUOTE(${CDR(dstchannel)})},${CSV_QUOTE(${CDR(start,u)})},${CSV_QUOTE(${CDR(answer,u)})},${CSV_QUOTE(${CDR(end,u)})},${CSV_QUOTE(${CDR(disposition)})},${CSV_QUOTE(${CDR(dcontext)})},${CSV_QUOTE(${CDR(korund_dnis)})},${CSV_QUOTE(${CDR(korund_group)})},${CSV_QUOTE(${CDR(korund_route)})}
 """,
         "indications.conf": """[general]
 country = ru

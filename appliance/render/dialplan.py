@@ -50,7 +50,10 @@ exten => s,1,Set(__{dn.VAR_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,Hangup(34)
 """]
     for g in config.groups:
-        out.append(f"""exten => q-{g.name},1,Queue({g.name},r,,,{MAX_WAIT_SECONDS})
+        out.append(f"""exten => q-{g.name},1,Set(CDR(korund_group)={g.name})
+ same => n,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
+ same => n,Set(CDR(korund_dnis)=${{{dn.VAR_DNIS}}})
+ same => n,Queue({g.name},r,,,{MAX_WAIT_SECONDS})
  same => n,Hangup(17)
 """)
     out.append(f"""

@@ -8,7 +8,7 @@ from datetime import datetime
 from tests import audio
 from tests.conftest import TONES
 
-HOLD = 12
+HOLD = 16
 
 
 def ts(value: str) -> float:
@@ -32,9 +32,14 @@ def test_call_reaches_an_operator_and_is_recorded_in_history(appliance, carrier)
     heard = audio.samples(call.recording())
     prompt = audio.samples(appliance.host_base / "sounds" / "ru" / "welcome.wav")
     match, offset = audio.find_prompt(heard, prompt)
-    assert match > 0.8, f"the welcome prompt was not heard (envelope correlation {match:.2f})"
+    assert match > 0.9, f"the welcome prompt was not heard (envelope correlation {match:.2f})"
     tone_at = audio.first_tone_at(heard, TONES[operator])
-    assert tone_at is not None, "the caller never heard the operator's phone"
+    caller_up = float(call.wait("SimCallerAnswered", 1, Call=call.id)["Timestamp"])
+    assert tone_at is not None, (
+        f"the caller never heard the operator's phone: it answered "
+        f"{float(answered['Timestamp']) - caller_up:.1f}s after the appliance did; "
+        f"recording {len(heard) / audio.RATE:.1f}s")
+    assert audio.tone_seconds(heard, TONES[operator]) > 2
     assert tone_at >= offset + len(prompt) / audio.RATE - 0.5
     other = next(t for ext, t in TONES.items() if ext != operator)
     assert audio.tone_seconds(heard, other) == 0
@@ -71,3 +76,18 @@ def test_busy_operator_is_skipped(appliance, carrier):
     assert call.answered_by_phone()["Phone"] == "1002"
     call.ended()
     assert appliance.call_row(ani="4951112233", since_id=before)["operator"] == "1002"
+
+
+def test_unanswered_phones_are_rung_in_turn_and_the_call_is_abandoned(appliance, carrier):
+    for ext in TONES:
+        carrier.phone(ext, "noanswer")
+    before = appliance.last_call_id()
+    call = carrier.call(ani="4959990000", hold=30)
+    rang = [call.wait("SimPhoneRang", timeout=40, Phone=ext)["Phone"] for ext in TONES]
+    assert sorted(rang) == sorted(TONES)
+    call.ended(timeout=60)
+    heard = audio.samples(call.recording())
+    assert all(audio.tone_seconds(heard, tone) == 0 for tone in TONES.values())
+    row = appliance.call_row(ani="4959990000", since_id=before)
+    assert row["outcome"] == "abandoned"
+    assert row["operator"] is None and row["connected_at"] is None
