@@ -14,7 +14,10 @@ VAR_ANI = "KORUND_ANI"                # caller number, filtered to [0-9+]
 VAR_DNIS = "KORUND_DNIS"              # dialled number, filtered
 VAR_TRUNK = "KORUND_TRUNK"            # name of the trunk the call came in on
 VAR_GROUP = "KORUND_GROUP"            # queue (group) the call is routed to
-VAR_AGI_DONE = "KORUND_AGI_DONE"      # set to 1 by the AGI when it routed the call
+VAR_AGI_DONE = "KORUND_AGI_DONE"      # 1: the AGI routed the call; hangup: end it
+VAR_TARGET_OPERATOR = "KORUND_TARGET_OPERATOR"  # a scenario routed to one operator
+VAR_TARGET_NUMBER = "KORUND_TARGET_NUMBER"      # a scenario routed to an outside number
+VAR_QUEUE_PRIO = "QUEUE_PRIO"         # app_queue's own: the caller's priority
 VAR_ROUTE_SOURCE = "KORUND_ROUTE_SOURCE"  # "agi" or "fallback"
 VAR_LANGUAGE = "CHANNEL(language)"
 

@@ -128,6 +128,43 @@ def m002_panel_users_audit_spans(db):
         db.execute(sql)
 
 
+@migration
+def m003_scenarios(db):
+    for sql in (
+        """CREATE TABLE scenarios (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            draft TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE scenario_versions (
+            id INTEGER PRIMARY KEY,
+            scenario_id INTEGER NOT NULL REFERENCES scenarios(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            graph TEXT NOT NULL,
+            published_at TEXT NOT NULL,
+            published_by TEXT,
+            UNIQUE (scenario_id, version)
+        )""",
+        """CREATE TABLE scenario_bindings (
+            id INTEGER PRIMARY KEY,
+            dnis TEXT NOT NULL,
+            scenario_id INTEGER REFERENCES scenarios(id) ON DELETE CASCADE,
+            grp TEXT,
+            priority INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE call_steps (
+            id INTEGER PRIMARY KEY,
+            uniqueid TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            step TEXT NOT NULL
+        )""",
+        "CREATE INDEX call_steps_uniqueid ON call_steps (uniqueid)",
+    ):
+        db.execute(sql)
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

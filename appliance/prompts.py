@@ -25,6 +25,20 @@ def prompt_path(sounds: Path, language: str, name: str) -> Path:
     return sounds / language / name
 
 
+def library_path(sounds: Path, language: str, name: str) -> Path:
+    """A prompt of the library in *language*, or in the other language when it
+    has none (without extension, as Asterisk wants it)."""
+    for lang in (language, *[l for l in LANGUAGES if l != language]):
+        path = prompt_path(sounds, lang, name)
+        if path.with_suffix(".wav").exists():
+            return path
+    return prompt_path(sounds, language, name)
+
+
+def exists(sounds: Path, name: str) -> bool:
+    return any(prompt_path(sounds, lang, name).with_suffix(".wav").exists() for lang in LANGUAGES)
+
+
 def build(sounds: Path, force: bool = False) -> list[Path]:
     """Speak every prompt that is missing or whose text changed."""
     made = []

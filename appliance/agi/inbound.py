@@ -1,22 +1,63 @@
-"""The ``inbound`` script: greet the caller and choose the group.
+"""The ``inbound`` script: what a call to the trunk meets.
 
-(The scenario engine of the IVR issue replaces the fixed greeting.)
+A number bound to a published scenario runs it (the IVR); a number bound to
+a group goes straight to it (F5); otherwise the caller hears the welcome
+prompt and goes to the default group. Whatever the scenario does, a failure
+in it sends the caller to the default group rather than dropping the call.
 """
 from __future__ import annotations
 
+import logging
+
 from .. import dialplan_names as dn
 from .. import prompts, routing
+from ..scenarios import engine
+from ..scenarios import store as scenarios
+from .call_io import AgiCallIO
 from .registry import CallContext, script
+
+log = logging.getLogger("korund.agi")
+
+
+def route_to_group(agi, group: str | None, source: str, priority: int = 0) -> None:
+    agi.set_variable("__" + dn.VAR_GROUP, group or "")
+    agi.set_variable("__" + dn.VAR_ROUTE_SOURCE, source)
+    if priority:
+        agi.set_variable(dn.VAR_QUEUE_PRIO, str(int(priority)))
+    agi.set_variable(dn.VAR_AGI_DONE, "1")
 
 
 @script(dn.AGI_INBOUND)
 def inbound(agi, ctx: CallContext) -> None:
     agi.answer()
     language = agi.get_variable(dn.VAR_LANGUAGE) or ctx.settings.get("language", "ru")
-    agi.stream_file(str(prompts.prompt_path(ctx.sounds, language, "welcome")))
     ani = agi.get_variable(dn.VAR_ANI)
     dnis = agi.get_variable(dn.VAR_DNIS)
-    group = routing.choose_group(ctx.db, ani=ani, dnis=dnis)
-    agi.set_variable("__" + dn.VAR_GROUP, group or "")
-    agi.set_variable("__" + dn.VAR_ROUTE_SOURCE, "agi")
-    agi.set_variable(dn.VAR_AGI_DONE, "1")
+    default = routing.choose_group(ctx.db, ani=ani, dnis=dnis)
+    binding = scenarios.for_call(ctx.db, dnis)
+    if binding is None:
+        agi.stream_file(str(prompts.prompt_path(ctx.sounds, language, "welcome")))
+        route_to_group(agi, default, "agi")
+        return
+    if binding[0] == "group":
+        route_to_group(agi, binding[1], "direct")
+        return
+    io = AgiCallIO(agi, ctx.sounds, language)
+    session = engine.Session(vars={"ani": ani, "dnis": dnis})
+    try:
+        engine.run(binding[1], io, session)
+    except engine.ScenarioError as exc:
+        log.error("scenario failed on %s: %s", agi.env.get("agi_uniqueid"), exc)
+        session.path.append({"error": str(exc)})
+        route_to_group(agi, default, "scenario-error")
+        return
+    finally:
+        scenarios.record_path(ctx.db, agi.env.get("agi_uniqueid", ""), session.path)
+    if io.route_result is None:
+        return  # the scenario hung up
+    kind, target, priority = io.route_result
+    if kind == "operator":
+        agi.set_variable(dn.VAR_TARGET_OPERATOR, target)
+    elif kind == "number":
+        agi.set_variable(dn.VAR_TARGET_NUMBER, target)
+    route_to_group(agi, target if kind == "group" else default, "scenario", priority)

@@ -1,0 +1,59 @@
+"""Walking a scenario for one call.
+
+The engine knows nothing of Asterisk: it calls a ``CallIO`` (play, wait for
+a key, read digits, say, route, hang up, the time). ``appliance.agi``
+provides one over FastAGI; ``simulate`` provides one for the panel.
+Every step is recorded in the session, so the operator sees the caller's
+path and statistics can count calls the IVR served alone.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .nodes import TYPES
+
+MAX_STEPS = 300
+
+
+class ScenarioError(RuntimeError):
+    """The scenario could not go on (the call then goes to the default group)."""
+
+
+@dataclass
+class Session:
+    vars: dict[str, str] = field(default_factory=dict)
+    path: list[dict] = field(default_factory=list)
+    node_id: str = ""
+
+    def get(self, name: str, default: str = "") -> str:
+        return self.vars.get(name, default)
+
+    def set(self, name: str, value) -> None:
+        self.vars[name] = str(value)
+        self.path.append({"node": self.node_id, "set": name, "value": str(value)})
+
+    def expand(self, text: str) -> str:
+        """``{name}`` → the session variable's value."""
+        return re.sub(r"\{([a-z][a-z0-9_]*)\}", lambda m: self.vars.get(m.group(1), ""), text)
+
+
+def run(graph: dict, io, session: Session | None = None) -> Session:
+    session = session or Session()
+    nid = graph["start"]
+    for _ in range(MAX_STEPS):
+        node = graph["nodes"].get(nid)
+        if node is None:
+            raise ScenarioError(f"no node {nid!r}")
+        session.node_id = nid
+        session.path.append({"node": nid, "type": node["type"]})
+        output = TYPES[node["type"]].run(node, io, session)
+        if output is None:
+            return session
+        if output.startswith("key:"):
+            nid = (node.get("options") or {}).get(output[4:])
+        else:
+            nid = (node.get("next") or {}).get(output)
+        if nid is None:
+            raise ScenarioError(f"output {output!r} of {session.node_id!r} leads nowhere")
+    raise ScenarioError(f"more than {MAX_STEPS} steps")

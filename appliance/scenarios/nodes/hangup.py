@@ -1,0 +1,12 @@
+"""End the call (after an optional goodbye prompt)."""
+from . import NodeType, prompts_of, register
+
+
+def run(node, io, session):
+    if prompts_of(node):
+        io.play(prompts_of(node), interruptible=False)
+    io.hangup()
+    return None
+
+
+register(NodeType("hangup", lambda n: [], lambda n: [], run))

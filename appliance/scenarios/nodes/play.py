@@ -1,0 +1,16 @@
+"""Play one or more prompts; interruptible by a key if asked."""
+from . import NodeType, prompts_of, register
+
+
+def validate(node):
+    return [] if prompts_of(node) else ["at least one prompt"]
+
+
+def run(node, io, session):
+    key = io.play(prompts_of(node), interruptible=bool(node.get("interruptible")))
+    if key:
+        session.set("last_key", key)
+    return "next"
+
+
+register(NodeType("play", lambda n: ["next"], validate, run))

@@ -1,0 +1,29 @@
+"""Send the call on: to an operator group (with a priority), one operator,
+or an external number. The walk ends here; the session travels with the call."""
+import re
+
+from . import NodeType, int_in, register
+
+TARGETS = ("group", "operator", "number")
+
+
+def validate(node):
+    target = node.get("to")
+    if target not in TARGETS:
+        return [f"'to' must be one of {', '.join(TARGETS)}"]
+    value = str(node.get(target) or "")
+    if target == "group" and not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", value):
+        return ["'group' must name a group"]
+    if target == "operator" and not re.fullmatch(r"[0-9]{2,8}", value):
+        return ["'operator' must be an extension"]
+    if target == "number" and not re.fullmatch(r"\+?[0-9]{2,20}", value):
+        return ["'number' must be digits"]
+    return int_in(node, "priority", 0, 9, 0)
+
+
+def run(node, io, session):
+    io.route(node["to"], str(node[node["to"]]), node.get("priority", 0))
+    return None
+
+
+register(NodeType("route", lambda n: [], validate, run))

@@ -1,0 +1,20 @@
+"""Read a value back: digits, a number, money or a date (Asterisk's Say*
+in the call's language, so Russian grammar comes from Asterisk's ru sounds)."""
+from . import NodeType, need, register
+
+KINDS = ("digits", "number", "money", "date")
+
+
+def validate(node):
+    problems = need(node, "value")
+    if node.get("as", "digits") not in KINDS:
+        problems.append(f"'as' must be one of {', '.join(KINDS)}")
+    return problems
+
+
+def run(node, io, session):
+    io.say(session.expand(node["value"]), node.get("as", "digits"))
+    return "next"
+
+
+register(NodeType("say", lambda n: ["next"], validate, run))

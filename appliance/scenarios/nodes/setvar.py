@@ -1,0 +1,18 @@
+"""Set a session variable (``{other}`` expands to another variable)."""
+from . import NodeType, need, register
+from .input import VARIABLE
+
+
+def validate(node):
+    problems = need(node, "variable")
+    if node.get("variable") and not VARIABLE.match(node["variable"]):
+        problems.append("'variable' must be a-z, 0-9 and _")
+    return problems
+
+
+def run(node, io, session):
+    session.set(node["variable"], session.expand(str(node.get("value", ""))))
+    return "next"
+
+
+register(NodeType("set", lambda n: ["next"], validate, run))

@@ -1,0 +1,113 @@
+"""IVR scenarios on real calls: the caller navigates menus by DTMF, enters
+digits, and reaches an operator; a broken scenario still reaches one."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from appliance import store
+from appliance.scenarios import store as scenarios
+from tests import audio
+from tests.conftest import TONES
+from tests.harness import in_root
+
+# Test prompts are tones, so the caller's recording tells which played.
+PROMPT_TONES = {"t-main": 500, "t-sub": 900, "t-account": 1100}
+
+GRAPH = {
+    "start": "main",
+    "nodes": {
+        "main": {"type": "menu", "prompts": ["t-main"], "options": {"1": "sub", "2": "account"},
+                 "timeout": 3, "retries": 1, "next": {"fail": "ops"}},
+        "sub": {"type": "menu", "prompts": ["t-sub"], "options": {"1": "ops"}, "timeout": 3,
+                "retries": 1, "next": {"fail": "ops"}},
+        "account": {"type": "input", "prompts": ["t-account"], "variable": "account",
+                    "min_digits": 4, "max_digits": 6, "timeout": 4, "retries": 0,
+                    "next": {"next": "readback", "fail": "ops"}},
+        "readback": {"type": "say", "value": "{account}", "as": "digits", "next": {"next": "ops"}},
+        "ops": {"type": "route", "to": "group", "group": "support", "priority": 3},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def ivr(pbx):
+    appliance, _ = pbx
+    for name, freq in PROMPT_TONES.items():
+        in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
+                f"{appliance.base}/sounds/ru/{name}.wav", "synth", "1.5", "sine", str(freq), "vol", "0.5")
+    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
+    scenarios.create(db, "main", "Main menu", GRAPH)
+    scenarios.publish(db, "main", "test")
+    scenarios.bind(db, "100", scenario="main")
+    db.close()
+    return appliance
+
+
+def steps(appliance, uniqueid):
+    with appliance.db() as conn:
+        return [json.loads(r[0]) for r in conn.execute(
+            "SELECT step FROM call_steps WHERE uniqueid = ? ORDER BY seq", [uniqueid])]
+
+
+def heard_order(heard, freqs):
+    at = {f: audio.first_tone_at(heard, f) for f in freqs}
+    assert all(v is not None for v in at.values()), at
+    return sorted(at, key=at.get)
+
+
+def test_two_level_menu_by_dtmf_then_an_operator(ivr, carrier):
+    before = ivr.last_call_id()
+    call = carrier.call(ani="4951230001", hold=16, dtmf="1wwww1", dtmf_delay=1)
+    operator = call.answered_by_phone()["Phone"]
+    call.ended()
+    heard = audio.samples(call.recording())
+    assert heard_order(heard, [500, 900, TONES[operator]]) == [500, 900, TONES[operator]]
+    row = ivr.call_row(ani="4951230001", since_id=before)
+    assert row["route_source"] == "scenario" and row["grp"] == "support" and row["outcome"] == "answered"
+    path = [s["node"] for s in steps(ivr, row["uniqueid"]) if "type" in s]
+    assert path == ["main", "sub", "ops"]
+
+
+def test_entered_digits_are_kept_in_the_session(ivr, carrier):
+    before = ivr.last_call_id()
+    call = carrier.call(ani="4951230002", hold=16, dtmf="2www12345#", dtmf_delay=1)
+    call.answered_by_phone(timeout=40)
+    call.ended()
+    heard = audio.samples(call.recording())
+    assert audio.first_tone_at(heard, 1100) is not None and audio.first_tone_at(heard, 900) is None
+    row = ivr.call_row(ani="4951230002", since_id=before)
+    recorded = steps(ivr, row["uniqueid"])
+    assert {"node": "account", "set": "account", "value": "12345"} in recorded
+    assert [s["node"] for s in recorded if "type" in s] == ["main", "account", "readback", "ops"]
+
+
+def test_no_input_follows_the_retries_then_the_fail_output(ivr, carrier):
+    before = ivr.last_call_id()
+    call = carrier.call(ani="4951230003", hold=20)
+    call.answered_by_phone(timeout=40)
+    call.ended()
+    heard = audio.samples(call.recording())
+    assert audio.tone_seconds(heard, 500) > 2.5  # the menu twice (one retry)
+    row = ivr.call_row(ani="4951230003", since_id=before)
+    assert row["route_source"] == "scenario" and row["outcome"] == "answered"
+
+
+def test_a_broken_scenario_still_reaches_an_operator(ivr, carrier):
+    db = store.open_store(ivr.host_base / "korund.db", migrate=False)
+    broken = json.loads(json.dumps(GRAPH))
+    broken["nodes"]["main"]["options"]["1"] = "gone"   # never passes publish; written directly
+    sid = db.execute("SELECT id FROM scenarios WHERE name = 'main'").fetchone()[0]
+    db.execute("INSERT INTO scenario_versions (scenario_id, version, graph, published_at) "
+               "VALUES (?, 99, ?, 'now')", [sid, json.dumps(broken)])
+    try:
+        before = ivr.last_call_id()
+        call = carrier.call(ani="4951230004", hold=12, dtmf="1", dtmf_delay=1)
+        call.answered_by_phone(timeout=40)
+        call.ended()
+        row = ivr.call_row(ani="4951230004", since_id=before)
+        assert row["route_source"] == "scenario-error" and row["outcome"] == "answered"
+    finally:
+        db.execute("DELETE FROM scenario_versions WHERE version = 99")
+        db.close()
