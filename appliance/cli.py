@@ -156,6 +156,34 @@ def cmd_user(args, inst: Instance) -> int:
     return 0
 
 
+def cmd_scenario(args, inst: Instance) -> int:
+    from .scenarios import simulate
+    from .scenarios import store as scenarios
+    db = inst.open_store()
+    try:
+        if args.scenario_command == "import":
+            graph = json.loads(open(args.file, encoding="utf-8").read())
+            if db.execute("SELECT 1 FROM scenarios WHERE name = ?", [args.name]).fetchone():
+                scenarios.save_draft(db, args.name, graph)
+            else:
+                scenarios.create(db, args.name, args.title or args.name, graph)
+            print(f"draft of {args.name} saved")
+        elif args.scenario_command == "publish":
+            version = scenarios.publish(db, args.name, "korund-cli",
+                                        prompt_exists=lambda n: prompts.exists(inst.sounds, n))
+            print(f"{args.name} version {version} published")
+        elif args.scenario_command == "bind":
+            scenarios.bind(db, args.dnis, scenario=args.name)
+            print(f"calls to {args.dnis} run {args.name}")
+        elif args.scenario_command == "simulate":
+            result = simulate.simulate(scenarios.draft(db, args.name), args.keys or "", args.ani or "")
+            print(json.dumps(result, ensure_ascii=False, indent=2))
+    except (model.ConfigError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_sim(args, inst: Instance) -> int:
     sim_inst = Instance.at(args.sim)
     if args.sim_command == "init":
@@ -228,6 +256,17 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--language", default="ru", choices=("ru", "en"))
     s.add_argument("--extension", help="the operator's extension (role operator)")
     s.set_defaults(fn=cmd_user)
+
+    s = sub.add_parser("scenario", help="IVR scenarios: import NAME FILE.json, publish NAME, "
+                       "bind NAME --dnis N, simulate NAME --keys 12#")
+    s.add_argument("scenario_command", choices=("import", "publish", "bind", "simulate"))
+    s.add_argument("name")
+    s.add_argument("file", nargs="?")
+    s.add_argument("--title")
+    s.add_argument("--dnis", default="*")
+    s.add_argument("--keys")
+    s.add_argument("--ani")
+    s.set_defaults(fn=cmd_scenario)
 
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")
     s.add_argument("sim_command", choices=("init", "start", "stop"))
