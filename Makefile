@@ -23,7 +23,7 @@ run: host-deps rootfs
 	@echo "  Place a call:   make demo-call"
 	@echo "  Call history:   $(IN_ROOT) korund -i $(BASE) calls"
 	@echo "  Asterisk CLI:   $(IN_ROOT) asterisk -C $(BASE)/etc/asterisk/asterisk.conf -r"
-	@echo "  Logs:           $$($(ROOTFS) root)$(BASE)/log/"
+	@echo "  Logs:           $${KORUND_VAR:-/var/lib/korund}/data/appliance/log/"
 	@echo "  Stop it all:    make stop"
 
 ## demo-call: a call from the simulated carrier to the demo appliance
