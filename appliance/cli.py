@@ -157,6 +157,7 @@ def cmd_user(args, inst: Instance) -> int:
 
 
 def cmd_scenario(args, inst: Instance) -> int:
+    from . import datatables
     from .scenarios import simulate
     from .scenarios import store as scenarios
     db = inst.open_store()
@@ -176,12 +177,31 @@ def cmd_scenario(args, inst: Instance) -> int:
             scenarios.bind(db, args.dnis, scenario=args.name)
             print(f"calls to {args.dnis} run {args.name}")
         elif args.scenario_command == "simulate":
-            result = simulate.simulate(scenarios.draft(db, args.name), args.keys or "", args.ani or "")
+            result = simulate.simulate(scenarios.draft(db, args.name), args.keys or "", args.ani or "",
+                                       lookup=lambda table, key: datatables.lookup(db, table, key))
             print(json.dumps(result, ensure_ascii=False, indent=2))
     except (model.ConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def cmd_table(args, inst: Instance) -> int:
+    from . import datatables
+    db = inst.open_store()
+    try:
+        raw = open(args.file, "rb").read()
+        if args.dry_run:
+            p = datatables.preview(raw, args.key)
+        else:
+            p = datatables.import_csv(db, args.name, raw, args.key)
+    except (model.ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{len(p.rows)} rows, columns {', '.join(p.columns)}, encoding {p.encoding}")
+    for e in p.errors:
+        print(f"  {e}")
+    return 0 if p.ok else 2
 
 
 def cmd_sim(args, inst: Instance) -> int:
@@ -267,6 +287,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--keys")
     s.add_argument("--ani")
     s.set_defaults(fn=cmd_scenario)
+
+    s = sub.add_parser("table", help="import a CSV data table for IVR look-ups (all or nothing)")
+    s.add_argument("name")
+    s.add_argument("file")
+    s.add_argument("--key", required=True, help="the column looked up by")
+    s.add_argument("--dry-run", action="store_true", help="only report what the import would do")
+    s.set_defaults(fn=cmd_table)
 
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")
     s.add_argument("sim_command", choices=("init", "start", "stop"))

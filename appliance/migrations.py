@@ -165,6 +165,26 @@ def m003_scenarios(db):
         db.execute(sql)
 
 
+@migration
+def m004_data_tables(db):
+    for sql in (
+        """CREATE TABLE data_tables (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            columns TEXT NOT NULL,
+            key_column TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE data_rows (
+            table_id INTEGER NOT NULL REFERENCES data_tables(id) ON DELETE CASCADE,
+            key TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (table_id, key)
+        )""",
+    ):
+        db.execute(sql)
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

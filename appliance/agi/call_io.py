@@ -4,14 +4,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from .. import dialplan_names as dn
-from .. import prompts
+from .. import datatables, prompts
 
 KEYS = "0123456789*#"
 
 
 class AgiCallIO:
-    def __init__(self, agi, sounds, language: str):
+    def __init__(self, agi, sounds, language: str, db=None):
         self.agi = agi
+        self.db = db
         self.sounds = sounds
         self.language = language
         self.route_result: tuple[str, str, int] | None = None
@@ -64,3 +65,6 @@ class AgiCallIO:
 
     def now(self):
         return datetime.now()
+
+    def lookup(self, table, key):
+        return datatables.lookup(self.db, table, key) if key else None

@@ -42,7 +42,7 @@ def inbound(agi, ctx: CallContext) -> None:
     if binding[0] == "group":
         route_to_group(agi, binding[1], "direct")
         return
-    io = AgiCallIO(agi, ctx.sounds, language)
+    io = AgiCallIO(agi, ctx.sounds, language, ctx.db)
     session = engine.Session(vars={"ani": ani, "dnis": dnis})
     try:
         engine.run(binding[1], io, session)

@@ -8,7 +8,8 @@ from .engine import ScenarioError, Session, run
 
 
 class SimulatedCall:
-    def __init__(self, keys: str, ani: str = "", now: datetime | None = None):
+    def __init__(self, keys: str, ani: str = "", now: datetime | None = None, lookup=None):
+        self._lookup = lookup
         self.keys = list(keys)
         self.events: list[dict] = []
         self.clock = now or datetime.now()
@@ -49,9 +50,15 @@ class SimulatedCall:
     def now(self):
         return self.clock
 
+    def lookup(self, table, key):
+        record = self._lookup(table, key) if self._lookup and key else None
+        self.events.append({"lookup": table, "key": key, "found": record is not None})
+        return record
 
-def simulate(graph: dict, keys: str, ani: str = "", now: datetime | None = None) -> dict:
-    call = SimulatedCall(keys, ani, now)
+
+def simulate(graph: dict, keys: str, ani: str = "", now: datetime | None = None,
+             lookup=None) -> dict:
+    call = SimulatedCall(keys, ani, now, lookup)
     session = Session(vars={"ani": ani})
     try:
         run(graph, call, session)

@@ -111,3 +111,50 @@ def test_a_broken_scenario_still_reaches_an_operator(ivr, carrier):
     finally:
         db.execute("DELETE FROM scenario_versions WHERE version = 99")
         db.close()
+
+
+BALANCE = {
+    "start": "account",
+    "nodes": {
+        "account": {"type": "input", "prompts": ["t-account"], "variable": "account", "min_digits": 4,
+                    "max_digits": 6, "timeout": 4, "retries": 0, "next": {"next": "find", "fail": "ops"}},
+        "find": {"type": "lookup", "table": "accounts", "by": "account", "prefix": "client",
+                 "next": {"found": "balance", "not_found": "person"}},
+        "balance": {"type": "say", "value": "{client_balance}", "as": "number", "next": {"next": "ops"}},
+        "ops": {"type": "route", "to": "group", "group": "support"},
+        "person": {"type": "route", "to": "operator", "operator": "1002"},
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def balance_line(ivr):
+    from appliance import datatables
+    db = store.open_store(ivr.host_base / "korund.db", migrate=False)
+    datatables.import_csv(db, "accounts", "account;balance\n4242;1500\n".encode("cp1251"), "account")
+    scenarios.create(db, "balance", "Balance", BALANCE)
+    scenarios.publish(db, "balance", "test")
+    scenarios.bind(db, "200", scenario="balance")
+    db.close()
+    return ivr
+
+
+def test_a_known_account_hears_its_balance(balance_line, carrier):
+    before = balance_line.last_call_id()
+    call = carrier.call(ani="4951230005", dnis="200", hold=16, dtmf="4242#", dtmf_delay=1)
+    call.answered_by_phone(timeout=40)
+    call.ended()
+    row = balance_line.call_row(ani="4951230005", since_id=before)
+    recorded = steps(balance_line, row["uniqueid"])
+    assert {"node": "find", "set": "client_balance", "value": "1500"} in recorded
+    assert [s["node"] for s in recorded if "type" in s] == ["account", "find", "balance", "ops"]
+    assert row["dnis"] == "200" and row["outcome"] == "answered"
+
+
+def test_an_unknown_account_takes_the_not_found_branch_to_one_operator(balance_line, carrier):
+    before = balance_line.last_call_id()
+    call = carrier.call(ani="4951230006", dnis="200", hold=14, dtmf="9999#", dtmf_delay=1)
+    assert call.answered_by_phone(timeout=40)["Phone"] == "1002"
+    call.ended()
+    row = balance_line.call_row(ani="4951230006", since_id=before)
+    assert [s["node"] for s in steps(balance_line, row["uniqueid"]) if "type" in s] == ["account", "find", "person"]
