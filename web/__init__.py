@@ -83,9 +83,10 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
             message = exc.description
         return render_template("error.html", code=exc.code, message=message), exc.code
 
-    from . import api, audit_log, auth, changes, lines, people, settings_page, status, users_page
+    from . import (api, audit_log, auth, changes, lines, people, scenarios_api, settings_page,
+                   status, users_page)
     for bp in (auth.bp, status.bp, lines.bp, people.bp, users_page.bp, settings_page.bp,
-               audit_log.bp, changes.bp, api.bp):
+               audit_log.bp, changes.bp, api.bp, scenarios_api.bp):
         app.register_blueprint(bp)
     return app
 

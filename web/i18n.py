@@ -23,6 +23,7 @@ DYNAMIC = (
     "trunk added", "trunk changed", "trunk deleted", "span added", "span changed", "span deleted",
     "operator added", "operator changed", "operator deleted", "group added", "group changed",
     "group deleted", "user added", "user changed", "user deleted", "settings changed",
+    "scenario added", "scenario draft saved", "scenario published", "scenario rolled back", "number bound",
     "Language of callers' prompts", "Default language of the panel",
     "Session cookie only over HTTPS (1 = yes, 0 = no)",
 )

@@ -39,6 +39,15 @@ SCHEMAS = {
     "Settings": {"type": "object", "additionalProperties": NSTR},
     "AuditEntry": S(id=INT, at=STR, username=NSTR, action=STR, target=NSTR, details=NSTR),
     "Changes": S(pending={"type": "array", "items": STR}),
+    "ScenarioSummary": S(name=STR, title=STR, published_version=NINT),
+    "Scenario": S(name=STR, title=STR, draft={"type": "object"}, versions={"type": "array"},
+                  problems={"type": "array", "items": S(node=NSTR, message=STR)}),
+    "ScenarioInput": {"type": "object", "properties": {"name": STR, "title": STR, "graph": {"type": "object"}},
+                      "required": ["name", "title"]},
+    "Published": S(name=STR, version=INT),
+    "Simulation": S(events={"type": "array"}, vars={"type": "object"}, path={"type": "array"},
+                    error=NSTR),
+    "Binding": S(dnis=STR, scenario=NSTR, group=NSTR),
     "ApplyResult": S(applied=BOOL, message=STR),
 }
 
@@ -80,6 +89,15 @@ OPERATIONS = [
     ("get", "/audit", "The audit log, newest first (?limit, ?offset)", ["admin"], 200, LIST("AuditEntry"), None),
     ("get", "/changes", "Configuration files that differ from what Asterisk runs", STAFF, 200, REF("Changes"), None),
     ("post", "/apply", "Apply: render, reload, verify, roll back if rejected (409)", STAFF, 200, REF("ApplyResult"), None),
+    ("get", "/scenarios", "IVR scenarios", ["admin", "supervisor"], 200, LIST("ScenarioSummary"), None),
+    ("post", "/scenarios", "Add a scenario (its draft may be empty)", ["admin", "supervisor"], 201, REF("Scenario"), REF("ScenarioInput")),
+    ("get", "/scenarios/{name}", "A scenario: draft, versions, problems by node", ["admin", "supervisor"], 200, REF("Scenario"), None),
+    ("put", "/scenarios/{name}", "Save the draft (problems are reported, not refused)", ["admin", "supervisor"], 200, REF("Scenario"), REF("ScenarioInput")),
+    ("post", "/scenarios/{name}/simulate", "Walk the draft with typed keys", ["admin", "supervisor"], 200, REF("Simulation"), {"type": "object"}),
+    ("post", "/scenarios/{name}/publish", "Publish the draft (422 with the problems)", ["admin", "supervisor"], 200, REF("Published"), None),
+    ("post", "/scenarios/{name}/rollback", "Publish an earlier version again", ["admin", "supervisor"], 200, REF("Published"), {"type": "object"}),
+    ("get", "/bindings", "Which number runs which scenario or goes to which group", ["admin", "supervisor"], 200, LIST("Binding"), None),
+    ("put", "/bindings", "Bind a number (or *) to a scenario or a group", ["admin", "supervisor"], 200, LIST("Binding"), REF("Binding")),
 ]
 
 

@@ -112,3 +112,21 @@ def record_path(db, uniqueid: str, path: list[dict]) -> None:
         for seq, step in enumerate(path):
             db.execute("INSERT INTO call_steps (uniqueid, seq, step) VALUES (?, ?, ?)",
                        [uniqueid, seq, json.dumps(step, ensure_ascii=False)])
+
+
+def all_scenarios(db) -> list[dict]:
+    return [{"name": r[0], "title": r[1], "published_version": r[2]} for r in db.execute(
+        "SELECT s.name, s.title, MAX(v.version) FROM scenarios s LEFT JOIN scenario_versions v "
+        "ON v.scenario_id = s.id GROUP BY s.id ORDER BY s.name")]
+
+
+def versions(db, name: str) -> list[dict]:
+    return [{"version": r[0], "published_at": r[1], "published_by": r[2]} for r in db.execute(
+        "SELECT v.version, v.published_at, v.published_by FROM scenario_versions v "
+        "JOIN scenarios s ON s.id = v.scenario_id WHERE s.name = ? ORDER BY v.version DESC", [name])]
+
+
+def bindings(db) -> list[dict]:
+    return [{"dnis": r[0], "scenario": r[1], "group": r[2]} for r in db.execute(
+        "SELECT b.dnis, s.name, b.grp FROM scenario_bindings b LEFT JOIN scenarios s "
+        "ON s.id = b.scenario_id ORDER BY b.dnis")]

@@ -35,6 +35,16 @@ EXAMPLES = [
     ("get", "/audit", None),
     ("get", "/changes", None),
     ("post", "/apply", None),
+    ("get", "/scenarios", None),
+    ("post", "/scenarios", {"name": "ivr1", "title": "IVR", "graph": {"start": "a", "nodes": {}}}),
+    ("get", "/scenarios/ivr1", None),
+    ("put", "/scenarios/ivr1", {"graph": {"start": "a", "nodes": {
+        "a": {"type": "route", "to": "group", "group": "support"}}}}),
+    ("post", "/scenarios/ivr1/simulate", {"keys": "1"}),
+    ("post", "/scenarios/ivr1/publish", None),
+    ("post", "/scenarios/ivr1/rollback", {"version": 1}),
+    ("get", "/bindings", None),
+    ("put", "/bindings", {"dnis": "300", "scenario": "ivr1"}),
     ("delete", "/users/{ivan}", None),
     ("delete", "/groups/sales", None),
     ("delete", "/operators/1005", None),
@@ -95,7 +105,8 @@ def test_every_documented_operation_answers_as_described(panel):
     for method, path, payload in EXAMPLES:
         concrete = path.replace("{ivan}", str(ids.get("ivan", 0)))
         template = path.replace("{ivan}", "{user_id}")
-        for name, pattern in (("backup", "{name}"), ("sales", "{name}"), ("1005", "{extension}")):
+        for name, pattern in (("backup", "{name}"), ("sales", "{name}"), ("ivr1", "{name}"),
+                              ("1005", "{extension}")):
             template = template.replace(f"/{name}", f"/{pattern}") if template.count("/") > 1 else template
         template = template.replace("/spans/1", "/spans/{span}")
         code, schema = documented[(method, template)]
@@ -152,3 +163,22 @@ def test_russian_errors_for_a_russian_user(panel):
                                  headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 422
     assert "нет российского варианта" in r.get_json()["message"]
+
+
+def test_the_editor_api_reports_problems_by_node_and_publish_refuses_them(panel):
+    admin = as_role(panel, "admin")
+    db = panel.config["KORUND_INSTANCE"].open_store()
+    h = {"Authorization": f"Bearer {users.create_token(db, 1, 't')}"}
+    graph = {"start": "m", "nodes": {"m": {"type": "menu", "prompts": ["welcome"], "options": {"1": "r"},
+                                           "next": {}},
+                                     "r": {"type": "route", "to": "group", "group": "support"}}}
+    r = admin.client.post("/api/v1/scenarios", json={"name": "night", "title": "Night", "graph": graph}, headers=h)
+    assert r.status_code == 201
+    problems = r.get_json()["problems"]
+    assert {"node": "m", "message": "output 'fail' leads nowhere"} in problems
+    assert {"node": "m", "message": "prompt 'welcome' does not exist"} in problems
+    r = admin.client.post("/api/v1/scenarios/night/publish", headers=h)
+    assert r.status_code == 422 and "m: output 'fail' leads nowhere" in r.get_json()["message"]
+    assert admin.client.get("/api/v1/scenarios/night", headers=h).get_json()["versions"] == []
+    r = admin.client.put("/api/v1/bindings", json={"dnis": "1;DROP", "scenario": "night"}, headers=h)
+    assert r.status_code == 422 and r.get_json()["field"] == "dnis"
