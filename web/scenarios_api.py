@@ -82,8 +82,12 @@ def publish(name):
 def rollback(name):
     db = get_db()
     existing(db, name)
-    version = scenarios.roll_back(db, name, int(body().get("version", 0)), g.user.username)
-    audit.record(db, g.user.username, "scenario rolled back", name, {"version": version})
+    wanted = body().get("version")
+    if not isinstance(wanted, int) or isinstance(wanted, bool):
+        raise ConfigError("version", "'{value}' is not a number", value=wanted)
+    with db.atomic():
+        version = scenarios.roll_back(db, name, wanted, g.user.username)
+        audit.record(db, g.user.username, "scenario rolled back", name, {"from": wanted, "version": version})
     return jsonify({"name": name, "version": version})
 
 

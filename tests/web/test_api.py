@@ -180,5 +180,7 @@ def test_the_editor_api_reports_problems_by_node_and_publish_refuses_them(panel)
     r = admin.client.post("/api/v1/scenarios/night/publish", headers=h)
     assert r.status_code == 422 and "m: output 'fail' leads nowhere" in r.get_json()["message"]
     assert admin.client.get("/api/v1/scenarios/night", headers=h).get_json()["versions"] == []
+    r = admin.client.post("/api/v1/scenarios/night/rollback", json={"version": "1; x"}, headers=h)
+    assert r.status_code == 422 and r.get_json()["field"] == "version"
     r = admin.client.put("/api/v1/bindings", json={"dnis": "1;DROP", "scenario": "night"}, headers=h)
     assert r.status_code == 422 and r.get_json()["field"] == "dnis"
