@@ -178,7 +178,8 @@ def cmd_scenario(args, inst: Instance) -> int:
             print(f"calls to {args.dnis} run {args.name}")
         elif args.scenario_command == "simulate":
             result = simulate.simulate(scenarios.draft(db, args.name), args.keys or "", args.ani or "",
-                                       lookup=lambda table, key: datatables.lookup(db, table, key))
+                                       lookup=lambda table, key: datatables.lookup(db, table, key),
+                                       load=lambda other: scenarios.published(db, other))
             print(json.dumps(result, ensure_ascii=False, indent=2))
     except (model.ConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

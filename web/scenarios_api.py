@@ -100,7 +100,8 @@ def simulate_draft(name):
     keys = "".join(c for c in str(d.get("keys", "")) if c in "0123456789*#")
     ani = "".join(c for c in str(d.get("ani", "")) if c in "0123456789+")
     return jsonify(simulate.simulate(scenarios.draft(db, name), keys, ani,
-                                     lookup=lambda t, k: datatables.lookup(db, t, k)))
+                                     lookup=lambda t, k: datatables.lookup(db, t, k),
+                                     load=lambda other: scenarios.published(db, other)))
 
 
 @bp.route("/bindings", methods=["GET", "PUT"])

@@ -45,7 +45,7 @@ def inbound(agi, ctx: CallContext) -> None:
     io = AgiCallIO(agi, ctx.sounds, language, ctx.db)
     session = engine.Session(vars={"ani": ani, "dnis": dnis})
     try:
-        engine.run(binding[1], io, session)
+        engine.run(binding[1], io, session, load=lambda name: scenarios.published(ctx.db, name))
     except engine.ScenarioError as exc:
         log.error("scenario failed on %s: %s", agi.env.get("agi_uniqueid"), exc)
         session.path.append({"error": str(exc)})

@@ -25,6 +25,7 @@ class Session:
     vars: dict[str, str] = field(default_factory=dict)
     path: list[dict] = field(default_factory=list)
     node_id: str = ""
+    jump: str | None = None   # a 'goto' node asks to go on in this scenario
 
     def get(self, name: str, default: str = "") -> str:
         return self.vars.get(name, default)
@@ -38,7 +39,9 @@ class Session:
         return re.sub(r"\{([a-z][a-z0-9_]*)\}", lambda m: self.vars.get(m.group(1), ""), text)
 
 
-def run(graph: dict, io, session: Session | None = None) -> Session:
+def run(graph: dict, io, session: Session | None = None, load=None) -> Session:
+    """Walk *graph*; *load(name)* gives another scenario's published graph
+    for 'goto' nodes."""
     session = session or Session()
     nid = graph["start"]
     for _ in range(MAX_STEPS):
@@ -48,6 +51,14 @@ def run(graph: dict, io, session: Session | None = None) -> Session:
         session.node_id = nid
         session.path.append({"node": nid, "type": node["type"]})
         output = TYPES[node["type"]].run(node, io, session)
+        if session.jump:
+            name, session.jump = session.jump, None
+            graph = load(name) if load else None
+            if not graph:
+                raise ScenarioError(f"scenario {name!r} is not published")
+            session.path.append({"scenario": name})
+            nid = graph["start"]
+            continue
         if output is None:
             return session
         if output.startswith("key:"):

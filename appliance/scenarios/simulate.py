@@ -57,11 +57,11 @@ class SimulatedCall:
 
 
 def simulate(graph: dict, keys: str, ani: str = "", now: datetime | None = None,
-             lookup=None) -> dict:
+             lookup=None, load=None) -> dict:
     call = SimulatedCall(keys, ani, now, lookup)
     session = Session(vars={"ani": ani})
     try:
-        run(graph, call, session)
+        run(graph, call, session, load)
         error = None
     except ScenarioError as exc:
         error = str(exc)

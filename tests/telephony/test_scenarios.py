@@ -158,3 +158,20 @@ def test_an_unknown_account_takes_the_not_found_branch_to_one_operator(balance_l
     call.ended()
     row = balance_line.call_row(ani="4951230006", since_id=before)
     assert [s["node"] for s in steps(balance_line, row["uniqueid"]) if "type" in s] == ["account", "find", "person"]
+
+
+def test_goto_carries_the_call_into_another_scenario(ivr, carrier):
+    db = store.open_store(ivr.host_base / "korund.db", migrate=False)
+    scenarios.create(db, "front", "Front door", {"start": "go", "nodes": {
+        "go": {"type": "goto", "scenario": "main"}}})
+    scenarios.publish(db, "front", "test")
+    scenarios.bind(db, "300", scenario="front")
+    db.close()
+    before = ivr.last_call_id()
+    call = carrier.call(ani="4951230007", dnis="300", hold=14, dtmf="1wwww1", dtmf_delay=1)
+    call.answered_by_phone(timeout=40)
+    call.ended()
+    row = ivr.call_row(ani="4951230007", since_id=before)
+    recorded = steps(ivr, row["uniqueid"])
+    assert {"scenario": "main"} in recorded
+    assert [s["node"] for s in recorded if "type" in s] == ["go", "main", "sub", "ops"]

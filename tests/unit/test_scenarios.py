@@ -72,3 +72,15 @@ def test_conditions_on_time_and_caller():
     assert simulate(g, "", "+74951234567", noon)["events"][-1]["target"] == "vip"
     assert simulate(g, "", "+78121234567", noon)["events"][-1]["target"] == "support"
     assert simulate(g, "", "+74951234567", night)["events"][-2:] == [{"play": ["closed"]}, {"hangup": True}]
+
+
+def test_goto_goes_on_in_another_published_scenario():
+    front = {"start": "hi", "nodes": {
+        "hi": {"type": "play", "prompts": ["hello"], "next": {"next": "go"}},
+        "go": {"type": "goto", "scenario": "shared"}}}
+    assert check(front) == []
+    r = simulate(front, "1", load=lambda name: MENU if name == "shared" else None)
+    assert {"scenario": "shared"} in r["path"]
+    assert r["events"][-1] == {"route": "group", "target": "sales", "priority": 0}
+    r = simulate(front, "1", load=lambda name: None)
+    assert r["error"] == "scenario 'shared' is not published"

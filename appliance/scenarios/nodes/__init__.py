@@ -44,4 +44,4 @@ def int_in(node: dict, key: str, lo: int, hi: int, default: int) -> list[str]:
     return []
 
 
-from . import condition, hangup, input, lookup, menu, play, route, say, setvar  # noqa: E402,F401
+from . import condition, goto, hangup, input, lookup, menu, play, route, say, setvar  # noqa: E402,F401
