@@ -31,17 +31,26 @@ GRAPH = {
 }
 
 
+def publish_and_bind(appliance, name: str, graph: dict, dnis: str, before=None) -> None:
+    """Create scenario *name*, publish it and bind *dnis* to it (after *before(db)*)."""
+    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
+    try:
+        if before:
+            before(db)
+        scenarios.create(db, name, name.title(), graph)
+        scenarios.publish(db, name, "test")
+        scenarios.bind(db, dnis, scenario=name)
+    finally:
+        db.close()
+
+
 @pytest.fixture(scope="module")
 def ivr(pbx):
     appliance, _ = pbx
     for name, freq in PROMPT_TONES.items():
         in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
                 f"{appliance.base}/sounds/ru/{name}.wav", "synth", "1.5", "sine", str(freq), "vol", "0.5")
-    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
-    scenarios.create(db, "main", "Main menu", GRAPH)
-    scenarios.publish(db, "main", "test")
-    scenarios.bind(db, "100", scenario="main")
-    db.close()
+    publish_and_bind(appliance, "main", GRAPH, "100")
     return appliance
 
 
@@ -130,12 +139,8 @@ BALANCE = {
 @pytest.fixture(scope="module")
 def balance_line(ivr):
     from appliance import datatables
-    db = store.open_store(ivr.host_base / "korund.db", migrate=False)
-    datatables.import_csv(db, "accounts", "account;balance\n4242;1500\n".encode("cp1251"), "account")
-    scenarios.create(db, "balance", "Balance", BALANCE)
-    scenarios.publish(db, "balance", "test")
-    scenarios.bind(db, "200", scenario="balance")
-    db.close()
+    publish_and_bind(ivr, "balance", BALANCE, "200", before=lambda db: datatables.import_csv(
+        db, "accounts", "account;balance\n4242;1500\n".encode("cp1251"), "account"))
     return ivr
 
 
@@ -161,12 +166,8 @@ def test_an_unknown_account_takes_the_not_found_branch_to_one_operator(balance_l
 
 
 def test_goto_carries_the_call_into_another_scenario(ivr, carrier):
-    db = store.open_store(ivr.host_base / "korund.db", migrate=False)
-    scenarios.create(db, "front", "Front door", {"start": "go", "nodes": {
-        "go": {"type": "goto", "scenario": "main"}}})
-    scenarios.publish(db, "front", "test")
-    scenarios.bind(db, "300", scenario="front")
-    db.close()
+    publish_and_bind(ivr, "front", {"start": "go", "nodes": {
+        "go": {"type": "goto", "scenario": "main"}}}, "300")
     before = ivr.last_call_id()
     call = carrier.call(ani="4951230007", dnis="300", hold=14, dtmf="1wwww1", dtmf_delay=1)
     call.answered_by_phone(timeout=40)
