@@ -6,8 +6,14 @@ import pytest
 
 from tests.harness import rootfs_path, start_pair, stop_pair, wait_for
 
-APPLIANCE_ADDR = "127.0.0.11"
-CARRIER_ADDR = "127.0.0.12"
+import os
+
+# KORUND_TEST_SLOT=N lets several suites run side by side on one machine: each
+# slot has its own addresses, RTP ports and sandbox directory.
+SLOT = int(os.environ.get("KORUND_TEST_SLOT", "0"))
+APPLIANCE_ADDR = f"127.0.0.{11 + 10 * SLOT}"
+CARRIER_ADDR = f"127.0.0.{12 + 10 * SLOT}"
+RTP_BASE = 12000 + 2000 * SLOT
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +25,7 @@ def root():
 def pbx(root, request):
     """(appliance, carrier): started fresh for the module, stopped after it."""
     name = request.module.__name__.rsplit(".", 1)[-1]
-    appliance, carrier = start_pair(root, name, APPLIANCE_ADDR, CARRIER_ADDR, rtp=12000)
+    appliance, carrier = start_pair(root, name, APPLIANCE_ADDR, CARRIER_ADDR, rtp=RTP_BASE)
     try:
         yield appliance, carrier
     finally:

@@ -25,7 +25,9 @@ from appliance.instance import Instance
 
 TOP = Path(__file__).resolve().parent.parent
 ROOTFS_SH = TOP / "image-build" / "rootfs.sh"
-SANDBOX = "/tmp/korund-tests"   # as seen inside the root filesystem
+# As seen inside the root filesystem; one per test slot (see tests/conftest.py).
+SANDBOX = "/tmp/korund-tests" + (f"-{os.environ['KORUND_TEST_SLOT']}"
+                                 if os.environ.get("KORUND_TEST_SLOT", "0") != "0" else "")
 
 
 def rootfs_path() -> Path:

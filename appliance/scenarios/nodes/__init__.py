@@ -19,6 +19,12 @@ class NodeType:
     run: Callable[[dict, "object", "object"], str | None]
     # Whether the node waits for the caller (a loop needs at least one).
     waits: bool = False
+    # What the editor's property form shows, in order: dicts with "name",
+    # "kind" (text, int, bool, prompts, choice, list, days, variable, table,
+    # scenario, group, operator), optional "choices", "default", "min", "max",
+    # "when" ({"field": value}: shown only then) and "label" (English; the
+    # panel translates it).
+    fields: tuple = ()
 
 
 def register(node_type: NodeType) -> NodeType:
