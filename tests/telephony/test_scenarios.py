@@ -13,15 +13,19 @@ from tests.conftest import TONES
 from tests.harness import in_root
 
 # Test prompts are tones, so the caller's recording tells which played.
-PROMPT_TONES = {"t-main": 500, "t-sub": 900, "t-account": 1100}
+PROMPT_TONES = {"t-main": 500, "t-sub": 900, "t-account": 1100, "t-third": 1500, "t-wrong": 1900}
 
 GRAPH = {
     "start": "main",
     "nodes": {
         "main": {"type": "menu", "prompts": ["t-main"], "options": {"1": "sub", "2": "account"},
-                 "timeout": 3, "retries": 1, "next": {"fail": "ops"}},
-        "sub": {"type": "menu", "prompts": ["t-sub"], "options": {"1": "ops"}, "timeout": 3,
-                "retries": 1, "next": {"fail": "ops"}},
+                 "invalid_prompts": ["t-wrong"], "timeout": 3, "retries": 1, "next": {"fail": "ops"}},
+        # A sub-menu: 1 → operators, 2 → a third level, 0 → back to the main menu.
+        "sub": {"type": "menu", "prompts": ["t-sub"], "options": {"1": "ops", "2": "third", "0": "main"},
+                "timeout": 3, "retries": 1, "next": {"fail": "ops"}},
+        # The third level: 1 → operators, 9 → the main menu, * → this menu again.
+        "third": {"type": "menu", "prompts": ["t-third"], "options": {"1": "ops", "9": "main", "*": "third"},
+                  "timeout": 3, "retries": 0, "next": {"fail": "ops"}},
         "account": {"type": "input", "prompts": ["t-account"], "variable": "account",
                     "min_digits": 4, "max_digits": 6, "timeout": 4, "retries": 0,
                     "next": {"next": "readback", "fail": "ops"}},
@@ -77,6 +81,34 @@ def test_two_level_menu_by_dtmf_then_an_operator(ivr, carrier):
     assert row["route_source"] == "scenario" and row["grp"] == "support" and row["outcome"] == "answered"
     path = [s["node"] for s in steps(ivr, row["uniqueid"]) if "type" in s]
     assert path == ["main", "sub", "ops"]
+
+
+def test_three_levels_down_and_back_to_the_main_menu(ivr, carrier):
+    """main → 1 sub → 2 third → * (again) → 9 main → 1 sub → 1 operators."""
+    before = ivr.last_call_id()
+    call = carrier.call(ani="4951230008", hold=30, dtmf="1wwww2wwww*wwww9wwww1wwww1", dtmf_delay=1)
+    operator = call.answered_by_phone(timeout=50)["Phone"]
+    call.ended()
+    row = ivr.call_row(ani="4951230008", since_id=before)
+    path = [s["node"] for s in steps(ivr, row["uniqueid"]) if "type" in s]
+    assert path == ["main", "sub", "third", "third", "main", "sub", "ops"]
+    heard = audio.samples(call.recording())
+    assert audio.first_tone_at(heard, 1500) is not None
+    assert heard_order(heard, [1500, TONES[operator]]) == [1500, TONES[operator]]
+    assert row["outcome"] == "answered"
+
+
+def test_a_wrong_key_gets_its_prompt_then_a_retry(ivr, carrier):
+    """7 is no option of the main menu: the caller hears the wrong-key prompt
+    and the menu again, then 1 and 1 reach the operators."""
+    before = ivr.last_call_id()
+    call = carrier.call(ani="4951230009", hold=24, dtmf="7wwwwwww1wwww1", dtmf_delay=1)
+    operator = call.answered_by_phone(timeout=50)["Phone"]
+    call.ended()
+    heard = audio.samples(call.recording())
+    assert heard_order(heard, [1900, 900, TONES[operator]]) == [1900, 900, TONES[operator]]
+    row = ivr.call_row(ani="4951230009", since_id=before)
+    assert [s["node"] for s in steps(ivr, row["uniqueid"]) if "type" in s] == ["main", "sub", "ops"]
 
 
 def test_entered_digits_are_kept_in_the_session(ivr, carrier):
