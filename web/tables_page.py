@@ -1,0 +1,188 @@
+"""Data tables (F4) in the panel: upload a CSV, check its preview and report,
+confirm; browse, search and edit rows; export; delete. Plus /api/v1/tables
+for the scenario editor's look-up node."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from appliance import audit, datatables
+from appliance.model import ConfigError
+
+from . import error_text, get_db, gettext, security
+
+bp = Blueprint("tables", __name__, url_prefix="/tables")
+api_bp = Blueprint("tables_api", __name__, url_prefix="/api/v1")
+EDITORS = ("admin", "supervisor")
+PAGE_SIZE = 50
+SAMPLE_ROWS = 20
+
+
+def _(message: str) -> str:
+    """Marks an audit action for the catalog; the audit page translates it."""
+    return message
+
+
+def delimiter_names() -> dict:
+    return {",": gettext("comma"), ";": gettext("semicolon"), "\t": gettext("tab")}
+
+
+def encoding_name(encoding: str) -> str:
+    return {"cp1251": "Windows-1251 (cp1251)", "utf-8": "UTF-8", "utf-16": "UTF-16"}.get(encoding, encoding)
+
+
+def existing(db, name: str) -> datatables.TableInfo:
+    info = datatables.table(db, name)
+    if info is None:
+        abort(404)
+    return info
+
+
+@bp.get("/")
+@security.roles(*EDITORS)
+def index(form=None, errors=None, status=200):
+    return render_template("tables.html", tables=datatables.tables(get_db()),
+                           form=form or {"mode": "replace"}, errors=errors or {}), status
+
+
+@bp.post("/upload")
+@security.roles(*EDITORS)
+def upload():
+    db, form = get_db(), request.form
+    upload_file = request.files.get("file")
+    if upload_file is None or not upload_file.filename:
+        return index(form, {"file": gettext("Choose a CSV file.")}, 400)
+    raw = upload_file.read()
+    try:
+        token, preview = datatables.stage(db, form.get("name", ""), raw, form.get("key", ""),
+                                          form.get("mode", "replace"), g.user.username, upload_file.filename)
+    except ConfigError as exc:
+        return index(form, {exc.field: error_text(exc)}, 400)
+    if token:
+        return redirect(url_for("tables.review", token=token))
+    name = form.get("name", "").strip()
+    return render_template("tables_preview.html", name=name, mode=form.get("mode"),
+                           filename=upload_file.filename, preview=preview, token=None,
+                           current=datatables.table(db, name), **preview_helpers()), 400
+
+
+def preview_helpers() -> dict:
+    return {"sample_rows": SAMPLE_ROWS, "delimiters": delimiter_names(), "encoding_name": encoding_name,
+            "problem_text": lambda p: error_text(p.error)}
+
+
+@bp.route("/upload/<token>", methods=["GET", "POST"])
+@security.roles(*EDITORS)
+def review(token):
+    db = get_db()
+    if request.method == "POST" and request.form.get("action") == "cancel":
+        datatables.discard(db, token, g.user.username)
+        flash(gettext("The upload was discarded; nothing was imported."))
+        return redirect(url_for("tables.index"))
+    try:
+        if request.method == "POST":
+            with db.atomic():
+                s = datatables.confirm(db, token, g.user.username)
+                audit.record(db, g.user.username, _("table imported"), s.name,
+                             {"rows": len(s.preview.rows), "mode": s.mode, "file": s.filename,
+                              "encoding": s.preview.encoding})
+            flash(gettext("Imported {rows} rows into the table {name}.", rows=len(s.preview.rows), name=s.name),
+                  "ok")
+            return redirect(url_for("tables.show", name=s.name))
+        s = datatables.staged(db, token, g.user.username)
+    except ConfigError as exc:
+        flash(error_text(exc), "error")
+        return redirect(url_for("tables.index"))
+    return render_template("tables_preview.html", name=s.name, mode=s.mode, filename=s.filename,
+                           preview=s.preview, token=token, current=s.existing, **preview_helpers())
+
+
+def page_args() -> tuple[str, int]:
+    q = (request.values.get("q") or "").strip()[:100]
+    try:
+        page = max(1, int(request.values.get("page") or 1))
+    except ValueError:
+        page = 1
+    return q, page
+
+
+def render_table(info, failed=None, status=200):
+    q, page = page_args()
+    total, rows = datatables.rows(get_db(), info.name, q, (page - 1) * PAGE_SIZE, PAGE_SIZE)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    return render_template("tables_rows.html", table=info, rows=rows, total=total, q=q, page=page,
+                           pages=pages, failed=failed,
+                           used_by=datatables.used_by(get_db(), info.name)), status
+
+
+@bp.get("/<name>")
+@security.roles(*EDITORS)
+def show(name):
+    return render_table(existing(get_db(), name))
+
+
+@bp.post("/<name>/rows")
+@security.roles(*EDITORS)
+def edit_row(name):
+    db = get_db()
+    info = existing(db, name)
+    form = request.form
+    action = form.get("action")
+    original = form.get("original_key")
+    values = {c: form.get("v_" + c, "") for c in info.columns}
+    try:
+        with db.atomic():
+            if action == "delete" and original is not None:
+                datatables.delete_row(db, name, original)
+                audit.record(db, g.user.username, _("table row deleted"), name, {"key": original})
+                message = gettext("The row {key} was deleted.", key=original)
+            elif action == "save" and original is not None:
+                row = datatables.put_row(db, name, values, original)
+                audit.record(db, g.user.username, _("table row changed"), name,
+                             {"key": original, "row": row})
+                message = gettext("The row {key} was saved.", key=row[info.key_column])
+            elif action == "add":
+                row = datatables.put_row(db, name, values)
+                audit.record(db, g.user.username, _("table row added"), name, {"row": row})
+                message = gettext("The row {key} was added.", key=row[info.key_column])
+            else:
+                abort(400)
+    except ConfigError as exc:
+        failed = {"key": original if action != "add" else None, "values": values,
+                  "field": exc.field, "message": error_text(exc)}
+        return render_table(info, failed, 400)
+    flash(message, "ok")
+    q, page = page_args()
+    return redirect(url_for("tables.show", name=name, q=q or None, page=page if page > 1 else None))
+
+
+@bp.post("/<name>/delete")
+@security.roles(*EDITORS)
+def delete(name):
+    db = get_db()
+    existing(db, name)
+    try:
+        with db.atomic():
+            datatables.delete_table(db, name)
+            audit.record(db, g.user.username, _("table deleted"), name)
+    except ConfigError as exc:
+        flash(error_text(exc), "error")
+        return redirect(url_for("tables.show", name=name))
+    flash(gettext("The table {name} was deleted.", name=name), "ok")
+    return redirect(url_for("tables.index"))
+
+
+@bp.get("/<name>/export.csv")
+@security.roles(*EDITORS)
+def export(name):
+    db = get_db()
+    existing(db, name)
+    return Response(datatables.export_csv(db, name), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+@api_bp.get("/tables")
+@security.roles(*EDITORS)
+def api_tables():
+    """What a look-up node may use: each table's name, key column and columns."""
+    return jsonify([{"name": t.name, "key": t.key_column, "columns": t.columns}
+                    for t in datatables.tables(get_db())])
