@@ -58,7 +58,7 @@ def check(graph: dict, prompt_exists=lambda name: True) -> list[Problem]:
                 problems.append(Problem(nid, f"output '{output}' leads nowhere"))
             elif target not in nodes:
                 problems.append(Problem(nid, f"output '{output}' leads to a missing node '{target}'"))
-        for key in ("prompts", "invalid_prompts", "timeout_prompts"):
+        for key in sorted(k for k in node if k == "prompts" or k.endswith("_prompts")):
             value = node.get(key) or []
             for name in [value] if isinstance(value, str) else value:
                 if not prompt_exists(name):
