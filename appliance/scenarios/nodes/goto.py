@@ -15,4 +15,6 @@ def run(node, io, session):
     return None
 
 
-register(NodeType("goto", lambda n: [], validate, run))
+FIELDS = ({"name": "scenario", "kind": "scenario", "label": "Scenario"},)
+
+register(NodeType("goto", lambda n: [], validate, run, fields=FIELDS))

@@ -9,4 +9,6 @@ def run(node, io, session):
     return None
 
 
-register(NodeType("hangup", lambda n: [], lambda n: [], run))
+FIELDS = ({"name": "prompts", "kind": "prompts", "label": "Goodbye prompts"},)
+
+register(NodeType("hangup", lambda n: [], lambda n: [], run, fields=FIELDS))

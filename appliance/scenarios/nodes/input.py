@@ -38,4 +38,16 @@ def run(node, io, session):
     return "fail"
 
 
-register(NodeType("input", lambda n: ["next", "fail"], validate, run, waits=True))
+FIELDS = (
+    {"name": "prompts", "kind": "prompts", "label": "Prompts"},
+    {"name": "variable", "kind": "variable", "label": "Variable"},
+    {"name": "min_digits", "kind": "int", "min": 1, "max": 32, "default": 1, "label": "At least digits"},
+    {"name": "max_digits", "kind": "int", "min": 1, "max": 32, "default": 10, "label": "At most digits"},
+    {"name": "terminator", "kind": "choice", "choices": ["#", "*"], "default": "#", "label": "Ends the input"},
+    {"name": "timeout", "kind": "int", "min": 1, "max": 60, "default": 7, "label": "Wait for digits, s"},
+    {"name": "retries", "kind": "int", "min": 0, "max": 9, "default": 2, "label": "Retries"},
+    {"name": "pattern", "kind": "text", "label": "Pattern (regular expression)"},
+    {"name": "invalid_prompts", "kind": "prompts", "label": "Prompts after a wrong input"},
+)
+
+register(NodeType("input", lambda n: ["next", "fail"], validate, run, waits=True, fields=FIELDS))

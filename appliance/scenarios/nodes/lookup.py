@@ -23,4 +23,10 @@ def run(node, io, session):
     return "found"
 
 
-register(NodeType("lookup", lambda n: ["found", "not_found"], validate, run))
+FIELDS = (
+    {"name": "table", "kind": "table", "label": "Data table"},
+    {"name": "by", "kind": "variable", "default": "ani", "label": "Look up by the variable"},
+    {"name": "prefix", "kind": "text", "label": "Prefix of the variables"},
+)
+
+register(NodeType("lookup", lambda n: ["found", "not_found"], validate, run, fields=FIELDS))

@@ -34,4 +34,12 @@ def run(node, io, session):
     return "fail"
 
 
-register(NodeType("menu", outputs, validate, run, waits=True))
+FIELDS = (
+    {"name": "prompts", "kind": "prompts", "label": "Prompts"},
+    {"name": "timeout", "kind": "int", "min": 1, "max": 30, "default": 5, "label": "Wait for a key, s"},
+    {"name": "retries", "kind": "int", "min": 0, "max": 9, "default": 2, "label": "Retries"},
+    {"name": "invalid_prompts", "kind": "prompts", "label": "Prompts after a wrong key"},
+    {"name": "timeout_prompts", "kind": "prompts", "label": "Prompts when no key is pressed"},
+)
+
+register(NodeType("menu", outputs, validate, run, waits=True, fields=FIELDS))

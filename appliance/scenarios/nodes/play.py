@@ -13,4 +13,9 @@ def run(node, io, session):
     return "next"
 
 
-register(NodeType("play", lambda n: ["next"], validate, run))
+FIELDS = (
+    {"name": "prompts", "kind": "prompts", "label": "Prompts"},
+    {"name": "interruptible", "kind": "bool", "default": False, "label": "A key interrupts the prompt"},
+)
+
+register(NodeType("play", lambda n: ["next"], validate, run, fields=FIELDS))

@@ -26,4 +26,12 @@ def run(node, io, session):
     return None
 
 
-register(NodeType("route", lambda n: [], validate, run))
+FIELDS = (
+    {"name": "to", "kind": "choice", "choices": list(TARGETS), "default": "group", "label": "Send to"},
+    {"name": "group", "kind": "group", "when": {"to": "group"}, "label": "Group"},
+    {"name": "operator", "kind": "operator", "when": {"to": "operator"}, "label": "Operator"},
+    {"name": "number", "kind": "text", "when": {"to": "number"}, "label": "Number"},
+    {"name": "priority", "kind": "int", "min": 0, "max": 9, "default": 0, "label": "Priority in the queue"},
+)
+
+register(NodeType("route", lambda n: [], validate, run, fields=FIELDS))

@@ -17,4 +17,9 @@ def run(node, io, session):
     return "next"
 
 
-register(NodeType("say", lambda n: ["next"], validate, run))
+FIELDS = (
+    {"name": "value", "kind": "text", "label": "Value ({variable} is replaced)"},
+    {"name": "as", "kind": "choice", "choices": list(KINDS), "default": "digits", "label": "Say as"},
+)
+
+register(NodeType("say", lambda n: ["next"], validate, run, fields=FIELDS))

@@ -15,4 +15,9 @@ def run(node, io, session):
     return "next"
 
 
-register(NodeType("set", lambda n: ["next"], validate, run))
+FIELDS = (
+    {"name": "variable", "kind": "variable", "label": "Variable"},
+    {"name": "value", "kind": "text", "label": "Value ({variable} is replaced)"},
+)
+
+register(NodeType("set", lambda n: ["next"], validate, run, fields=FIELDS))
