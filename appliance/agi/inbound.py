@@ -8,6 +8,7 @@ in it sends the caller to the default group rather than dropping the call.
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 
 from .. import dialplan_names as dn
 from .. import prompts, routing
@@ -34,7 +35,7 @@ def inbound(agi, ctx: CallContext) -> None:
     ani = agi.get_variable(dn.VAR_ANI)
     dnis = agi.get_variable(dn.VAR_DNIS)
     default = routing.choose_group(ctx.db, ani=ani, dnis=dnis)
-    binding = scenarios.for_call(ctx.db, dnis)
+    binding = scenarios.for_call(ctx.db, dnis, when=datetime.now(timezone.utc))
     if binding is None:
         agi.stream_file(str(prompts.prompt_path(ctx.sounds, language, "welcome")))
         route_to_group(agi, default, "agi")

@@ -41,11 +41,19 @@ def draft(db, name: str) -> dict:
 def publish(db, name: str, by: str | None = None, prompt_exists=lambda n: True) -> int:
     """Publish the draft as a new version; refuse a graph with problems."""
     graph = draft(db, name)
-    problems = check(graph, prompt_exists)
+    problems = check(graph, prompt_exists) + schedule_problems(db, graph)
     if problems:
         raise ConfigError("graph", "the scenario has problems: {problems}",
                           problems="; ".join(str(p) for p in problems))
     return _add_version(db, name, graph, by)
+
+
+def schedule_problems(db, graph: dict) -> list:
+    """Condition nodes that test a schedule the store does not have (node
+    validators cannot see the store, so publishing checks this)."""
+    from .. import schedules
+    from .graph import Problem
+    return [Problem(nid, f"schedule '{name}' does not exist") for nid, name in schedules.missing_in(db, graph)]
 
 
 def _add_version(db, name: str, graph: dict, by: str | None) -> int:
@@ -74,36 +82,78 @@ def published(db, name: str) -> dict | None:
     return json.loads(row[0]) if row else None
 
 
-def bind(db, dnis: str, scenario: str | None = None, group: str | None = None) -> None:
-    """Calls to *dnis* ('*' for any number) run *scenario*, or go straight to *group*."""
-    if not DNIS_PATTERN.match(dnis or ""):
-        raise ConfigError("dnis", "'{value}' is not a number", value=dnis)
+def _target(db, scenario: str | None, group: str | None, field: str) -> tuple[int | None, str | None]:
+    """(scenario id, group name) of one binding target: a scenario or a group."""
     if bool(scenario) == bool(group):
-        raise ConfigError("scenario", "bind a number to a scenario or to a group")
-    sid = None
+        raise ConfigError(field, "bind a number to a scenario or to a group")
     if scenario:
         row = db.execute("SELECT id FROM scenarios WHERE name = ?", [scenario]).fetchone()
         if not row:
-            raise ConfigError("scenario", "no scenario named '{name}'", name=scenario)
-        sid = row[0]
-    elif not db.execute("SELECT 1 FROM groups WHERE name = ?", [group]).fetchone():
-        raise ConfigError("group", "no group named '{group}'", group=group)
+            raise ConfigError(field, "no scenario named '{name}'", name=scenario)
+        return row[0], None
+    if not db.execute("SELECT 1 FROM groups WHERE name = ?", [group]).fetchone():
+        raise ConfigError(field, "no group named '{group}'", group=group)
+    return None, group
+
+
+def bind(db, dnis: str, scenario: str | None = None, group: str | None = None,
+         schedule: str | None = None, otherwise_scenario: str | None = None,
+         otherwise_group: str | None = None) -> None:
+    """Calls to *dnis* ('*' for any number) run *scenario*, or go straight to *group*.
+
+    With a *schedule*, that is only while the schedule is open; otherwise they
+    run *otherwise_scenario* or go to *otherwise_group* (F5)."""
+    if not isinstance(dnis, str) or not DNIS_PATTERN.match(dnis):
+        raise ConfigError("dnis", "'{value}' is not a number", value=dnis)
+    sid, grp = _target(db, scenario, group, "scenario" if scenario or not group else "group")
+    schedule_id = else_sid = else_grp = None
+    if schedule:
+        row = db.execute("SELECT id FROM schedules WHERE name = ?", [schedule]).fetchone()
+        if not row:
+            raise ConfigError("schedule", "no schedule named '{name}'", name=schedule)
+        schedule_id = row[0]
+        if not otherwise_scenario and not otherwise_group:
+            raise ConfigError("otherwise", "say what runs while the schedule is closed: a scenario or a group")
+        else_sid, else_grp = _target(db, otherwise_scenario, otherwise_group, "otherwise")
+    elif otherwise_scenario or otherwise_group:
+        raise ConfigError("schedule", "'otherwise' needs a schedule")
     with db.atomic():
         db.execute("DELETE FROM scenario_bindings WHERE dnis = ?", [dnis])
-        db.execute("INSERT INTO scenario_bindings (dnis, scenario_id, grp) VALUES (?, ?, ?)", [dnis, sid, group])
+        db.execute("INSERT INTO scenario_bindings (dnis, scenario_id, grp, schedule_id, else_scenario_id, "
+                   "else_grp) VALUES (?, ?, ?, ?, ?, ?)", [dnis, sid, grp, schedule_id, else_sid, else_grp])
 
 
-def for_call(db, dnis: str) -> tuple[str, dict | str] | None:
-    """What runs for a call to *dnis*: ('scenario', graph), ('group', name) or None."""
+def unbind(db, dnis: str) -> bool:
+    """Calls to *dnis* no longer have a binding of their own."""
+    return bool(db.execute("DELETE FROM scenario_bindings WHERE dnis = ?", [dnis]).rowcount)
+
+
+def for_call(db, dnis: str, when: datetime | None = None) -> tuple[str, dict | str] | None:
+    """What runs for a call to *dnis* at *when* (default now): ('scenario',
+    graph), ('group', name) or None. A binding with a schedule uses its
+    'otherwise' target while the schedule is closed."""
+    from .. import schedules
+    when = when or datetime.now(timezone.utc)
     for key in (dnis, "*"):
-        row = db.execute("SELECT s.name, b.grp FROM scenario_bindings b LEFT JOIN scenarios s "
-                         "ON s.id = b.scenario_id WHERE b.dnis = ?", [key]).fetchone()
-        if row:
-            if row[1]:
-                return "group", row[1]
-            graph = published(db, row[0])
-            if graph:
-                return "scenario", graph
+        row = db.execute("SELECT s.name, b.grp, sc.name, e.name, b.else_grp FROM scenario_bindings b "
+                         "LEFT JOIN scenarios s ON s.id = b.scenario_id "
+                         "LEFT JOIN schedules sc ON sc.id = b.schedule_id "
+                         "LEFT JOIN scenarios e ON e.id = b.else_scenario_id WHERE b.dnis = ?", [key]).fetchone()
+        if not row:
+            continue
+        scenario, group = row[0], row[1]
+        if row[2]:
+            try:
+                schedule = schedules.load(db, row[2])
+            except ConfigError:   # stored rules no longer valid (e.g. a timezone gone): keep the main target
+                schedule = None
+            if schedule and not schedules.is_open(schedule, when):
+                scenario, group = row[3], row[4]
+        if group:
+            return "group", group
+        graph = published(db, scenario) if scenario else None
+        if graph:
+            return "scenario", graph
     return None
 
 
@@ -127,6 +177,8 @@ def versions(db, name: str) -> list[dict]:
 
 
 def bindings(db) -> list[dict]:
-    return [{"dnis": r[0], "scenario": r[1], "group": r[2]} for r in db.execute(
-        "SELECT b.dnis, s.name, b.grp FROM scenario_bindings b LEFT JOIN scenarios s "
-        "ON s.id = b.scenario_id ORDER BY b.dnis")]
+    return [{"dnis": r[0], "scenario": r[1], "group": r[2], "schedule": r[3], "otherwise_scenario": r[4],
+             "otherwise_group": r[5]} for r in db.execute(
+        "SELECT b.dnis, s.name, b.grp, sc.name, e.name, b.else_grp FROM scenario_bindings b "
+        "LEFT JOIN scenarios s ON s.id = b.scenario_id LEFT JOIN schedules sc ON sc.id = b.schedule_id "
+        "LEFT JOIN scenarios e ON e.id = b.else_scenario_id ORDER BY b.dnis")]
