@@ -66,6 +66,7 @@ $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 
 bench: host-deps rootfs $(VENV)/.installed
 	$(PY) bench/agi_step_latency.py
+	$(PY) bench/ivr_concurrency.py
 
 clean-rootfs: stop
 	rm -rf /var/lib/korund/rootfs-* /var/cache/korund/rootfs-*
