@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from datetime import datetime, timezone
 
 from . import apply as applier
 from . import ami, demo, instance, model, prompts, simulator, store, supervisor
@@ -158,6 +159,7 @@ def cmd_user(args, inst: Instance) -> int:
 
 def cmd_scenario(args, inst: Instance) -> int:
     from . import datatables
+    from . import schedules
     from .scenarios import simulate
     from .scenarios import store as scenarios
     db = inst.open_store()
@@ -174,12 +176,19 @@ def cmd_scenario(args, inst: Instance) -> int:
                                         prompt_exists=lambda n: prompts.exists(inst.sounds, n))
             print(f"{args.name} version {version} published")
         elif args.scenario_command == "bind":
-            scenarios.bind(db, args.dnis, scenario=args.name)
-            print(f"calls to {args.dnis} run {args.name}")
+            other = args.otherwise or ""
+            kind, _, other_name = other.partition(":") if other.startswith("group:") else ("", "", other)
+            with db.atomic():
+                scenarios.bind(db, args.dnis, scenario=args.name, schedule=args.schedule,
+                               otherwise_scenario=other_name if not kind else None,
+                               otherwise_group=other_name if kind else None)
+            print(f"calls to {args.dnis} run {args.name}"
+                  + (f" while {args.schedule} is open, otherwise {other}" if args.schedule else ""))
         elif args.scenario_command == "simulate":
             result = simulate.simulate(scenarios.draft(db, args.name), args.keys or "", args.ani or "",
                                        lookup=lambda table, key: datatables.lookup(db, table, key),
-                                       load=lambda other: scenarios.published(db, other))
+                                       load=lambda other: scenarios.published(db, other),
+                                       schedule=lambda name: schedules.load(db, name))
             print(json.dumps(result, ensure_ascii=False, indent=2))
     except (model.ConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -195,7 +204,7 @@ def cmd_table(args, inst: Instance) -> int:
         if args.dry_run:
             p = datatables.preview(raw, args.key)
         else:
-            p = datatables.import_csv(db, args.name, raw, args.key)
+            p = datatables.import_csv(db, args.name, raw, args.key, "merge" if args.merge else "replace")
     except (model.ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -203,6 +212,133 @@ def cmd_table(args, inst: Instance) -> int:
     for e in p.errors:
         print(f"  {e}")
     return 0 if p.ok else 2
+
+
+def cmd_prompt(args, inst: Instance) -> int:
+    from . import audit, prompt_library
+    db = inst.open_store()
+    try:
+        if args.prompt_command == "list":
+            for p in prompt_library.all_prompts(db, inst.sounds):
+                langs = ", ".join(f"{v['language']} {v['duration'] or 0:.1f}s" for v in p["variants"])
+                fallback = "".join(f"; {m} falls back to {o}" for m, o in p["fallback"].items())
+                used = f"; used by {', '.join(p['used_by'])}" if p["used_by"] else ""
+                print(f"{p['name']:24} {p['source']:9} {langs}{fallback}{used}")
+            return 0
+        language = args.language or prompts.LANGUAGES[0]
+        with db.atomic():
+            if args.prompt_command == "say":
+                prompt_library.say(db, inst.sounds, args.name, language, args.text, "korund-cli")
+                audit.record(db, "korund-cli", "prompt spoken", args.name,
+                             {"language": language, "text": args.text})
+                print(f"prompt {args.name} ({language}) spoken")
+            elif args.prompt_command == "add":
+                with open(args.file, "rb") as f:
+                    data = f.read(prompt_library.MAX_BYTES + 1)
+                prompt_library.add_file(db, inst.sounds, args.name, language, data, args.file,
+                                        "korund-cli")
+                audit.record(db, "korund-cli", "prompt uploaded", args.name,
+                             {"language": language, "file": args.file})
+                print(f"prompt {args.name} ({language}) added from {args.file}")
+            else:
+                gone = prompt_library.delete(db, inst.sounds, args.name, args.language)
+                audit.record(db, "korund-cli", "prompt deleted", args.name, {"languages": gone})
+                print(f"prompt {args.name} deleted ({', '.join(gone)})")
+    except (model.ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_schedule(args, inst: Instance) -> int:
+    from . import audit, schedules
+    db = inst.open_store()
+    try:
+        if args.schedule_command == "list":
+            for s in schedules.load_all(db):
+                j = schedules.to_json(s)
+                hours = "; ".join(f"{d}: {', '.join(i)}" for d, i in j["weekly"].items() if i)
+                state = "open" if schedules.is_open(s, datetime.now(timezone.utc)) else "closed"
+                print(f"{s.name:16} {state:6} {s.timezone:16} {hours}; {len(s.holidays)} holidays, "
+                      f"{len(s.workdays)} working days by exception")
+            return 0
+        if args.schedule_command == "show":
+            s = schedules.load(db, args.name or "")
+            if s is None:
+                raise model.ConfigError("name", "no schedule named '{name}'", name=args.name)
+            print(json.dumps(schedules.to_json(s), ensure_ascii=False, indent=2))
+            return 0
+        with db.atomic():
+            if args.schedule_command == "set":
+                data = json.loads(open(args.name, encoding="utf-8").read())
+                if not isinstance(data, dict):
+                    raise model.ConfigError("schedule", "a schedule is an object")
+                exists = schedules.load(db, str(data.get("name", ""))) is not None
+                s = schedules.save(db, data, create=not exists)
+                audit.record(db, "korund-cli", "schedule changed" if exists else "schedule added", s.name,
+                             schedules.to_json(s))
+                print(f"schedule {s.name} saved")
+            else:
+                schedules.delete(db, args.name or "")
+                audit.record(db, "korund-cli", "schedule deleted", args.name)
+                print(f"schedule {args.name} deleted")
+    except (model.ConfigError, OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_messages(args, inst: Instance) -> int:
+    """Voice messages left in the IVR; --handled ID marks one handled."""
+    from . import audit, messages
+    db = inst.open_store()
+    if args.handled is not None:
+        before = messages.get(db, args.handled)
+        if before is None:
+            print(f"error: no message {args.handled}", file=sys.stderr)
+            return 1
+        if before["handled_at"] is None:
+            with db.atomic():
+                messages.mark_handled(db, args.handled, "korund-cli")
+                audit.record(db, "korund-cli", "message handled", str(args.handled),
+                             {"group": before["grp"], "ani": before["ani"]})
+        return 0
+    rows = messages.list_messages(db, args.status, args.group, args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{'id':>5} {'left at (UTC)':26} {'caller':16} {'group':10} {'secs':>5}  file / handled")
+    for m in rows:
+        done = f"handled by {m['handled_by']} {m['handled_at']}" if m["handled_at"] else ""
+        print(f"{m['id']:>5} {m['created_at']:26} {m['ani'][:16]:16} {m['grp']:10} {m['duration']:>5}  "
+              f"{inst.base / messages.FOLDER / m['file']} {done}")
+    return 0
+
+
+def cmd_callbacks(args, inst: Instance) -> int:
+    """Callback orders; --done ID or --cancel ID closes an open one."""
+    from . import audit, callbacks
+    db = inst.open_store()
+    closing = ("done", args.done) if args.done is not None else ("cancelled", args.cancel)
+    if closing[1] is not None:
+        try:
+            with db.atomic():
+                order = callbacks.set_status(db, closing[1], closing[0], "korund-cli")
+                audit.record(db, "korund-cli", f"callback {closing[0]}", str(order["id"]),
+                             {"group": order["grp"], "number": order["number"]})
+        except LookupError:
+            print(f"error: no callback order {closing[1]}", file=sys.stderr)
+            return 1
+        return 0
+    rows = callbacks.list_orders(db, args.status, args.group, args.limit)
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    print(f"{'id':>5} {'call back (UTC)':34} {'number':16} {'group':10} {'status':10} caller")
+    for o in rows:
+        when = "as soon as possible" if o["asap"] else f"{o['slot_from'][:16]} - {(o['slot_until'] or '')[11:16]}"
+        print(f"{o['id']:>5} {when:34} {o['number']:16} {o['grp']:10} {o['status']:10} {o['ani']}")
+    return 0
 
 
 def cmd_sim(args, inst: Instance) -> int:
@@ -287,14 +423,60 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dnis", default="*")
     s.add_argument("--keys")
     s.add_argument("--ani")
+    s.add_argument("--schedule", help="bind: only while this schedule is open")
+    s.add_argument("--otherwise", help="bind: what runs while the schedule is closed: a scenario, or group:NAME")
     s.set_defaults(fn=cmd_scenario)
+
+    s = sub.add_parser("schedule", help="schedules (working hours, holidays): list, show NAME, "
+                       "set FILE.json (add or replace), rm NAME")
+    s.add_argument("schedule_command", choices=("list", "show", "set", "rm"))
+    s.add_argument("name", nargs="?", help="the schedule (show, rm) or the JSON file (set)")
+    s.set_defaults(fn=cmd_schedule)
 
     s = sub.add_parser("table", help="import a CSV data table for IVR look-ups (all or nothing)")
     s.add_argument("name")
     s.add_argument("file")
     s.add_argument("--key", required=True, help="the column looked up by")
     s.add_argument("--dry-run", action="store_true", help="only report what the import would do")
+    s.add_argument("--merge", action="store_true",
+                   help="update rows by key and add new ones instead of replacing the table")
     s.set_defaults(fn=cmd_table)
+
+    s = sub.add_parser("prompt", help="the prompt library: list, say NAME --language ru --text '...', "
+                       "add NAME --language en FILE (WAV/MP3/OGG), rm NAME [--language en]")
+    s.set_defaults(fn=cmd_prompt)
+    actions = s.add_subparsers(dest="prompt_command", required=True)
+    actions.add_parser("list", help="prompts, their languages, fallbacks and users")
+    for action, help_text in (("say", "speak --text with espeak-ng"), ("add", "convert a WAV/MP3/OGG file"),
+                              ("rm", "delete a prompt (or one --language of it)")):
+        a = actions.add_parser(action, help=help_text)
+        a.add_argument("name")
+        if action == "add":
+            a.add_argument("file")
+        if action == "say":
+            a.add_argument("--text", required=True)
+        a.add_argument("--language", choices=prompts.LANGUAGES,
+                       help="default ru" if action != "rm" else "default: every language")
+
+    s = sub.add_parser("messages", help="voice messages left in the IVR, newest first; "
+                       "--handled ID marks one handled")
+    s.add_argument("--status", choices=["new", "handled"])
+    s.add_argument("--group")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--handled", type=int, metavar="ID")
+    s.set_defaults(fn=cmd_messages)
+
+    s = sub.add_parser("callbacks", help="callback orders (open ones by when they are due); "
+                       "--done ID or --cancel ID closes one")
+    s.add_argument("--status", choices=["new", "done", "cancelled"])
+    s.add_argument("--group")
+    s.add_argument("--limit", type=int, default=50)
+    s.add_argument("--json", action="store_true")
+    closing = s.add_mutually_exclusive_group()
+    closing.add_argument("--done", type=int, metavar="ID")
+    closing.add_argument("--cancel", type=int, metavar="ID")
+    s.set_defaults(fn=cmd_callbacks)
 
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")
     s.add_argument("sim_command", choices=("init", "start", "stop"))

@@ -185,6 +185,95 @@ def m004_data_tables(db):
         db.execute(sql)
 
 
+@migration
+def m005_prompt_library(db):
+    # One row per language variant of a prompt made in the panel or the CLI;
+    # the WAV itself lives in <sounds>/<language>/<name>.wav.
+    db.execute("""CREATE TABLE prompts (
+        name TEXT NOT NULL,
+        language TEXT NOT NULL,
+        source TEXT NOT NULL CHECK (source IN ('upload', 'tts')),
+        text TEXT,
+        original TEXT,
+        duration REAL NOT NULL,
+        created_by TEXT,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (name, language)
+    )""")
+
+
+@migration
+def m006_messages_callbacks(db):
+    # Voice messages left in the IVR (F2; the WAV is <instance>/messages/<file>)
+    # and callback orders (F3; the ACD places them later).
+    for sql in (
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            grp TEXT NOT NULL,
+            ani TEXT NOT NULL DEFAULT '',
+            uniqueid TEXT NOT NULL DEFAULT '',
+            file TEXT NOT NULL,
+            duration REAL NOT NULL,
+            created_at TEXT NOT NULL,
+            handled_at TEXT,
+            handled_by TEXT
+        )""",
+        "CREATE INDEX messages_created_at ON messages (created_at)",
+        """CREATE TABLE callbacks (
+            id INTEGER PRIMARY KEY,
+            grp TEXT NOT NULL,
+            number TEXT NOT NULL,
+            ani TEXT NOT NULL DEFAULT '',
+            asap INTEGER NOT NULL DEFAULT 0,
+            slot_from TEXT NOT NULL,
+            slot_until TEXT,
+            status TEXT NOT NULL DEFAULT 'new',
+            uniqueid TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            changed_at TEXT,
+            changed_by TEXT
+        )""",
+        "CREATE INDEX callbacks_status ON callbacks (status, slot_from)",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m007_schedules(db):
+    # Working hours, holidays and working-day exceptions (JSON in ``rules``),
+    # and number bindings that switch target by schedule (F5).
+    db.execute("""CREATE TABLE schedules (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        title TEXT NOT NULL,
+        timezone TEXT NOT NULL,
+        rules TEXT NOT NULL
+    )""")
+    db.execute("ALTER TABLE scenario_bindings ADD COLUMN schedule_id INTEGER REFERENCES schedules(id)")
+    db.execute("ALTER TABLE scenario_bindings ADD COLUMN else_scenario_id INTEGER "
+               "REFERENCES scenarios(id) ON DELETE SET NULL")
+    db.execute("ALTER TABLE scenario_bindings ADD COLUMN else_grp TEXT")
+
+
+@migration
+def m008_data_tables_edit(db):
+    # Data tables edited in the panel: when a table last changed, and uploads
+    # waiting for the admin to confirm their preview (kept for an hour; the
+    # file's bytes as base64).
+    db.execute("ALTER TABLE data_tables ADD COLUMN updated_at TEXT")
+    db.execute("""CREATE TABLE data_uploads (
+        token TEXT PRIMARY KEY,
+        username TEXT NOT NULL,
+        name TEXT NOT NULL,
+        key_column TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        filename TEXT,
+        raw TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    )""")
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

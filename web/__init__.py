@@ -88,6 +88,19 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
     for bp in (auth.bp, status.bp, lines.bp, people.bp, users_page.bp, settings_page.bp,
                audit_log.bp, changes.bp, api.bp, scenarios_api.bp):
         app.register_blueprint(bp)
+    from . import scenarios_page
+    app.register_blueprint(scenarios_page.bp)
+    from . import prompts_page
+    app.register_blueprint(prompts_page.bp)
+    from . import tables_page
+    app.register_blueprint(tables_page.bp)
+    app.register_blueprint(tables_page.api_bp)
+    from . import schedules_api, schedules_page
+    app.register_blueprint(schedules_page.bp)
+    app.register_blueprint(schedules_api.bp)
+    from . import inbox_page
+    app.register_blueprint(inbox_page.bp)
+    app.register_blueprint(inbox_page.api_bp)
     return app
 
 

@@ -24,6 +24,7 @@ DYNAMIC = (
     "operator added", "operator changed", "operator deleted", "group added", "group changed",
     "group deleted", "user added", "user changed", "user deleted", "settings changed",
     "scenario added", "scenario draft saved", "scenario published", "scenario rolled back", "number bound",
+    "number unbound", "schedule added", "schedule changed", "schedule deleted",
     "Language of callers' prompts", "Default language of the panel",
     "Session cookie only over HTTPS (1 = yes, 0 = no)",
 )

@@ -2,15 +2,18 @@
 pointing at nodes, simulate, publish, roll back) and number bindings."""
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
-from appliance import audit, datatables, prompts
+from appliance import audit, callbacks, datatables, prompts, schedules
 from appliance.model import ConfigError
 from appliance.scenarios import graph as graphs
 from appliance.scenarios import simulate
 from appliance.scenarios import store as scenarios
+from appliance.scenarios.nodes import TYPES
 
-from . import get_db, security
+from . import get_db, gettext, security
 from .api import body, invalid
 
 bp = Blueprint("scenarios_api", __name__, url_prefix="/api/v1")
@@ -28,11 +31,113 @@ def existing(db, name: str) -> str:
     return name
 
 
+def _(text: str) -> str:
+    """Marks a text the editor shows through a variable, for the catalogs."""
+    return text
+
+
+# The checks' messages (English in the library), translated for the user by
+# matching them against these templates; an unknown message stays as it is.
+PROBLEMS = (
+    _("output '{output}' leads nowhere"), _("output '{output}' leads to a missing node '{target}'"),
+    _("prompt '{name}' does not exist"), _("cannot be reached from the start"),
+    _("a loop through here never waits for the caller"), _("node ids are letters, digits, _ and -"),
+    _("unknown node type {type}"), _("the scenario has no nodes"), _("'start' must name one of the nodes"),
+    _("'{key}' is required"), _("'{key}' must be a whole number from {lo} to {hi}"),
+    _("at least one prompt"), _("a menu needs a prompt"), _("a menu needs at least one option"),
+    _("'{key}' is not a phone key"), _("an input needs a prompt"), _("'variable' must be a-z, 0-9 and _"),
+    _("'min_digits' is more than 'max_digits'"), _("'pattern' is not a regular expression: {error}"),
+    _("'by' names the variable to look up by (or 'ani')"), _("'by' must be a variable name"),
+    _("'to' must be one of {choices}"), _("'group' must name a group"), _("'operator' must be an extension"),
+    _("'number' must be digits"), _("'as' must be one of {choices}"), _("'scenario' must name a scenario"),
+    _("'beep' must be true or false"), _("'slots' must be a list"), _("at most {n} slots (keys 2 to 9)"),
+    _("'{spec}' is not a slot like 14:00-16:00 or tomorrow 09:00-12:00"),
+    _("'{spec}' has a time that does not exist"), _("'{spec}' ends before it starts"),
+    _("'test' must be one of {choices}"), _("'from' and 'until' must be HH:MM"),
+    _("'days' must list weekdays 1 (Monday) to 7"), _("'schedule' must name a schedule"),
+    _("'numbers' must list numbers or prefixes"), _("schedule '{name}' does not exist"),
+)
+_PATTERNS = [(t, re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.*?)", re.escape(t)) + "$")) for t in PROBLEMS]
+
+
+def problem_text(message: str) -> str:
+    for template, pattern in _PATTERNS:
+        m = pattern.match(message)
+        if m:
+            params = m.groupdict()
+            if "output" in params:   # as the editor labels the port
+                out = params["output"]
+                params["output"] = (gettext("key") + " " + out[4:] if out.startswith("key:")
+                                    else choice_label("out", out))
+            return gettext(template).format(**params)
+    return message
+
+
 def scenario_json(db, name: str) -> dict:
     draft = scenarios.draft(db, name)
     title = db.execute("SELECT title FROM scenarios WHERE name = ?", [name]).fetchone()[0]
     return {"name": name, "title": title, "draft": draft, "versions": scenarios.versions(db, name),
-            "problems": [{"node": p.node, "message": p.message} for p in graphs.check(draft, prompt_exists)]}
+            "problems": [{"node": p.node, "message": problem_text(p.message)}
+                         for p in graphs.check(draft, prompt_exists)]}
+
+
+# Node types, field labels and choices ("field=value") the editor shows; a
+# node type's labels are English in its module and translated here.
+TYPE_LABELS = {"play": _("Play prompts"), "menu": _("Menu"), "input": _("Collect digits"),
+               "say": _("Say a value"), "set": _("Set a variable"), "route": _("Send to operators"),
+               "hangup": _("Hang up"), "lookup": _("Look up in a table"), "goto": _("Go to a scenario"),
+               "condition": _("Condition"), "message": _("Leave a message"), "callback": _("Order a callback")}
+WORDS = (_("Prompts"), _("A key interrupts the prompt"), _("Wait for a key, s"), _("Retries"),
+         _("Prompts after a wrong key"), _("Prompts when no key is pressed"), _("Variable"),
+         _("At least digits"), _("At most digits"), _("Ends the input"), _("Wait for digits, s"),
+         _("Pattern (regular expression)"), _("Prompts after a wrong input"),
+         _("Value ({variable} is replaced)"), _("Say as"), _("Send to"), _("Group"), _("Operator"),
+         _("Number"), _("Priority in the queue"), _("Goodbye prompts"), _("Data table"),
+         _("Look up by the variable"), _("Prefix of the variables"), _("Scenario"),
+         _("as=digits"), _("as=number"), _("as=money"), _("as=date"),
+         _("to=group"), _("to=operator"), _("to=number"),
+         _("out=next"), _("out=fail"), _("out=found"), _("out=not_found"), _("out=true"), _("out=false"),
+         _("out=empty"),
+         # condition, message and callback nodes
+         _("Test"), _("From (HH:MM)"), _("Until (HH:MM)"), _("Weekdays"), _("Schedule (true while open)"),
+         _("Schedule (true on its holidays)"), _("Number prefixes"), _("Numbers"), _("Equals"),
+         _("test=time"), _("test=weekday"), _("test=schedule"), _("test=holiday"), _("test=caller_prefix"),
+         _("test=caller_in"), _("test=equals"),
+         _("Longest message, s"), _("Beep before recording"), _("Stop after silence, s (0 = never)"),
+         _("Prompts offering the times (1 = as soon as possible)"),
+         _("Time slots for keys 2 to 9 (14:00-16:00, tomorrow 09:00-12:00)"),
+         _("Prompts before the number is read back"), _("Prompts after it (1 = right, 2 = another number)"),
+         _("Prompts asking for another number"), _("Prompts when the order is taken"))
+
+
+def choice_label(field: str, value) -> str:
+    key = f"{field}={value}"
+    text = gettext(key)
+    return str(value) if text == key else text
+
+
+def node_type_json(t) -> dict:
+    """A node type as the editor needs it: its fields (labels and choices in
+    the user's language) and its outputs; a menu's key outputs are "options"."""
+    keyed = t.outputs({"options": {"1": "x"}})
+    fields = []
+    for f in t.fields:
+        f = dict(f)
+        f["label"] = gettext(f.get("label") or f["name"])
+        if "choices" in f:
+            f["choices"] = [[c, choice_label(f["name"], c)] for c in f["choices"]]
+        fields.append(f)
+    return {"type": t.name, "label": gettext(TYPE_LABELS.get(t.name, t.name)), "waits": t.waits,
+            "fields": fields,
+            "outputs": [o for o in keyed if not o.startswith("key:")],
+            "output_labels": {o: choice_label("out", o) for o in keyed if not o.startswith("key:")},
+            "options": any(o.startswith("key:") for o in keyed)}
+
+
+@bp.get("/scenario-node-types")
+@security.roles(*EDITORS)
+def node_types():
+    return jsonify([node_type_json(t) for _name, t in sorted(TYPES.items())])
 
 
 @bp.get("/scenarios")
@@ -71,6 +176,10 @@ def scenario(name):
 def publish(name):
     db = get_db()
     existing(db, name)
+    problems = graphs.check(scenarios.draft(db, name), prompt_exists)
+    if problems:   # refused here too, to say it in the user's language
+        raise ConfigError("graph", "the scenario has problems: {problems}", problems="; ".join(
+            f"{p.node}: {problem_text(p.message)}" if p.node else problem_text(p.message) for p in problems))
     with db.atomic():
         version = scenarios.publish(db, name, g.user.username, prompt_exists)
         audit.record(db, g.user.username, "scenario published", name, {"version": version})
@@ -99,17 +208,41 @@ def simulate_draft(name):
     d = body()
     keys = "".join(c for c in str(d.get("keys", "")) if c in "0123456789*#")
     ani = "".join(c for c in str(d.get("ani", "")) if c in "0123456789+")
-    return jsonify(simulate.simulate(scenarios.draft(db, name), keys, ani,
+    return jsonify(simulate.simulate(scenarios.draft(db, name), keys, ani, now=callbacks.now_here(db),
                                      lookup=lambda t, k: datatables.lookup(db, t, k),
-                                     load=lambda other: scenarios.published(db, other)))
+                                     load=lambda other: scenarios.published(db, other),
+                                     schedule=lambda sname: schedules.load(db, sname)))
+
+
+BINDING_KEYS = ("scenario", "group", "schedule", "otherwise_scenario", "otherwise_group")
 
 
 @bp.route("/bindings", methods=["GET", "PUT"])
 @security.roles(*EDITORS)
 def bindings():
+    """PUT {dnis, scenario | group[, schedule, otherwise_scenario | otherwise_group]}:
+    with a schedule the number runs the first target while it is open and the
+    'otherwise' one while it is closed (F5)."""
     db = get_db()
     if request.method == "PUT":
         d = body()
-        scenarios.bind(db, str(d.get("dnis", "")), scenario=d.get("scenario"), group=d.get("group"))
-        audit.record(db, g.user.username, "number bound", str(d.get("dnis")), d)
+        for key in ("dnis",) + BINDING_KEYS:
+            if d.get(key) is not None and not isinstance(d.get(key), str):
+                raise ConfigError(key, "'{value}' is not a name", value=d.get(key))
+        target = {k: d.get(k) or None for k in BINDING_KEYS}
+        with db.atomic():
+            scenarios.bind(db, d.get("dnis") or "", **target)
+            audit.record(db, g.user.username, "number bound", str(d.get("dnis")),
+                         {k: v for k, v in target.items() if v})
     return jsonify(scenarios.bindings(db))
+
+
+@bp.delete("/bindings/<dnis>")
+@security.roles(*EDITORS)
+def unbind(dnis):
+    db = get_db()
+    with db.atomic():
+        if not scenarios.unbind(db, dnis):
+            abort(404)
+        audit.record(db, g.user.username, "number unbound", dnis)
+    return "", 204

@@ -1,8 +1,15 @@
 """The scenario engine's ``CallIO`` over a FastAGI channel (pyst2)."""
 from __future__ import annotations
 
+import logging
+import secrets
+import time
 from datetime import datetime
+from pathlib import Path
 
+from asterisk.agi import AGIException
+
+from .. import callbacks, messages
 from .. import dialplan_names as dn
 from .. import datatables, prompts
 
@@ -64,7 +71,55 @@ class AgiCallIO:
         self.agi.set_variable(dn.VAR_AGI_DONE, "hangup")
 
     def now(self):
-        return datetime.now()
+        """The call center's wall clock (its ``timezone`` setting), so that a
+        condition's 09:00-18:00 means Moscow time on a UTC machine."""
+        return callbacks.now_here(self.db) if self.db is not None else datetime.now().astimezone()
 
     def lookup(self, table, key):
         return datatables.lookup(self.db, table, key) if key else None
+
+    def record_message(self, group, max_seconds, beep, silence, ani):
+        """Record the caller (RECORD FILE, '#' ends it) into the instance's
+        message folder and store it for *group*; None when the recording
+        holds no audio (then no file and no row are left)."""
+        folder = messages.directory(Path(self.sounds).parent)
+        stem = f"{int(time.time())}-{secrets.token_hex(4)}"
+        path = folder / f"{stem}.wav"
+        args = [f'"{folder / stem}"', "wav", '"#"', str(int(max_seconds) * 1000), "0"]
+        if beep:
+            args.append("BEEP")
+        if silence:
+            args.append(f"s={int(silence)}")
+        try:
+            self.agi.execute("RECORD FILE", *args)
+        except (AGIException, ValueError, OSError) as exc:  # the caller hung up: keep what was said
+            logging.getLogger("korund.agi").info("recording ended: %s", exc)
+        _wait_closed(path)
+        if not path.exists():
+            logging.getLogger("korund.agi").warning("Asterisk wrote no recording to %s", path)
+            return None
+        duration = messages.keep_recording(path)
+        if duration is None:
+            return None
+        return messages.add(self.db, group, ani, self.agi.env.get("agi_uniqueid", ""), path.name, duration)
+
+    def store_callback(self, group, number, ani, slot):
+        """Store a callback order; *slot* is a slot spec, None = as soon as possible."""
+        start, until = callbacks.when(slot, callbacks.now_here(self.db))
+        return callbacks.add(self.db, group, number, ani, self.agi.env.get("agi_uniqueid", ""),
+                             start, until, slot is None)
+
+
+def _wait_closed(path: Path, timeout: float = 3.0) -> None:
+    """Asterisk answers RECORD FILE before it closes the file; it writes the
+    WAV header's sizes on closing, so wait until they match the file."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with open(path, "rb") as f:
+                head = f.read(44)
+            if len(head) == 44 and int.from_bytes(head[40:44], "little") == path.stat().st_size - 44:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)

@@ -7,6 +7,7 @@ is killed, the socket closes, and the dialplan's fallback routes the call.
 """
 from __future__ import annotations
 
+import gc
 import io
 import logging
 import os
@@ -57,6 +58,10 @@ class CallHandler(socketserver.StreamRequestHandler):
 
 class FastAGIServer(socketserver.ForkingMixIn, socketserver.TCPServer):
     allow_reuse_address = True
+    # socketserver's defaults (40 children, a listen queue of 5) refused calls
+    # beyond 40 at once; an appliance with several E1 spans has hundreds.
+    max_children = 1000
+    request_queue_size = 256
     daemon_threads = True
     block_on_close = False
 
@@ -72,4 +77,7 @@ def serve(instance: Instance) -> None:
     address = (s["net.address"], int(s["agi.port"]))
     with FastAGIServer(instance, address) as server:
         log.info("FastAGI listening on %s:%s", *address)
+        # Everything imported so far is shared with every forked call: keep the
+        # collector from walking (and so copying) it in each child.
+        gc.freeze()
         server.serve_forever()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .. import callbacks
 from .engine import ScenarioError, Session, run
 
 
@@ -55,10 +56,32 @@ class SimulatedCall:
         self.events.append({"lookup": table, "key": key, "found": record is not None})
         return record
 
+    def record_message(self, group, max_seconds, beep, silence, ani):
+        self.events.append({"record": group, "max_seconds": max_seconds, "beep": beep, "silence": silence,
+                            "note": f"would record a message for group {group}"})
+        # A '#' typed next stands for a caller who says nothing (the 'empty' output).
+        if self.keys[:1] == ["#"]:
+            self._next_key()
+            self.events[-1]["empty"] = True
+            return None
+        return 0
+
+    def store_callback(self, group, number, ani, slot):
+        start, until = callbacks.when(slot, self.clock)
+        asap = slot is None
+        when = "as soon as possible" if asap else f"{start:%Y-%m-%d %H:%M}-{until:%H:%M}"
+        self.events.append({"callback": group, "number": number, "asap": asap,
+                            "from": start.isoformat(timespec="minutes"),
+                            "until": until.isoformat(timespec="minutes") if until else None,
+                            "note": f"would store a callback order for group {group}: {number}, {when}"})
+        return None
+
 
 def simulate(graph: dict, keys: str, ani: str = "", now: datetime | None = None,
-             lookup=None, load=None) -> dict:
+             lookup=None, load=None, schedule=None) -> dict:
     call = SimulatedCall(keys, ani, now, lookup)
+    if schedule is not None:
+        call.schedule = schedule  # name → Schedule or None, for condition nodes' schedule tests
     session = Session(vars={"ani": ani})
     try:
         run(graph, call, session, load)

@@ -8,7 +8,8 @@ import re
 from datetime import datetime, timezone
 
 from ..model import ConfigError, DISPLAY_NAME, GROUP_NAME, check_match
-from .graph import check
+from .. import schedules
+from .graph import Problem, check
 
 DNIS_PATTERN = re.compile(r"^[0-9+*#]{1,20}$|^\*$")
 
@@ -51,8 +52,6 @@ def publish(db, name: str, by: str | None = None, prompt_exists=lambda n: True) 
 def schedule_problems(db, graph: dict) -> list:
     """Condition nodes that test a schedule the store does not have (node
     validators cannot see the store, so publishing checks this)."""
-    from .. import schedules
-    from .graph import Problem
     return [Problem(nid, f"schedule '{name}' does not exist") for nid, name in schedules.missing_in(db, graph)]
 
 
@@ -132,7 +131,6 @@ def for_call(db, dnis: str, when: datetime | None = None) -> tuple[str, dict | s
     """What runs for a call to *dnis* at *when* (default now): ('scenario',
     graph), ('group', name) or None. A binding with a schedule uses its
     'otherwise' target while the schedule is closed."""
-    from .. import schedules
     when = when or datetime.now(timezone.utc)
     for key in (dnis, "*"):
         row = db.execute("SELECT s.name, b.grp, sc.name, e.name, b.else_grp FROM scenario_bindings b "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from appliance import users
 from tests.web.conftest import as_role
+from tests.web.test_inbox import seed_inbox
 from web.openapi import OPERATIONS, SCHEMAS, spec
 
 # Valid requests, in an order where each finds what it needs.
@@ -35,6 +36,7 @@ EXAMPLES = [
     ("get", "/audit", None),
     ("get", "/changes", None),
     ("post", "/apply", None),
+    ("get", "/scenario-node-types", None),
     ("get", "/scenarios", None),
     ("post", "/scenarios", {"name": "ivr1", "title": "IVR", "graph": {"start": "a", "nodes": {}}}),
     ("get", "/scenarios/ivr1", None),
@@ -44,7 +46,20 @@ EXAMPLES = [
     ("post", "/scenarios/ivr1/publish", None),
     ("post", "/scenarios/ivr1/rollback", {"version": 1}),
     ("get", "/bindings", None),
+    ("get", "/tables", None),
+    ("get", "/prompts", None),
     ("put", "/bindings", {"dnis": "300", "scenario": "ivr1"}),
+    ("get", "/schedules", None),
+    ("post", "/schedules", {"name": "backup", "title": "Office", "weekly": {"1": ["09:00-18:00"]}}),
+    ("get", "/schedules/backup", None),
+    ("put", "/schedules/backup", {"holidays": ["01-01"], "workdays": [{"date": "2027-01-09"}]}),
+    ("put", "/bindings", {"dnis": "301", "group": "support", "schedule": "backup", "otherwise_scenario": "ivr1"}),
+    ("delete", "/bindings/301", None),
+    ("delete", "/schedules/backup", None),
+    ("get", "/messages", None),
+    ("post", "/messages/{message_id}/handled", None),
+    ("get", "/callbacks", None),
+    ("post", "/callbacks/{callback_id}/status", {"status": "done"}),
     ("delete", "/users/{ivan}", None),
     ("delete", "/groups/sales", None),
     ("delete", "/operators/1005", None),
@@ -75,7 +90,7 @@ def check(value, schema, where="$"):
     if types:
         types = [types] if isinstance(types, str) else types
         py = {"object": dict, "array": list, "string": str, "integer": int, "boolean": bool,
-              "null": type(None)}
+              "null": type(None), "number": (int, float)}
         ok = any(isinstance(value, py[t]) and not (t == "integer" and isinstance(value, bool)) for t in types)
         assert ok, f"{where}: {value!r} is not {types}"
     if isinstance(value, dict):
@@ -101,12 +116,14 @@ def test_every_documented_operation_answers_as_described(panel):
     headers = {"Authorization": f"Bearer {token}"}
     documented = {(m, p): (code, schema) for m, p, _s, _r, code, schema, _req in OPERATIONS}
     covered = set()
-    ids = {}
+    ids = dict(seed_inbox(panel.config["KORUND_INSTANCE"]))  # a message and a callback order
     for method, path, payload in EXAMPLES:
         concrete = path.replace("{ivan}", str(ids.get("ivan", 0)))
+        for key in ("message_id", "callback_id"):
+            concrete = concrete.replace("{%s}" % key, str(ids.get(key, 0)))
         template = path.replace("{ivan}", "{user_id}")
         for name, pattern in (("backup", "{name}"), ("sales", "{name}"), ("ivr1", "{name}"),
-                              ("1005", "{extension}")):
+                              ("1005", "{extension}"), ("301", "{dnis}")):
             template = template.replace(f"/{name}", f"/{pattern}") if template.count("/") > 1 else template
         template = template.replace("/spans/1", "/spans/{span}")
         code, schema = documented[(method, template)]

@@ -506,7 +506,11 @@
     if ("route" in e) return ["sim-route", T.route + ": " + fmt(T["to_" + e.route] || "{target}", {target: e.target})];
     if ("hangup" in e) return ["sim-hangup", T.hangup];
     if ("lookup" in e) return ["sim-lookup", T.lookup + " " + e.lookup + " (" + (e.key || "") + "): " + (e.found ? T.found : T.not_found)];
-    return ["sim-other", JSON.stringify(e)];
+    if ("record" in e) return ["sim-record", fmt(T.records, {group: e.record, seconds: e.max_seconds}) +
+                                              (e.empty ? ": " + T.records_empty : "")];
+    if ("callback" in e) return ["sim-callback", fmt(T.callback, {group: e.callback, number: e.number,
+                                 when: e.asap ? T.asap : e.from.replace("T", " ") + " – " + (e.until || "").slice(11)})];
+    return ["sim-other", e.note || JSON.stringify(e)];
   }
 
   async function simulate() {

@@ -50,4 +50,4 @@ def int_in(node: dict, key: str, lo: int, hi: int, default: int) -> list[str]:
     return []
 
 
-from . import condition, goto, hangup, input, lookup, menu, play, route, say, setvar  # noqa: E402,F401
+from . import callback, condition, goto, hangup, input, lookup, menu, message, play, route, say, setvar  # noqa: E402,F401,E501

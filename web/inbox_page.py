@@ -1,0 +1,203 @@
+"""What callers left in the IVR: voice messages (F2) and callback orders
+(F3), for supervisors to work through; the same under /api/v1."""
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
+    send_file, url_for
+
+from appliance import audit, callbacks, messages, model, schedules
+from appliance.model import ConfigError
+
+from . import error_text, get_db, gettext, security
+from .api import body, invalid
+
+bp = Blueprint("inbox", __name__)
+api_bp = Blueprint("inbox_api", __name__, url_prefix="/api/v1")
+api_bp.register_error_handler(ConfigError, invalid)
+READERS = ("admin", "supervisor")
+
+
+def _(message: str) -> str:
+    """Marks a string for the catalog without translating it here (audit
+    actions are stored in English and translated by the audit page)."""
+    return message
+
+
+AUDIT_HANDLED = _("message handled")
+AUDIT_CALLBACK = {"done": _("callback done"), "cancelled": _("callback cancelled")}
+STATUS_NAMES = (_("new"), _("handled"), _("done"), _("cancelled"))   # shown through _() in the pages
+
+
+@bp.app_template_filter("inbox_time")
+def local_time(value: str | None) -> str:
+    """A stored UTC time on the call center's clock (the ``timezone``
+    setting, as for schedules and callback slots), to the minute."""
+    if not value:
+        return ""
+    if "inbox_tz" not in g:
+        g.inbox_tz = ZoneInfo(schedules.default_timezone(get_db()))
+    try:
+        return datetime.fromisoformat(value).astimezone(g.inbox_tz).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return value
+
+
+def _base():
+    return current_app.config["KORUND_INSTANCE"].base
+
+
+def _groups(db, table: str) -> list[str]:
+    names = {gr.name for gr in model.load(db).groups}
+    names |= {r[0] for r in db.execute(f"SELECT DISTINCT grp FROM {table}")}
+    return sorted(names)
+
+
+def _filters(states) -> tuple[str, str]:
+    status = request.args.get("status", "")
+    return (status if status in states else ""), request.args.get("group", "")[:40]
+
+
+def _message_404(db, message_id):
+    message = messages.get(db, message_id)
+    if message is None:
+        abort(404)
+    return message
+
+
+# --- panel -------------------------------------------------------------------
+
+@bp.get("/messages")
+@security.roles(*READERS)
+def messages_page():
+    db = get_db()
+    status, group = _filters(messages.STATES)
+    rows = messages.list_messages(db, status or None, group or None)
+    return render_template("messages.html", rows=rows, status=status, group=group,
+                           groups=_groups(db, "messages"))
+
+
+@bp.get("/messages/<int:message_id>/audio")
+@security.roles(*READERS)
+def message_audio(message_id):
+    message = _message_404(get_db(), message_id)
+    path = messages.audio_path(_base(), message)
+    if path is None:
+        abort(404)
+    return send_file(path, mimetype="audio/wav", download_name=f"message-{message_id}.wav",
+                     conditional=True, max_age=0)
+
+
+@bp.post("/messages/<int:message_id>/handled")
+@security.roles(*READERS)
+def message_handled(message_id):
+    db = get_db()
+    message = _message_404(db, message_id)
+    with db.atomic():
+        if message["status"] == "new":
+            messages.mark_handled(db, message_id, g.user.username)
+            audit.record(db, g.user.username, AUDIT_HANDLED, str(message_id),
+                         {"group": message["grp"], "ani": message["ani"]})
+            flash(gettext("Message {id} is marked handled.", id=message_id))
+        else:
+            flash(gettext("Message {id} was already handled by {user}.", id=message_id,
+                          user=message["handled_by"] or "?"))
+    return redirect(url_for("inbox.messages_page", status=request.form.get("status", ""),
+                            group=request.form.get("group", "")))
+
+
+@bp.get("/callbacks")
+@security.roles(*READERS)
+def callbacks_page():
+    db = get_db()
+    status, group = _filters(callbacks.STATES)
+    rows = callbacks.list_orders(db, status or None, group or None)
+    return render_template("callbacks.html", rows=rows, status=status, group=group,
+                           groups=_groups(db, "callbacks"), states=callbacks.STATES)
+
+
+@bp.post("/callbacks/<int:callback_id>/status")
+@security.roles(*READERS)
+def callback_status(callback_id):
+    db = get_db()
+    new = request.form.get("status", "")
+    try:
+        with db.atomic():
+            order = callbacks.set_status(db, callback_id, new, g.user.username)
+            audit.record(db, g.user.username, AUDIT_CALLBACK[new], str(callback_id),
+                         {"group": order["grp"], "number": order["number"]})
+    except LookupError:
+        abort(404)
+    except ConfigError as exc:
+        flash(error_text(exc), "error")
+    else:
+        flash(gettext("Callback order {id}: {status}.", id=callback_id, status=new))
+    return redirect(url_for("inbox.callbacks_page", status=request.form.get("filter_status", ""),
+                            group=request.form.get("group", "")))
+
+
+# --- API ---------------------------------------------------------------------
+
+def message_json(m: dict) -> dict:
+    return {"id": m["id"], "group": m["grp"], "ani": m["ani"], "uniqueid": m["uniqueid"],
+            "duration": m["duration"], "created_at": m["created_at"], "status": m["status"],
+            "handled_at": m["handled_at"], "handled_by": m["handled_by"],
+            "audio": url_for("inbox.message_audio", message_id=m["id"])}
+
+
+def callback_json(c: dict) -> dict:
+    return {"id": c["id"], "group": c["grp"], "number": c["number"], "ani": c["ani"], "asap": c["asap"],
+            "slot_from": c["slot_from"], "slot_until": c["slot_until"], "status": c["status"],
+            "uniqueid": c["uniqueid"], "created_at": c["created_at"], "changed_at": c["changed_at"],
+            "changed_by": c["changed_by"]}
+
+
+def _limit() -> int:
+    raw = request.args.get("limit", "200")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise ConfigError("limit", "'limit' must be a whole number from 1 to 1000")
+    return int(raw)
+
+
+@api_bp.get("/messages")
+@security.roles(*READERS)
+def api_messages():
+    rows = messages.list_messages(get_db(), request.args.get("status") or None,
+                                  request.args.get("group") or None, _limit())
+    return jsonify([message_json(m) for m in rows])
+
+
+@api_bp.post("/messages/<int:message_id>/handled")
+@security.roles(*READERS)
+def api_message_handled(message_id):
+    db = get_db()
+    message = _message_404(db, message_id)
+    with db.atomic():
+        if message["status"] == "new":
+            message = messages.mark_handled(db, message_id, g.user.username)
+            audit.record(db, g.user.username, AUDIT_HANDLED, str(message_id),
+                         {"group": message["grp"], "ani": message["ani"]})
+    return jsonify(message_json(message))
+
+
+@api_bp.get("/callbacks")
+@security.roles(*READERS)
+def api_callbacks():
+    rows = callbacks.list_orders(get_db(), request.args.get("status") or None,
+                                 request.args.get("group") or None, _limit())
+    return jsonify([callback_json(c) for c in rows])
+
+
+@api_bp.post("/callbacks/<int:callback_id>/status")
+@security.roles(*READERS)
+def api_callback_status(callback_id):
+    db, new = get_db(), body().get("status")
+    if callbacks.get(db, callback_id) is None:
+        abort(404)
+    with db.atomic():
+        order = callbacks.set_status(db, callback_id, new if isinstance(new, str) else "", g.user.username)
+        audit.record(db, g.user.username, AUDIT_CALLBACK[order["status"]], str(callback_id),
+                     {"group": order["grp"], "number": order["number"]})
+    return jsonify(callback_json(order))
