@@ -1,0 +1,131 @@
+"""Outgoing CRM webhooks: queued without waiting, posted to a real local HTTP
+receiver with an HMAC-SHA256 signature, retried on failure, given up after
+the limit."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from appliance import webhooks
+from appliance.model import ConfigError
+
+
+@pytest.fixture
+def receiver():
+    got, answers = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            got.append((dict(self.headers), body))
+            self.send_response(answers.pop(0) if answers else 200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/hook", got, answers
+    server.shutdown()
+    server.server_close()
+
+
+def test_nothing_is_queued_while_webhooks_are_off(db):
+    assert webhooks.enqueue(db, "call.ended", {"call": {"uniqueid": "1"}}) is None
+    assert webhooks.deliver_due(db) == 0
+    with pytest.raises(ValueError):
+        webhooks.enqueue(db, "call.whatever", {})
+
+
+@pytest.mark.parametrize("bad", ["ftp://x/", "javascript:alert(1)", "http://", "http://a b/"])
+def test_only_http_urls(db, bad):
+    with pytest.raises(ConfigError):
+        webhooks.configure(db, bad)
+
+
+def test_delivery_is_signed_and_retried(db, receiver):
+    url, got, answers = receiver
+    cfg = webhooks.configure(db, url)
+    assert len(cfg["secret"]) >= 32
+    call = {"uniqueid": "171.5", "ani": "+79161234567", "group": "support"}
+    rid = webhooks.call_offered(db, call, "1001", {"id": 7, "name": "Иван"})
+    answers.append(503)
+    assert webhooks.deliver_due(db) == 0
+    row = webhooks.recent(db)[0]
+    assert row["status"] == "pending" and row["attempts"] == 1 and row["last_error"] == "HTTP 503"
+    assert webhooks.deliver_due(db) == 0  # not due yet
+    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    assert webhooks.deliver_due(db, now=later) == 1
+    assert webhooks.recent(db)[0]["status"] == "sent"
+    assert len(got) == 2
+    headers, body = got[1]
+    expected = "sha256=" + hmac.new(cfg["secret"].encode(), body, hashlib.sha256).hexdigest()
+    assert headers["X-Korund-Signature"] == expected
+    assert headers["X-Korund-Event"] == "call.offered" and headers["X-Korund-Delivery"] == str(rid)
+    assert got[0][1] == body  # a retry sends the same bytes
+    data = json.loads(body)
+    assert data["id"] == rid and data["event"] == "call.offered"
+    assert data["data"] == {"call": call, "operator": "1001", "client": {"id": 7, "name": "Иван", "vip": False}}
+
+
+def test_an_unreachable_crm_is_given_up_after_the_limit(db):
+    webhooks.configure(db, "http://127.0.0.1:9/hook")
+    webhooks.call_ended(db, {"uniqueid": "1"})
+    t = datetime.now(timezone.utc)
+    for _ in range(webhooks.MAX_ATTEMPTS):
+        webhooks.deliver_due(db, now=t)
+        t += timedelta(hours=1)
+    row = webhooks.recent(db)[0]
+    assert row["status"] == "failed" and row["attempts"] == webhooks.MAX_ATTEMPTS and row["last_error"]
+
+
+def test_the_sender_thread_delivers(db, inst, receiver):
+    url, got, _answers = receiver
+    webhooks.configure(db, url)
+    webhooks.call_ended(db, {"uniqueid": "2"})
+    from appliance import store
+    stop = webhooks.start_sender(lambda: store.open_store(inst.db_path), interval=0.05)
+    try:
+        for _ in range(100):
+            if got:
+                break
+            threading.Event().wait(0.05)
+    finally:
+        stop.set()
+    assert got and json.loads(got[0][1])["event"] == "call.ended"
+
+
+def test_ami_events_queue_offered_once_and_ended(demo_db):
+    from appliance import clients
+    db = demo_db
+    webhooks.on_event(db, {"Event": "AgentCalled", "DestChannel": "PJSIP/1001-1", "DestUniqueid": "9.1",
+                           "Linkedid": "9.0"})
+    assert webhooks.recent(db) == []  # off: nothing queued
+    webhooks.configure(db, "https://crm.example/hook")
+    cid = clients.save(db, {"name": "Иван", "phones": "89161234567", "vip": True})
+    clients.set_screen_pop(db, "support", "https://crm.example/card?phone={ani}&op={operator}&c={client_id}")
+    db.execute("INSERT INTO calls (uniqueid, linkedid, ani, dnis, grp, started_at) "
+               "VALUES ('9.0', '9.0', '+79161234567', '300', 'support', '2026-01-01T10:00:00+00:00')")
+    offer = {"Event": "AgentCalled", "Queue": "support", "DestChannel": "PJSIP/1001-00000001",
+             "DestUniqueid": "9.1", "Uniqueid": "9.0", "Linkedid": "9.0", "CallerIDNum": "+79161234567"}
+    webhooks.on_event(db, offer)
+    webhooks.on_event(db, {**offer, "Event": "DialBegin"})
+    webhooks.on_event(db, {**offer, "DestChannel": "PJSIP/nobody-1", "DestUniqueid": "9.2"})
+    webhooks.on_event(db, {"Event": "Hangup", "Uniqueid": "9.1", "Linkedid": "9.0"})  # the operator's leg
+    db.execute("UPDATE calls SET ended_at = '2026-01-01T10:01:00+00:00', outcome = 'answered', operator = '1001'")
+    webhooks.on_event(db, {"Event": "Hangup", "Uniqueid": "9.0", "Linkedid": "9.0"})
+    rows = db.execute("SELECT event, payload FROM webhook_queue ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["call.offered", "call.ended"]
+    offered, ended = (json.loads(r[1]) for r in rows)
+    assert offered["operator"] == "1001" and offered["call"]["ani"] == "+79161234567"
+    assert offered["client"] == {"id": cid, "name": "Иван", "vip": True}
+    assert offered["screen_pop_url"] == f"https://crm.example/card?phone=%2B79161234567&op=1001&c={cid}"
+    assert ended["call"]["outcome"] == "answered" and ended["call"]["group"] == "support"
+    assert ended["client"]["id"] == cid

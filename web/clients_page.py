@@ -1,0 +1,348 @@
+"""Clients (CRM) in the panel: search and a paged list, the client card
+(phones, personal operator, VIP, custom fields, call history), custom fields,
+CSV import with preview and export, the external CRM hook (screen-pop URL per
+group, outgoing webhook). Plus /api/v1/clients for an external CRM and the
+operator's desktop.
+
+Operators, supervisors and admins search, view and edit cards; only admins
+import, export, define custom fields and set up the external CRM."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+
+from appliance import audit, clients, webhooks
+from appliance.model import ConfigError
+
+from . import error_text, get_db, gettext, security
+from .api import body, invalid
+from .tables_page import delimiter_names, encoding_name
+
+bp = Blueprint("clients", __name__, url_prefix="/clients")
+api_bp = Blueprint("clients_api", __name__, url_prefix="/api/v1")
+api_bp.register_error_handler(ConfigError, invalid)
+USERS = ("admin", "supervisor", "operator")
+ADMIN = ("admin",)
+PAGE_SIZE = 50
+SAMPLE_ROWS = 20
+
+
+def _(message: str) -> str:
+    """Marks an audit action for the catalog; the audit page translates it."""
+    return message
+
+
+def kind_names() -> dict:
+    return {"text": gettext("Text"), "number": gettext("Numeric"), "date": gettext("Date"),
+            "choice": gettext("Choice from a list")}
+
+
+def operators(db) -> list[tuple[str, str]]:
+    return [(r[0], f"{r[0]} — {r[1]}") for r in db.execute("SELECT extension, name FROM operators ORDER BY extension")]
+
+
+def page_args() -> tuple[str, int]:
+    q = (request.values.get("q") or "").strip()[:100]
+    try:
+        page = max(1, int(request.values.get("page") or 1))
+    except ValueError:
+        page = 1
+    return q, page
+
+
+# -- list and search ---------------------------------------------------------------
+
+@bp.get("/")
+@security.roles(*USERS)
+def index():
+    db = get_db()
+    q, page = page_args()
+    total = clients.count(db, q)
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
+    found = clients.search(db, q, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    return render_template("clients.html", clients=found, total=total, q=q, page=page, pages=pages)
+
+
+# -- the card ----------------------------------------------------------------------------
+
+def form_of(c: dict, fields: list[dict]) -> dict:
+    form = {"name": c.get("name", ""), "phones": "\n".join(c.get("phones", [])), "company": c.get("company", ""),
+            "email": c.get("email", ""), "personal_operator": c.get("personal_operator") or "",
+            "vip": "1" if c.get("vip") else ""}
+    for f in fields:
+        form["cf_" + f["name"]] = (c.get("fields") or {}).get(f["name"], "")
+    return form
+
+
+def data_of(form, fields: list[dict]) -> dict:
+    return {"name": form.get("name", ""), "phones": form.get("phones", ""), "company": form.get("company", ""),
+            "email": form.get("email", ""), "personal_operator": form.get("personal_operator", ""),
+            "vip": bool(form.get("vip")),
+            "fields": {f["name"]: form.get("cf_" + f["name"], "") for f in fields}}
+
+
+def render_card(current, form, errors=None, status=200):
+    db = get_db()
+    history = clients.calls_of(db, current) if current else []
+    return render_template("client_form.html", current=current, form=form, errors=errors or {},
+                           fields=clients.custom_fields(db), operators=operators(db), history=history,
+                           can_delete=g.user.role in ("admin", "supervisor")), status
+
+
+def error_key(exc: ConfigError, fields: list[dict]) -> str:
+    return "cf_" + exc.field if exc.field in {f["name"] for f in fields} else exc.field
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@security.roles(*USERS)
+def new():
+    db = get_db()
+    fields = clients.custom_fields(db)
+    if request.method == "GET":
+        return render_card(None, {"phones": (request.args.get("phone") or "")[:40]})
+    data = data_of(request.form, fields)
+    try:
+        with db.atomic():
+            cid = clients.save(db, data, by=g.user.username)
+            audit.record(db, g.user.username, _("client added"), str(cid), {"name": data["name"].strip()})
+    except ConfigError as exc:
+        return render_card(None, request.form, {error_key(exc, fields): error_text(exc)}, 400)
+    flash(gettext("The client {name} was saved.", name=data["name"].strip()), "ok")
+    return redirect(url_for("clients.card", client_id=cid))
+
+
+@bp.route("/<int:client_id>", methods=["GET", "POST"])
+@security.roles(*USERS)
+def card(client_id):
+    db = get_db()
+    current = clients.get(db, client_id)
+    if current is None:
+        abort(404)
+    fields = clients.custom_fields(db)
+    if request.method == "GET":
+        return render_card(current, form_of(current, fields))
+    if request.form.get("action") == "delete":
+        if g.user.role not in ("admin", "supervisor"):
+            abort(403)
+        with db.atomic():
+            clients.delete(db, client_id)
+            audit.record(db, g.user.username, _("client deleted"), str(client_id), {"name": current["name"]})
+        flash(gettext("The client {name} was deleted.", name=current["name"]), "ok")
+        return redirect(url_for("clients.index"))
+    data = {**data_of(request.form, fields), "id": client_id}
+    try:
+        with db.atomic():
+            clients.save(db, data, by=g.user.username)
+            audit.record(db, g.user.username, _("client changed"), str(client_id), {"name": data["name"].strip()})
+    except ConfigError as exc:
+        return render_card(current, request.form, {error_key(exc, fields): error_text(exc)}, 400)
+    flash(gettext("The client {name} was saved.", name=data["name"].strip()), "ok")
+    return redirect(url_for("clients.card", client_id=client_id))
+
+
+# -- custom fields ------------------------------------------------------------------------------
+
+def render_fields(form=None, errors=None, failed=None, status=200):
+    return render_template("clients_fields.html", fields=clients.custom_fields(get_db()), kinds=kind_names(),
+                           form=form or {"kind": "text"}, errors=errors or {}, failed=failed), status
+
+
+@bp.get("/fields")
+@security.roles(*ADMIN)
+def fields_page():
+    return render_fields()
+
+
+@bp.post("/fields")
+@security.roles(*ADMIN)
+def fields_edit():
+    db, form = get_db(), request.form
+    action = form.get("action")
+    original = form.get("original")
+    d = {"name": form.get("name", ""), "title": form.get("title", ""), "kind": form.get("kind", "text"),
+         "choices": form.get("choices", ""), "required": form.get("required")}
+    try:
+        with db.atomic():
+            if action == "delete" and original:
+                clients.delete_field(db, original)
+                audit.record(db, g.user.username, _("client field deleted"), original)
+                message = gettext("The field {name} was deleted.", name=original)
+            elif action == "save" and original:
+                f = clients.save_field(db, {**d, "name": original}, original)
+                audit.record(db, g.user.username, _("client field changed"), original, f)
+                message = gettext("The field {name} was saved.", name=original)
+            elif action == "add":
+                f = clients.save_field(db, d)
+                audit.record(db, g.user.username, _("client field added"), f["name"], f)
+                message = gettext("The field {name} was added.", name=f["name"])
+            else:
+                abort(400)
+    except ConfigError as exc:
+        if action == "add":
+            return render_fields(form, {exc.field: error_text(exc)}, None, 400)
+        return render_fields(None, None, {"name": original, "message": error_text(exc)}, 400)
+    flash(message, "ok")
+    return redirect(url_for("clients.fields_page"))
+
+
+# -- import and export ---------------------------------------------------------------------------
+
+def preview_helpers() -> dict:
+    return {"sample_rows": SAMPLE_ROWS, "delimiters": delimiter_names(), "encoding_name": encoding_name,
+            "problem_text": lambda p: error_text(p.error), "fields": clients.custom_fields(get_db())}
+
+
+@bp.get("/import")
+@security.roles(*ADMIN)
+def import_page(errors=None, status=200):
+    return render_template("clients_import.html", errors=errors or {}, fields=clients.custom_fields(get_db()),
+                           columns=clients._columns(clients.custom_fields(get_db()))), status
+
+
+@bp.post("/import")
+@security.roles(*ADMIN)
+def upload():
+    db = get_db()
+    f = request.files.get("file")
+    if f is None or not f.filename:
+        return import_page({"file": gettext("Choose a CSV file.")}, 400)
+    token, preview = clients.stage(db, f.read(), g.user.username, f.filename)
+    if token:
+        return redirect(url_for("clients.review", token=token))
+    return render_template("clients_preview.html", filename=f.filename, preview=preview, token=None,
+                           **preview_helpers()), 400
+
+
+@bp.route("/import/<token>", methods=["GET", "POST"])
+@security.roles(*ADMIN)
+def review(token):
+    db = get_db()
+    if request.method == "POST" and request.form.get("action") == "cancel":
+        clients.discard(db, token, g.user.username)
+        flash(gettext("The upload was discarded; nothing was imported."))
+        return redirect(url_for("clients.import_page"))
+    try:
+        if request.method == "POST":
+            with db.atomic():
+                filename, p, added, updated = clients.confirm(db, token, g.user.username)
+                audit.record(db, g.user.username, _("clients imported"), filename,
+                             {"added": added, "updated": updated, "encoding": p.encoding})
+            flash(gettext("Clients imported: {added} added, {updated} updated.", added=added, updated=updated), "ok")
+            return redirect(url_for("clients.index"))
+        filename, p = clients.staged(db, token, g.user.username)
+    except ConfigError as exc:
+        flash(error_text(exc), "error")
+        return redirect(url_for("clients.import_page"))
+    return render_template("clients_preview.html", filename=filename, preview=p, token=token, **preview_helpers())
+
+
+@bp.get("/export.csv")
+@security.roles(*ADMIN)
+def export():
+    db = get_db()
+    data = clients.export_csv(db)
+    audit.record(db, g.user.username, _("clients exported"))
+    return Response(data, mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="clients.csv"'})
+
+
+# -- external CRM -------------------------------------------------------------------------------------
+
+def render_integration(errors=None, form=None, status=200):
+    db = get_db()
+    cfg = webhooks.config(db)
+    templates = clients.screen_pop_templates(db)
+    return render_template("clients_integration.html", templates=templates, form=form or {}, errors=errors or {},
+                           webhook=cfg, deliveries=webhooks.recent(db),
+                           placeholders=clients.POP_PLACEHOLDERS), status
+
+
+@bp.get("/integration")
+@security.roles(*ADMIN)
+def integration():
+    return render_integration()
+
+
+@bp.post("/integration")
+@security.roles(*ADMIN)
+def integration_save():
+    db, form = get_db(), request.form
+    action = form.get("action")
+    try:
+        with db.atomic():
+            if action == "screen_pop":
+                group = form.get("group", "")
+                t = clients.set_screen_pop(db, group, form.get("screen_pop_url", ""))
+                audit.record(db, g.user.username, _("screen-pop URL changed"), group, {"url": t})
+                message = gettext("The screen-pop URL of the group {name} was saved.", name=group)
+            elif action == "webhook":
+                secret = webhooks.secrets.token_urlsafe(32) if form.get("new_secret") else None
+                cfg = webhooks.configure(db, form.get("webhook_url", ""), secret)
+                audit.record(db, g.user.username, _("webhook changed"), details={"url": cfg["url"]})
+                message = gettext("The webhook settings were saved.")
+            else:
+                abort(400)
+    except ConfigError as exc:
+        key = exc.field if exc.field != "screen_pop_url" else "pop_" + form.get("group", "")
+        return render_integration({key: error_text(exc)}, form, 400)
+    flash(message, "ok")
+    return redirect(url_for("clients.integration"))
+
+
+# -- API ---------------------------------------------------------------------------------------------
+
+def client_json(db, c: dict, history: bool = False) -> dict:
+    out = dict(c)
+    if history:
+        out["calls"] = clients.calls_of(db, c, 20)
+    return out
+
+
+@api_bp.get("/clients")
+@security.roles(*USERS)
+def api_list():
+    db = get_db()
+    q = (request.args.get("q") or "").strip()[:100]
+    try:
+        limit = min(max(int(request.args.get("limit") or 50), 1), 500)
+        offset = max(int(request.args.get("offset") or 0), 0)
+    except ValueError:
+        abort(400, description="limit and offset are numbers")
+    return jsonify(clients.search(db, q, limit, offset))
+
+
+@api_bp.post("/clients")
+@security.roles(*USERS)
+def api_create():
+    d, db = body(), get_db()
+    d.pop("id", None)
+    with db.atomic():
+        cid = clients.save(db, d, by=g.user.username)
+        audit.record(db, g.user.username, "client added", str(cid), {"name": str(d.get("name", ""))[:200]})
+    return jsonify(client_json(db, clients.get(db, cid))), 201
+
+
+@api_bp.route("/clients/<client_id>", methods=["GET", "PUT"])
+@security.roles(*USERS)
+def api_client(client_id):
+    db = get_db()
+    current = clients.get(db, client_id) if client_id.isdigit() else None
+    if current is None:
+        abort(404)
+    client_id = current["id"]
+    if request.method == "PUT":
+        d = {**body(), "id": client_id}
+        with db.atomic():
+            clients.save(db, d, by=g.user.username)
+            audit.record(db, g.user.username, "client changed", str(client_id))
+        current = clients.get(db, client_id)
+    return jsonify(client_json(db, current, history=True))
+
+
+@api_bp.get("/clients/by-number/<number>")
+@security.roles(*USERS)
+def api_by_number(number):
+    db = get_db()
+    c = clients.find_by_number(db, number)
+    if c is None:
+        abort(404, description="no client has this number")
+    return jsonify(client_json(db, c, history=True))
