@@ -4,6 +4,7 @@ and the history. WAL, a busy timeout, and named migrations recorded in the
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -15,13 +16,36 @@ from . import migrations
 BUSY_TIMEOUT_MS = 5000
 
 
+class Store(sqlite_utils.Database):
+    """sqlite-utils' Database whose ``atomic()`` takes the write lock when the
+    transaction starts (BEGIN IMMEDIATE). With a plain BEGIN, a transaction
+    that reads and then writes can find another process holding the lock and
+    fail at once with "database is locked" (SQLite cannot wait there without
+    risking a deadlock); taking it up front lets busy_timeout do its job."""
+
+    @contextlib.contextmanager
+    def atomic(self):
+        if self.conn.in_transaction:
+            with super().atomic():
+                yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback()
+            raise
+        else:
+            self.conn.commit()
+
+
 def open_store(path: str | os.PathLike, migrate: bool = True) -> sqlite_utils.Database:
     """Open (creating if needed) the store at *path* and bring it up to date."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000,
                            check_same_thread=False)
-    db = sqlite_utils.Database(conn)
+    db = Store(conn)
     db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     db.execute("PRAGMA foreign_keys = ON")
     if db.journal_mode != "wal":
