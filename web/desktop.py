@@ -1,0 +1,234 @@
+"""The operator's desktop (F8, F9): state control, today's figures, and the
+screen pop pushed over server-sent events, with the card, the IVR path,
+notes saved as typed, transfer and callback orders.
+
+Operators use their own desktop; supervisors and admins may open any
+operator's desktop read-only (``?operator=<extension>``). The JSON
+endpoints below belong to the page (session cookie plus CSRF header).
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
+
+from appliance import agents, ami, audit, clients, desktop, store
+from appliance.model import ConfigError
+
+from . import error_text, get_db, security
+
+bp = Blueprint("desktop", __name__)
+READERS = ("admin", "supervisor")
+LINKEDID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# An event stream ends after this long and the browser reconnects (with
+# Last-Event-ID, so nothing is missed): a waitress thread is never held for
+# good by a closed tab.
+STREAM_SECONDS = 55
+KEEPALIVE_SECONDS = 15
+POLL_SECONDS = 0.1
+
+
+def _invalid(exc: ConfigError):
+    return jsonify(error="invalid", field=exc.field, message=error_text(exc)), 422
+
+
+bp.register_error_handler(ConfigError, _invalid)
+
+
+def _json_error(code: int, message: str):
+    return jsonify(error="refused", message=message), code
+
+
+def _whose() -> tuple[str, bool]:
+    """(extension shown, read-only?) for the request's user."""
+    db = get_db()
+    if g.user.role == "operator":
+        ext = desktop.extension_of(db, g.user)
+        if not ext:
+            abort(403)
+        return ext, False
+    ext = request.args.get("operator", "")
+    if not re.fullmatch(r"[0-9]{2,8}", ext) or not db.execute(
+            "SELECT 1 FROM operators WHERE extension = ?", [ext]).fetchone():
+        abort(404)
+    return ext, True
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ConfigError("body", "the request must be a JSON object")
+    return data
+
+
+def _session_for_writing(linkedid: str) -> str:
+    """The operator's extension if they may change the session *linkedid*."""
+    if not LINKEDID.match(linkedid):
+        abort(404)
+    if g.user.role != "operator":
+        abort(403)
+    ext = desktop.extension_of(get_db(), g.user)
+    if not desktop.was_offered(get_db(), linkedid, ext):
+        abort(404)
+    return ext
+
+
+@bp.get("/desktop")
+@security.roles("operator", *READERS)
+def page():
+    db = get_db()
+    if g.user.role != "operator" and not request.args.get("operator"):
+        return render_template("desktop.html", chooser=agents.states(db), ext=None)
+    ext, readonly = _whose()
+    current = desktop.current_offer(db, ext)
+    config = {
+        "extension": ext, "readonly": readonly, "after": desktop.last_offer_id(db, ext),
+        "current": current["linkedid"] if current else None,
+        "events": url_for("desktop.events", operator=ext if readonly else None),
+        "sessions": url_for("desktop.page") + "/sessions/",
+        "state": url_for("desktop.change_state"), "figures": url_for("desktop.figures", operator=ext if readonly else None),
+        "fields": clients.custom_fields(db),
+    }
+    return render_template("desktop.html", chooser=None, ext=ext, readonly=readonly,
+                           state=agents.state(db, ext), reasons=agents.reasons(db),
+                           figures=desktop.today_figures(db, ext), config=config,
+                           operators=[o for o in agents.states(db) if o["extension"] != ext],
+                           groups=[r[0] for r in db.execute("SELECT name FROM groups ORDER BY name")],
+                           attended=desktop.attended_available(current_app.config["KORUND_INSTANCE"].etc))
+
+
+@bp.get("/desktop/events")
+@security.roles("operator", *READERS)
+def events():
+    """Server-sent events: each call offered to the operator's phone, with
+    its whole session, as soon as the events service records it."""
+    ext, _readonly = _whose()
+    last = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
+    db = get_db()
+    after = int(last) if last.isdigit() else desktop.last_offer_id(db, ext)
+    inst = current_app.config["KORUND_INSTANCE"]
+
+    def stream():
+        own = inst.open_store()
+        try:
+            yield "retry: 1000\n\n"
+            start = last_sent = time.monotonic()
+            nonlocal after
+            shown = None   # (offer id, state) the page last heard of
+            while time.monotonic() - start < STREAM_SECONDS:
+                found = desktop.wait_for_offers(own, ext, after, timeout=1.0, interval=POLL_SECONDS)
+                for offer in found:
+                    after = offer["id"]
+                    payload = {"offer": offer, "session": desktop.session(own, offer["linkedid"])}
+                    yield f"id: {offer['id']}\nevent: offer\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+                    shown = (offer["id"], offer["state"])
+                    last_sent = time.monotonic()
+                # the call shown was answered, missed or ended: the card's badge follows
+                latest = desktop.latest_offer(own, ext)
+                if latest and latest["id"] <= after and (latest["id"], latest["state"]) != shown:
+                    if shown is not None:
+                        yield f"event: state\ndata: {json.dumps(latest)}\n\n"
+                        last_sent = time.monotonic()
+                    shown = (latest["id"], latest["state"])
+                if time.monotonic() - last_sent > KEEPALIVE_SECONDS:
+                    yield ": keep-alive\n\n"
+                    last_sent = time.monotonic()
+        finally:
+            own.close()
+
+    return Response(stream(), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@bp.get("/desktop/sessions/<linkedid>")
+@security.roles("operator", *READERS)
+def session_json(linkedid):
+    db = get_db()
+    if not LINKEDID.match(linkedid) or not desktop.can_read(db, g.user, linkedid):
+        abort(404)
+    found = desktop.session(db, linkedid)
+    if found is None:
+        abort(404)
+    return jsonify(found)
+
+
+@bp.put("/desktop/sessions/<linkedid>/note")
+@security.roles("operator")
+def save_note(linkedid):
+    ext = _session_for_writing(linkedid)
+    at = desktop.save_note(get_db(), linkedid, g.user.username, ext, _body().get("text"))
+    return jsonify(saved_at=at)
+
+
+@bp.post("/desktop/sessions/<linkedid>/client")
+@security.roles("operator")
+def save_client(linkedid):
+    _session_for_writing(linkedid)
+    data = _body()
+    client = desktop.save_client(get_db(), linkedid, data, g.user.username)
+    return jsonify(client=client, edits=desktop.edits(get_db(), linkedid))
+
+
+@bp.post("/desktop/sessions/<linkedid>/transfer")
+@security.roles("operator")
+def transfer(linkedid):
+    ext = _session_for_writing(linkedid)
+    db = get_db()
+    data = _body()
+    desktop.resolve_target(db, data.get("target"))   # bad input answers before AMI is asked
+    if data.get("kind") == "attended" and not desktop.attended_available(current_app.config["KORUND_INSTANCE"].etc):
+        raise ConfigError("kind", "attended transfer needs an attended-transfer feature code (atxfer) in "
+                                  "Asterisk's features.conf; use a blind transfer")
+    try:
+        mgr = ami.connect(store.settings(db), timeout=5)
+    except ami.AmiError as exc:
+        return _json_error(503, str(exc))
+    try:
+        done = desktop.transfer(db, mgr, linkedid, data.get("kind") or "blind", data.get("target"),
+                                g.user.username, ext)
+    finally:
+        ami.close(mgr)
+    audit.record(db, g.user.username, "call transferred", linkedid, done)
+    return jsonify(done)
+
+
+@bp.post("/desktop/sessions/<linkedid>/callback")
+@security.roles("operator")
+def callback(linkedid):
+    _session_for_writing(linkedid)
+    data = _body()
+    order = desktop.order_callback(get_db(), linkedid, data.get("number"), data.get("slot"), g.user.username)
+    return jsonify(order=order), 201
+
+
+@bp.post("/desktop/state")
+@security.roles("operator")
+def change_state():
+    db = get_db()
+    ext = desktop.extension_of(db, g.user)
+    if not ext:
+        abort(403)
+    data = _body()
+    new = data.get("state")
+    if new not in ("ready", "paused", "logged_out"):
+        raise ConfigError("state", "one of {choices}", choices="ready, paused, logged_out")
+    mgr = None
+    try:
+        mgr = ami.connect(store.settings(db), timeout=3)
+    except ami.AmiError:
+        mgr = None   # stored now; the ACD's sync makes the queues follow
+    try:
+        result = agents.change(db, mgr, ext, new, data.get("reason"), by=g.user.username)
+    finally:
+        ami.close(mgr)
+    return jsonify(result)
+
+
+@bp.get("/desktop/figures")
+@security.roles("operator", *READERS)
+def figures():
+    ext, _readonly = _whose()
+    db = get_db()
+    return jsonify(figures=desktop.today_figures(db, ext), state=agents.state(db, ext))
