@@ -132,7 +132,9 @@ info = !950/330,!1400/330,!1800/330,0
         "musiconhold.conf": "[general]\n",
         "amd.conf": "[general]\n",
         "queuerules.conf": "",
-        "features.conf": "[general]\n",
+        # AMI's Atxfer (the desktop's attended transfer) needs an attended
+        # transfer feature code to exist.
+        "features.conf": "[general]\n\n[featuremap]\natxfer => *2\n",
         "ccss.conf": "[general]\n",
         "stasis.conf": "",
         "acl.conf": "",
