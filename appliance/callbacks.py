@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from .model import ConfigError
 
-STATES = ("new", "done", "cancelled")
+STATES = ("new", "done", "cancelled", "failed")   # failed: the dialer gave up (appliance/dialer.py)
 FINAL = ("done", "cancelled")
 NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 SLOT = re.compile(r"^\s*(?:(tomorrow|завтра)\s+)?([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})\s*$",

@@ -94,6 +94,9 @@ def cmd_service(args, inst: Instance) -> int:
     elif args.command == "web":
         from web import serve
         serve(inst)
+    elif args.command == "dialer":
+        from . import dialer
+        dialer.run(inst)
     return 0
 
 
@@ -214,6 +217,40 @@ def cmd_table(args, inst: Instance) -> int:
     return 0 if p.ok else 2
 
 
+def cmd_clients(args, inst: Instance) -> int:
+    """Clients (CRM): import FILE [--dry-run] (all or nothing), export [FILE], find NUMBER."""
+    from . import clients
+    db = inst.open_store()
+    try:
+        if args.clients_command == "export":
+            data = clients.export_csv(db)
+            if args.file and args.file != "-":
+                open(args.file, "wb").write(data)
+            else:
+                sys.stdout.buffer.write(data)
+            return 0
+        if args.clients_command == "find":
+            c = clients.find_by_number(db, args.file or "")
+            if c is None:
+                print("no client has this number", file=sys.stderr)
+                return 1
+            print(json.dumps(c, ensure_ascii=False, indent=2))
+            return 0
+        if not args.file:
+            print("error: give the CSV file", file=sys.stderr)
+            return 2
+        raw = open(args.file, "rb").read()
+        p = clients.preview(db, raw) if args.dry_run else clients.import_csv(db, raw, by="cli")
+    except (model.ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    new = sum(1 for r in p.rows if not r["id"])
+    print(f"{len(p.rows)} clients ({new} new, {len(p.rows) - new} updated), encoding {p.encoding}")
+    for e in p.errors:
+        print(f"  {e}")
+    return 0 if p.ok else 2
+
+
 def cmd_prompt(args, inst: Instance) -> int:
     from . import audit, prompt_library
     db = inst.open_store()
@@ -319,6 +356,21 @@ def cmd_callbacks(args, inst: Instance) -> int:
     """Callback orders; --done ID or --cancel ID closes an open one."""
     from . import audit, callbacks
     db = inst.open_store()
+    if args.retry is not None:
+        from . import dialer
+        try:
+            with db.atomic():
+                dialer.retry(db, args.retry, dialer.system_clock())
+                order = callbacks.get(db, args.retry)
+                audit.record(db, "korund-cli", "callback retried", str(order["id"]),
+                             {"group": order["grp"], "number": order["number"]})
+        except LookupError:
+            print(f"error: no callback order {args.retry}", file=sys.stderr)
+            return 1
+        except model.ConfigError as exc:
+            print(f"error: {exc.text}", file=sys.stderr)
+            return 1
+        return 0
     closing = ("done", args.done) if args.done is not None else ("cancelled", args.cancel)
     if closing[1] is not None:
         try:
@@ -338,6 +390,40 @@ def cmd_callbacks(args, inst: Instance) -> int:
     for o in rows:
         when = "as soon as possible" if o["asap"] else f"{o['slot_from'][:16]} - {(o['slot_until'] or '')[11:16]}"
         print(f"{o['id']:>5} {when:34} {o['number']:16} {o['grp']:10} {o['status']:10} {o['ani']}")
+    return 0
+
+
+def cmd_agent(args, inst: Instance) -> int:
+    """Operator states: list, or login/logout/ready/pause EXTENSION [REASON]."""
+    from . import agents
+    db = inst.open_store()
+    if args.agent_command == "list":
+        rows = agents.states(db)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print(f"{'ext':8} {'name':24} {'state':11} {'reason':18} since")
+        for r in rows:
+            print(f"{r['extension']:8} {r['name']:24} {r['state']:11} {r['reason'] or '':18} {r['since'] or ''}")
+        return 0
+    if not args.extension:
+        print("error: give the operator's extension", file=sys.stderr)
+        return 2
+    if args.agent_command == "pause" and not args.reason:
+        print("error: give a pause reason (name or number): "
+              + ", ".join(f"{r['code']} {r['name']}" for r in agents.reasons(db)), file=sys.stderr)
+        return 2
+    mgr = _running_ami(inst, db)
+    try:
+        with agents.immediate(db):
+            new = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause": "paused"}
+            r = agents.change(db, mgr, args.extension, new[args.agent_command], args.reason, by="cli")
+    except model.ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        ami.close(mgr)
+    print(f"{r['extension']} {r['state']}{' (' + r['reason'] + ')' if r['reason'] else ''}")
     return 0
 
 
@@ -391,7 +477,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_start)
     sub.add_parser("stop", help="stop the instance's services").set_defaults(fn=cmd_stop)
     sub.add_parser("status", help="state of the supervised services").set_defaults(fn=cmd_status)
-    for name in ("agi", "events", "web"):
+    for name in ("agi", "events", "web", "dialer"):
         sub.add_parser(name, help=f"run the {name} service (supervisord does this)"
                        ).set_defaults(fn=cmd_service)
 
@@ -442,6 +528,13 @@ def parser() -> argparse.ArgumentParser:
                    help="update rows by key and add new ones instead of replacing the table")
     s.set_defaults(fn=cmd_table)
 
+    s = sub.add_parser("clients", help="clients (CRM): import FILE.csv [--dry-run] (all or nothing), "
+                       "export [FILE.csv], find NUMBER")
+    s.add_argument("clients_command", choices=("import", "export", "find"))
+    s.add_argument("file", nargs="?", help="the CSV file (export: '-' or none for standard output); find: the number")
+    s.add_argument("--dry-run", action="store_true", help="only report what the import would do")
+    s.set_defaults(fn=cmd_clients)
+
     s = sub.add_parser("prompt", help="the prompt library: list, say NAME --language ru --text '...', "
                        "add NAME --language en FILE (WAV/MP3/OGG), rm NAME [--language en]")
     s.set_defaults(fn=cmd_prompt)
@@ -468,15 +561,24 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_messages)
 
     s = sub.add_parser("callbacks", help="callback orders (open ones by when they are due); "
-                       "--done ID or --cancel ID closes one")
-    s.add_argument("--status", choices=["new", "done", "cancelled"])
+                       "--done ID or --cancel ID closes one, --retry ID dials it again now")
+    s.add_argument("--status", choices=["new", "done", "cancelled", "failed"])
     s.add_argument("--group")
     s.add_argument("--limit", type=int, default=50)
     s.add_argument("--json", action="store_true")
     closing = s.add_mutually_exclusive_group()
     closing.add_argument("--done", type=int, metavar="ID")
     closing.add_argument("--cancel", type=int, metavar="ID")
+    closing.add_argument("--retry", type=int, metavar="ID", help="dial an open or failed order again now")
     s.set_defaults(fn=cmd_callbacks)
+
+    s = sub.add_parser("agent", help="operator states: list, login EXT, logout EXT, ready EXT, "
+                                     "pause EXT REASON (a reason's name or number)")
+    s.add_argument("agent_command", choices=("list", "login", "logout", "ready", "pause"))
+    s.add_argument("extension", nargs="?")
+    s.add_argument("reason", nargs="?")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_agent)
 
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")
     s.add_argument("sim_command", choices=("init", "start", "stop"))

@@ -8,6 +8,7 @@ CTX_INBOUND = "korund-inbound"        # calls arriving from the PSTN trunk
 CTX_ROUTE = "korund-route"            # queue a call to the group in VAR_GROUP
 CTX_OPERATORS = "korund-operators"    # calls from operators' phones
 CTX_AGI_FAIL = "korund-agi-fail"      # where an AGI script sends a broken call
+CTX_CALLBACK = "korund-callback"      # the dialer: operator answered, now dial the client
 
 # Channel variables (inherited by the call's legs where prefixed with __)
 VAR_ANI = "KORUND_ANI"                # caller number, filtered to [0-9+]
@@ -20,9 +21,20 @@ VAR_TARGET_NUMBER = "KORUND_TARGET_NUMBER"      # a scenario routed to an outsid
 VAR_QUEUE_PRIO = "QUEUE_PRIO"         # app_queue's own: the caller's priority
 VAR_ROUTE_SOURCE = "KORUND_ROUTE_SOURCE"  # "agi" or "fallback"
 VAR_LANGUAGE = "CHANNEL(language)"
+# Set by the callback dialer (appliance/dialer.py) on the operator's leg it
+# originates: the desktop pops the order's card from VAR_CALLBACK_ORDER (the
+# callbacks.id; it shows in the channel's VarSet events and Getvar).
+VAR_CALLBACK_ORDER = "KORUND_CALLBACK_ORDER"      # callbacks.id of the order being placed
+VAR_CALLBACK_ATTEMPT = "KORUND_CALLBACK_ATTEMPT"  # callback_attempts.id of this attempt
+VAR_CALLBACK_NUMBER = "KORUND_CALLBACK_NUMBER"    # the client's number (digits) dialed after the operator
+VAR_CALLBACK_RING = "KORUND_CALLBACK_RING"        # seconds the client's phone may ring
+DB_CALLBACK_RESULTS = "korund_cb"                  # AstDB family: <attempt id> = the client leg's DIALSTATUS
 
 # AGI script names (agi://host:port/<name>)
 AGI_INBOUND = "inbound"
+AGI_AGENT = "agent"                   # phone feature codes: login, logout, pause, ready
+AGI_OVERFLOW = "overflow"             # a group's overflow scenario
+VAR_OVERFLOWS = "KORUND_OVERFLOWS"    # how many times the call overflowed already
 
 # Characters a caller ID may keep; everything else is dropped before the
 # number reaches the dialplan or the database.

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 
-from . import ami, store
+from . import agent_events, agents, ami, desktop, store, webhooks
 from .history import CallHistory
 from .instance import Instance
 
@@ -26,14 +26,26 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
     db = store.open_store(instance.db_path)
     history = CallHistory(db)
     lock = threading.Lock()
+    webhooks.start_sender(lambda: store.open_store(instance.db_path), stop=stop)  # posts to the external CRM
 
     def on_event(event, manager):
         headers = ami.event_headers(event)
-        try:
-            with lock:
-                history.handle(headers)
-        except Exception:  # keep pyst2's dispatch thread alive whatever one event does
-            log.exception("could not record %s", headers.get("Event"))
+        handlers = (
+            history.handle,
+            lambda h: agent_events.handle(db, manager, h),  # operator states follow app_queue
+            lambda h: agents.sync(db, manager) if h.get("Event") in ("FullyBooted", "Reload") else None,
+            lambda h: desktop.on_event(db, h),  # screen pop: calls offered to operators' phones
+            lambda h: webhooks.on_event(db, h),  # external CRM: call offered / ended (queued)
+        )
+        with lock:
+            for handle in handlers:
+                # Each on its own: one failing must neither skip the others nor
+                # kill pyst2's dispatch thread.
+                try:
+                    handle(headers)
+                except Exception:
+                    log.exception("could not handle %s in %s", headers.get("Event"),
+                                  getattr(handle, "__qualname__", handle))
 
     while not stop.is_set():
         settings = store.settings(db)
@@ -47,6 +59,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
         try:
             mgr.register_event("*", on_event)
             next_catch_up = 0.0
+            next_sync = 0.0
             while mgr.connected() and not stop.is_set():
                 if time.monotonic() >= next_catch_up:
                     with lock:
@@ -54,6 +67,11 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                     if n:
                         log.info("completed %d call(s) from the CDR log", n)
                     next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+                with lock:
+                    agents.finish_wrapups(db)
+                    if time.monotonic() >= next_sync:
+                        agents.sync(db, mgr)  # on (re)connect, then as a safety net
+                        next_sync = time.monotonic() + agents.SYNC_SECONDS
                 stop.wait(0.5)
         except Exception:
             log.exception("AMI session failed")

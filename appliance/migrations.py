@@ -274,6 +274,184 @@ def m008_data_tables_edit(db):
     )""")
 
 
+@migration
+def m009_acd(db):
+    # The ACD (F7, F10): operator states (the truth Asterisk's queue pauses
+    # follow), their log with start and end for the reports, pause reasons,
+    # and each group's queue settings.
+    for sql in (
+        """CREATE TABLE operator_states (
+            operator_id INTEGER PRIMARY KEY REFERENCES operators(id) ON DELETE CASCADE,
+            state TEXT NOT NULL DEFAULT 'ready',
+            reason TEXT,
+            since TEXT NOT NULL,
+            call_id TEXT,
+            until TEXT,
+            missed INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE operator_state_log (
+            id INTEGER PRIMARY KEY,
+            operator_id INTEGER NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+            state TEXT NOT NULL,
+            reason TEXT,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            by TEXT
+        )""",
+        "CREATE INDEX operator_state_log_open ON operator_state_log (operator_id, ended_at)",
+        """CREATE TABLE pause_reasons (
+            id INTEGER PRIMARY KEY,
+            code INTEGER NOT NULL UNIQUE,
+            name TEXT NOT NULL UNIQUE,
+            builtin INTEGER NOT NULL DEFAULT 0
+        )""",
+        "INSERT INTO pause_reasons (code, name, builtin) VALUES (1, 'lunch', 0), "
+        "(2, 'training', 0), (3, 'technical break', 0), (9, 'no answer', 1)",
+        "ALTER TABLE groups ADD COLUMN wrapup INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE groups ADD COLUMN max_wait INTEGER NOT NULL DEFAULT 600",
+        "ALTER TABLE groups ADD COLUMN overflow_kind TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE groups ADD COLUMN overflow_target TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE groups ADD COLUMN announce_position INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE groups ADD COLUMN announce_holdtime INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE groups ADD COLUMN moh TEXT NOT NULL DEFAULT 'default'",
+        "ALTER TABLE groups ADD COLUMN noanswer_pause INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE groups ADD COLUMN noanswer_after INTEGER NOT NULL DEFAULT 1",
+    ):
+        db.execute(sql)
+
+
+
+@migration
+def m010_clients(db):
+    # The CRM: clients, their normalised numbers (one number, one client),
+    # admin-defined custom fields, staged CSV imports, each group's external
+    # CRM screen-pop URL template and the outgoing webhook queue.
+    for sql in (
+        """CREATE TABLE clients (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            company TEXT NOT NULL DEFAULT '',
+            email TEXT NOT NULL DEFAULT '',
+            personal_operator TEXT,
+            vip INTEGER NOT NULL DEFAULT 0,
+            fields TEXT NOT NULL DEFAULT '{}',
+            search TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            created_by TEXT,
+            updated_by TEXT
+        )""",
+        "CREATE INDEX clients_search ON clients (search)",
+        """CREATE TABLE client_phones (
+            number TEXT PRIMARY KEY,
+            client_id INTEGER NOT NULL REFERENCES clients(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX client_phones_client ON client_phones (client_id)",
+        """CREATE TABLE client_fields (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            title TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('text', 'number', 'date', 'choice')),
+            choices TEXT NOT NULL DEFAULT '[]',
+            required INTEGER NOT NULL DEFAULT 0,
+            position INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE client_uploads (
+            token TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            filename TEXT,
+            raw TEXT NOT NULL,
+            sha256 TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE crm_screen_pop (
+            group_id INTEGER PRIMARY KEY REFERENCES groups(id) ON DELETE CASCADE,
+            url_template TEXT NOT NULL
+        )""",
+        """CREATE TABLE webhook_queue (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            next_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            status TEXT NOT NULL DEFAULT 'pending',
+            last_error TEXT,
+            sent_at TEXT
+        )""",
+        "CREATE INDEX webhook_queue_due ON webhook_queue (status, next_at)",
+        "CREATE INDEX calls_ani ON calls (ani)",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m011_desktop(db):
+    # The operator's desktop (F8, F9): calls offered to operators' phones
+    # (written by the events service, followed by the screen pop), and the
+    # session of a call (by linkedid, so it travels with transfers): each
+    # author's notes and the card edits made during it.
+    for sql in (
+        """CREATE TABLE offers (
+            id INTEGER PRIMARY KEY,
+            uniqueid TEXT NOT NULL UNIQUE,
+            linkedid TEXT NOT NULL,
+            extension TEXT NOT NULL,
+            ani TEXT NOT NULL DEFAULT '',
+            grp TEXT NOT NULL DEFAULT '',
+            channel TEXT NOT NULL DEFAULT '',
+            dest_channel TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'ringing'
+        )""",
+        "CREATE INDEX offers_extension ON offers (extension, id)",
+        "CREATE INDEX offers_linkedid ON offers (linkedid)",
+        """CREATE TABLE session_notes (
+            id INTEGER PRIMARY KEY,
+            linkedid TEXT NOT NULL,
+            author TEXT NOT NULL,
+            extension TEXT NOT NULL DEFAULT '',
+            text TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (linkedid, author)
+        )""",
+        """CREATE TABLE session_edits (
+            id INTEGER PRIMARY KEY,
+            linkedid TEXT NOT NULL,
+            author TEXT NOT NULL,
+            at TEXT NOT NULL,
+            what TEXT NOT NULL,
+            details TEXT NOT NULL
+        )""",
+        "CREATE INDEX session_edits_linkedid ON session_edits (linkedid)",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m012_callback_dialing(db):
+    # The callback dialer (F3): each order's counted tries, when it is tried
+    # next, who is dialing it now (the lock), and every attempt with its result.
+    for sql in (
+        "ALTER TABLE callbacks ADD COLUMN tries INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE callbacks ADD COLUMN next_at TEXT",
+        "ALTER TABLE callbacks ADD COLUMN locked_by TEXT",
+        "ALTER TABLE callbacks ADD COLUMN locked_at TEXT",
+        """CREATE TABLE callback_attempts (
+            id INTEGER PRIMARY KEY,
+            callback_id INTEGER NOT NULL REFERENCES callbacks(id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            result TEXT,
+            uniqueid TEXT NOT NULL DEFAULT '',
+            ended_at TEXT
+        )""",
+        "CREATE INDEX callback_attempts_order ON callback_attempts (callback_id)",
+        "CREATE INDEX callback_attempts_open ON callback_attempts (result)",
+    ):
+        db.execute(sql)
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

@@ -86,6 +86,15 @@ class Group:
     ring_timeout: int
     is_default: bool
     members: list[tuple[Operator, int]] = field(default_factory=list)
+    # ACD settings (m009_acd); see set_group_acd for their meaning.
+    wrapup: int = 0
+    max_wait: int = 600
+    overflow_kind: str = ""
+    overflow_target: str = ""
+    announce_position: bool = False
+    announce_holdtime: bool = False
+    noanswer_pause: bool = False
+    noanswer_after: int = 1
 
 
 @dataclass
@@ -115,8 +124,11 @@ def load(db) -> Config:
     operators = [Operator(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
         "SELECT id, extension, name, sip_secret, contact, enabled FROM operators ORDER BY extension")]
     by_id = {o.id: o for o in operators}
-    groups = [Group(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
-        "SELECT id, name, title, strategy, ring_timeout, is_default FROM groups ORDER BY name")]
+    groups = [Group(r[0], r[1], r[2], r[3], r[4], bool(r[5]), [], r[6], r[7], r[8], r[9], bool(r[10]),
+                    bool(r[11]), bool(r[12]), r[13]) for r in db.execute(
+        "SELECT id, name, title, strategy, ring_timeout, is_default, wrapup, max_wait, overflow_kind, "
+        "overflow_target, announce_position, announce_holdtime, noanswer_pause, noanswer_after "
+        "FROM groups ORDER BY name")]
     for g in groups:
         g.members = [(by_id[op_id], penalty) for op_id, penalty in db.execute(
             "SELECT operator_id, penalty FROM group_members WHERE group_id = ? ORDER BY operator_id",
@@ -234,7 +246,11 @@ def delete_group(db, name: str) -> None:
         raise ConfigError("name", "no group named '{name}'", name=name)
     if row[0]:
         raise ConfigError("name", "the default group cannot be deleted; make another group the default first")
-    db.execute("DELETE FROM groups WHERE name = ?", [name])
+    with db.atomic():
+        # Groups that overflowed into it end their calls after max wait instead.
+        db.execute("UPDATE groups SET overflow_kind = '', overflow_target = '' "
+                   "WHERE overflow_kind = 'group' AND overflow_target = ?", [name])
+        db.execute("DELETE FROM groups WHERE name = ?", [name])
 
 
 def set_members(db, group: str, extensions: list[str]) -> None:
@@ -251,6 +267,61 @@ def set_members(db, group: str, extensions: list[str]) -> None:
         db.execute("DELETE FROM group_members WHERE group_id = ?", [g[0]])
         for op_id in ids:
             db.execute("INSERT INTO group_members (group_id, operator_id) VALUES (?, ?)", [g[0], op_id])
+
+
+OVERFLOW_KINDS = ("", "group", "scenario")
+
+
+def _seconds(value, field: str, low: int, high: int) -> int:
+    try:
+        n = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ConfigError(field, "'{value}' is not a whole number", value=value) from None
+    if not low <= n <= high:
+        raise ConfigError(field, "must be between {low} and {high}", low=low, high=high)
+    return n
+
+
+def set_group_acd(db, name: str, data: dict) -> None:
+    """Validate and store a group's ACD settings (keys left out stay):
+
+    wrapup (s, 0-600: after a call the operator gets no call for this long),
+    max_wait (s, 10-3600: then the caller overflows), overflow_kind
+    ('' = hang up after max_wait, 'group', 'scenario') with overflow_target
+    (a group name other than this one, or a scenario name), announce_position
+    and announce_holdtime (the caller hears their place and estimated wait in
+    the call's language), noanswer_pause (F10: pause an operator with reason
+    "no answer" after noanswer_after missed offers in a row, 1-10)."""
+    row = db.execute("SELECT wrapup, max_wait, overflow_kind, overflow_target, announce_position, "
+                     "announce_holdtime, noanswer_pause, noanswer_after FROM groups WHERE name = ?",
+                     [name]).fetchone()
+    if not row:
+        raise ConfigError("name", "no group named '{name}'", name=name)
+    keys = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
+            "announce_holdtime", "noanswer_pause", "noanswer_after")
+    v = {**dict(zip(keys, row)), **{k: data[k] for k in keys if k in data}}
+    v["wrapup"] = _seconds(v["wrapup"], "wrapup", 0, 600)
+    v["max_wait"] = _seconds(v["max_wait"], "max_wait", 10, 3600)
+    v["noanswer_after"] = _seconds(v["noanswer_after"], "noanswer_after", 1, 10)
+    for k in ("announce_position", "announce_holdtime", "noanswer_pause"):
+        v[k] = int(v[k] not in (False, 0, "", "0", "false", "off", None))
+    kind = (v["overflow_kind"] or "").strip()
+    target = (v["overflow_target"] or "").strip()
+    if kind not in OVERFLOW_KINDS:
+        raise ConfigError("overflow_kind", "'{kind}' is not one of: group, scenario", kind=kind)
+    if kind == "group":
+        if target == name:
+            raise ConfigError("overflow_target", "a group cannot overflow to itself")
+        if not db.execute("SELECT 1 FROM groups WHERE name = ?", [target]).fetchone():
+            raise ConfigError("overflow_target", "no group named '{group}'", group=target)
+    elif kind == "scenario":
+        if not db.execute("SELECT 1 FROM scenarios WHERE name = ?", [target]).fetchone():
+            raise ConfigError("overflow_target", "no scenario named '{scenario}'", scenario=target)
+    else:
+        target = ""
+    v["overflow_kind"], v["overflow_target"] = kind, target
+    db.execute(f"UPDATE groups SET {', '.join(k + ' = ?' for k in keys)} WHERE name = ?",
+               [v[k] for k in keys] + [name])
 
 
 def delete_trunk(db, name: str) -> None:

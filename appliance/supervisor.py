@@ -12,7 +12,7 @@ import socket
 
 from .instance import Instance
 
-SERVICES = ("asterisk", "agi", "events", "web")
+SERVICES = ("asterisk", "agi", "events", "web", "dialer")
 SUPERVISORD = "/opt/korund/venv/bin/supervisord"
 
 
@@ -61,6 +61,10 @@ stdout_logfile = {inst.log}/events.log
 [program:web]
 command = {korund} web
 stdout_logfile = {inst.log}/web.log
+{common}
+[program:dialer]
+command = {korund} dialer
+stdout_logfile = {inst.log}/dialer.log
 {common}"""
 
 

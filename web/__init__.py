@@ -15,6 +15,9 @@ from appliance.instance import Instance
 from . import i18n, security
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
+# Each open desktop holds one thread with its event stream (web.desktop), so
+# there are enough for a floor of operators plus the panel's other requests.
+WEB_THREADS = 128
 
 
 def create_app(instance: Instance | None = None, test_config: dict | None = None) -> Flask:
@@ -101,6 +104,13 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
     from . import inbox_page
     app.register_blueprint(inbox_page.bp)
     app.register_blueprint(inbox_page.api_bp)
+    from . import clients_page
+    app.register_blueprint(clients_page.bp)
+    app.register_blueprint(clients_page.api_bp)
+    from . import desktop
+    app.register_blueprint(desktop.bp)
+    from . import agents_api
+    app.register_blueprint(agents_api.bp)
     return app
 
 
@@ -140,4 +150,4 @@ def serve(instance: Instance) -> None:
     settings = store.settings(db)
     db.close()
     waitress.serve(create_app(instance), host=settings["net.address"],
-                   port=int(settings["web.port"]), threads=8, ident="korund")
+                   port=int(settings["web.port"]), threads=WEB_THREADS, ident="korund")

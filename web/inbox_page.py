@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
     send_file, url_for
 
-from appliance import audit, callbacks, messages, model, schedules
+from appliance import audit, callbacks, dialer, messages, model, schedules
 from appliance.model import ConfigError
 
 from . import error_text, get_db, gettext, security
@@ -28,7 +28,14 @@ def _(message: str) -> str:
 
 AUDIT_HANDLED = _("message handled")
 AUDIT_CALLBACK = {"done": _("callback done"), "cancelled": _("callback cancelled")}
-STATUS_NAMES = (_("new"), _("handled"), _("done"), _("cancelled"))   # shown through _() in the pages
+AUDIT_RETRY = _("callback retried")
+AUDIT_DIALER = _("callback dialing limits changed")
+STATUS_NAMES = (_("new"), _("handled"), _("done"), _("cancelled"), _("failed"))   # shown through _() in the pages
+# The dialer's attempt results (appliance/dialer.py RESULTS), shown through _().
+RESULT_NAMES = {"answered": _("answered"), "no_answer": _("no answer"), "busy": _("busy"), "failed": _("failed"),
+                "lost": _("lost (the dialer was down)"), "operator_no_answer": _("operator did not answer"),
+                "operator_unreachable": _("operator unreachable"),
+                "operator_hung_up": _("operator hung up before the client answered"), None: _("dialing now")}
 
 
 @bp.app_template_filter("inbox_time")
@@ -114,8 +121,63 @@ def callbacks_page():
     db = get_db()
     status, group = _filters(callbacks.STATES)
     rows = callbacks.list_orders(db, status or None, group or None)
+    now = dialer.system_clock()
+    dialing = dialer.dialing_state(db, [c["id"] for c in rows])
+    overdue = {c["id"] for c in rows if dialer.is_overdue({**c, **dialing.get(c["id"], {})}, now)}
     return render_template("callbacks.html", rows=rows, status=status, group=group,
-                           groups=_groups(db, "callbacks"), states=callbacks.STATES)
+                           groups=_groups(db, "callbacks"), states=callbacks.STATES, dialing=dialing,
+                           overdue=overdue, result_names=RESULT_NAMES, limits=dialer.limits(db),
+                           overrides=dialer.group_overrides(db), limit_names=LIMIT_NAMES,
+                           limit_ranges=dialer.LIMITS, all_groups=[gr.name for gr in model.load(db).groups])
+
+
+LIMIT_NAMES = {"max_attempts": _("Attempts at most"), "retry_seconds": _("Retry after, seconds"),
+               "client_ring": _("Client's phone rings, seconds"),
+               "operator_ring": _("Operator's phone rings, seconds")}
+
+
+def _back():
+    return redirect(url_for("inbox.callbacks_page", status=request.form.get("filter_status", ""),
+                            group=request.form.get("group", "")))
+
+
+@bp.post("/callbacks/<int:callback_id>/retry")
+@security.roles(*READERS)
+def callback_retry(callback_id):
+    db = get_db()
+    try:
+        with db.atomic():
+            dialer.retry(db, callback_id, dialer.system_clock())
+            order = callbacks.get(db, callback_id)
+            audit.record(db, g.user.username, AUDIT_RETRY, str(callback_id),
+                         {"group": order["grp"], "number": order["number"]})
+    except LookupError:
+        abort(404)
+    except ConfigError as exc:
+        flash(error_text(exc), "error")
+    else:
+        flash(gettext("Callback order {id} will be dialed again now.", id=callback_id))
+    return _back()
+
+
+@bp.post("/callbacks/dialing")
+@security.roles(*READERS)
+def callback_limits():
+    db = get_db()
+    target = request.form.get("limits_group", "")
+    if target and target not in {gr.name for gr in model.load(db).groups}:
+        flash(gettext("There is no group {name}.", name=target[:40]), "error")
+        return _back()
+    try:
+        with db.atomic():
+            saved = dialer.set_limits(db, {k: request.form.get(k, "") for k in dialer.LIMITS}, target or None)
+            audit.record(db, g.user.username, AUDIT_DIALER, target or "*", saved)
+    except ConfigError as exc:
+        flash(gettext("{field}: {error}", field=gettext(LIMIT_NAMES.get(exc.field, exc.field)),
+                      error=error_text(exc)), "error")
+    else:
+        flash(gettext("Dialing limits saved."))
+    return _back()
 
 
 @bp.post("/callbacks/<int:callback_id>/status")
@@ -147,11 +209,14 @@ def message_json(m: dict) -> dict:
             "audio": url_for("inbox.message_audio", message_id=m["id"])}
 
 
-def callback_json(c: dict) -> dict:
+def callback_json(c: dict, dialing: dict | None = None) -> dict:
+    if dialing is None:
+        dialing = dialer.dialing_state(get_db(), [c["id"]]).get(c["id"], {})
     return {"id": c["id"], "group": c["grp"], "number": c["number"], "ani": c["ani"], "asap": c["asap"],
             "slot_from": c["slot_from"], "slot_until": c["slot_until"], "status": c["status"],
             "uniqueid": c["uniqueid"], "created_at": c["created_at"], "changed_at": c["changed_at"],
-            "changed_by": c["changed_by"]}
+            "changed_by": c["changed_by"], "tries": dialing.get("tries", 0), "next_at": dialing.get("next_at"),
+            "overdue": dialer.is_overdue(c, dialer.system_clock()), "attempts": dialing.get("attempts", [])}
 
 
 def _limit() -> int:
@@ -185,9 +250,11 @@ def api_message_handled(message_id):
 @api_bp.get("/callbacks")
 @security.roles(*READERS)
 def api_callbacks():
-    rows = callbacks.list_orders(get_db(), request.args.get("status") or None,
+    db = get_db()
+    rows = callbacks.list_orders(db, request.args.get("status") or None,
                                  request.args.get("group") or None, _limit())
-    return jsonify([callback_json(c) for c in rows])
+    dialing = dialer.dialing_state(db, [c["id"] for c in rows])
+    return jsonify([callback_json(c, dialing.get(c["id"], {})) for c in rows])
 
 
 @api_bp.post("/callbacks/<int:callback_id>/status")
@@ -199,5 +266,19 @@ def api_callback_status(callback_id):
     with db.atomic():
         order = callbacks.set_status(db, callback_id, new if isinstance(new, str) else "", g.user.username)
         audit.record(db, g.user.username, AUDIT_CALLBACK[order["status"]], str(callback_id),
+                     {"group": order["grp"], "number": order["number"]})
+    return jsonify(callback_json(order))
+
+
+@api_bp.post("/callbacks/<int:callback_id>/retry")
+@security.roles(*READERS)
+def api_callback_retry(callback_id):
+    db = get_db()
+    if callbacks.get(db, callback_id) is None:
+        abort(404)
+    with db.atomic():
+        dialer.retry(db, callback_id, dialer.system_clock())
+        order = callbacks.get(db, callback_id)
+        audit.record(db, g.user.username, AUDIT_RETRY, str(callback_id),
                      {"group": order["grp"], "number": order["number"]})
     return jsonify(callback_json(order))

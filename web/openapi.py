@@ -79,7 +79,25 @@ SCHEMAS = {
     "Message": S(id=INT, group=STR, ani=STR, uniqueid=STR, duration={"type": "number"}, created_at=STR,
                  status=STR, handled_at=NSTR, handled_by=NSTR, audio=STR),
     "CallbackOrder": S(id=INT, group=STR, number=STR, ani=STR, asap=BOOL, slot_from=STR, slot_until=NSTR,
-                       status=STR, uniqueid=STR, created_at=STR, changed_at=NSTR, changed_by=NSTR),
+                       status=STR, uniqueid=STR, created_at=STR, changed_at=NSTR, changed_by=NSTR,
+                       tries=INT, next_at=NSTR, overdue=BOOL,
+                       attempts={"type": "array", "items": S(at=STR, operator=STR, result=NSTR)}),
+    "Client": S(id=INT, name=STR, phones={"type": "array", "items": STR}, company=STR, email=STR,
+                personal_operator=NSTR, vip=BOOL, fields={"type": "object", "additionalProperties": STR},
+                created_at=STR, updated_at=STR, created_by=NSTR, updated_by=NSTR),
+    "ClientInput": {"type": "object", "properties": {
+        "name": STR, "phones": {"type": "array", "items": STR, "description": "8XXXXXXXXXX, +7XXXXXXXXXX and "
+                                "7XXXXXXXXXX are stored as 7XXXXXXXXXX; one number belongs to one client"},
+        "company": STR, "email": STR, "personal_operator": NSTR, "vip": BOOL,
+        "fields": {"type": "object", "description": "custom field name → value (text, number, date "
+                   "YYYY-MM-DD or one of a choice field's choices)"}},
+        "required": ["name"]},
+    "Agent": S(extension=STR, name=STR, state=STR, reason=NSTR, since=NSTR),
+    "AgentStateInput": {"type": "object", "properties": {
+        "state": {"type": "string", "enum": ["ready", "paused", "logged_out"]},
+        "reason": {"type": ["string", "integer", "null"], "description": "with paused: a pause reason's name or number"}},
+        "required": ["state"]},
+    "PauseReason": S(code=INT, name=STR, builtin=BOOL),
 }
 
 STAFF = ["admin", "supervisor", "technician"]
@@ -110,6 +128,9 @@ OPERATIONS = [
     ("get", "/groups/{name}", "One group", ["admin", "supervisor"], 200, REF("Group"), None),
     ("put", "/groups/{name}", "Change a group and its members", ["admin", "supervisor"], 200, REF("Group"), REF("Group")),
     ("delete", "/groups/{name}", "Delete a group (not the default one)", ["admin", "supervisor"], 204, None, None),
+    ("get", "/agents", "Operator states (ACD): logged_out, ready, ringing, on_call, wrapup, paused with a reason; since when", ["admin", "supervisor", "operator"], 200, LIST("Agent"), None),
+    ("post", "/agents/{extension}/state", "Log an operator in (ready), out (logged_out) or pause them with a reason; an operator may change only their own", ["admin", "supervisor", "operator"], 200, REF("Agent"), REF("AgentStateInput")),
+    ("get", "/pause-reasons", "Pause reasons: number (dialled after *53 on the phone), name; 'no answer' is built in", ["admin", "supervisor", "operator"], 200, LIST("PauseReason"), None),
     ("get", "/users", "Panel users", ["admin"], 200, LIST("User"), None),
     ("post", "/users", "Add a user", ["admin"], 201, REF("User"), REF("UserInput")),
     ("get", "/users/{user_id}", "One user", ["admin"], 200, REF("User"), None),
@@ -140,8 +161,14 @@ OPERATIONS = [
     ("get", "/prompts", "The prompt library: languages, source (upload, tts, built-in, file, mixed), text, fallback, which scenarios use each", ["admin", "supervisor"], 200, LIST("Prompt"), None),
     ("get", "/messages", "Voice messages left in the IVR, newest first (?status=new|handled, ?group, ?limit); audio at each one's 'audio' path", ["admin", "supervisor"], 200, LIST("Message"), None),
     ("post", "/messages/{message_id}/handled", "Mark a message handled (the first who did stays)", ["admin", "supervisor"], 200, REF("Message"), None),
-    ("get", "/callbacks", "Callback orders: open ones by when they are due, then the rest (?status=new|done|cancelled, ?group, ?limit)", ["admin", "supervisor"], 200, LIST("CallbackOrder"), None),
+    ("get", "/callbacks", "Callback orders: open ones by when they are due, then the rest (?status=new|done|cancelled|failed, ?group, ?limit); with the dialer's tries, next attempt time, attempts (result null = dialing now) and whether the slot has ended undone (overdue)", ["admin", "supervisor"], 200, LIST("CallbackOrder"), None),
+    ("post", "/callbacks/{callback_id}/retry", "Dial an open or failed callback order again now, its tries counted from zero (422 if it is closed or being dialed)", ["admin", "supervisor"], 200, REF("CallbackOrder"), None),
     ("post", "/callbacks/{callback_id}/status", "Close an open callback order: {\"status\": \"done\"} or \"cancelled\" (422 if it is closed already)", ["admin", "supervisor"], 200, REF("CallbackOrder"), {"type": "object", "properties": {"status": STR}, "required": ["status"]}),
+    ("get", "/clients", "Clients (CRM): search by name, company, e-mail or number (?q, ?limit, ?offset); VIPs first", ["admin", "supervisor", "operator"], 200, LIST("Client"), None),
+    ("post", "/clients", "Add a client (422 if a number belongs to another client)", ["admin", "supervisor", "operator"], 201, REF("Client"), REF("ClientInput")),
+    ("get", "/clients/{client_id}", "One client, with its latest calls in 'calls'", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
+    ("put", "/clients/{client_id}", "Change a client (fields left out stay)", ["admin", "supervisor", "operator"], 200, REF("Client"), REF("ClientInput")),
+    ("get", "/clients/by-number/{number}", "The client a phone number belongs to (any form of it), with its latest calls; 404 if none", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
 ]
 
 
@@ -159,7 +186,7 @@ def spec() -> dict:
         params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
         if params:
             op["parameters"] = [{"name": p, "in": "path", "required": True,
-                                 "schema": INT if p in ("span", "user_id") else STR} for p in params]
+                                 "schema": INT if p in ("span", "user_id", "client_id") else STR} for p in params]
             op["responses"]["404"] = {"description": "Not found", "content": {"application/json": {"schema": REF("Error")}}}
         if request:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}

@@ -3,12 +3,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from appliance import audit, model
+from appliance import agents, audit, model
 
 from . import error_text, get_db, gettext, security
 
 bp = Blueprint("people", __name__)
 EDITORS = ("admin", "supervisor")
+# Group settings of the ACD (model.set_group_acd); overflow comes as one field.
+ACD_FIELDS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
+              "announce_holdtime", "noanswer_pause", "noanswer_after")
 
 
 @bp.get("/operators")
@@ -77,10 +80,15 @@ def group(name=None):
         members = request.form.getlist("members")
     elif current:
         form = {"name": current.name, "title": current.title, "strategy": current.strategy,
-                "ring_timeout": current.ring_timeout, "is_default": "1" if current.is_default else ""}
+                "ring_timeout": current.ring_timeout, "is_default": "1" if current.is_default else "",
+                **{k: getattr(current, k) for k in ACD_FIELDS}}
+        for k in ("announce_position", "announce_holdtime", "noanswer_pause"):
+            form[k] = "1" if form[k] else ""
+        form["overflow"] = f"{current.overflow_kind}:{current.overflow_target}" if current.overflow_kind else ""
         members = [op.extension for op, _ in current.members]
     else:
-        form, members = {"strategy": "rrmemory", "ring_timeout": 15}, []
+        form, members = {"strategy": "rrmemory", "ring_timeout": 15, "wrapup": 0, "max_wait": 600,
+                         "noanswer_after": 1}, []
     errors = {}
     if request.method == "POST":
         try:
@@ -96,15 +104,79 @@ def group(name=None):
                         model.add_group(db, form.get("name", ""), form.get("title", ""),
                                         form.get("strategy", ""), form.get("ring_timeout", ""),
                                         bool(form.get("is_default")))
-                    model.set_members(db, current.name if current else form.get("name", ""), members)
+                    gname = current.name if current else form.get("name", "").strip()
+                    model.set_members(db, gname, members)
+                    acd = acd_settings(form)
+                    model.set_group_acd(db, gname, acd)
                     audit.record(db, g.user.username, "group changed" if current else "group added",
-                                 current.name if current else form.get("name"),
-                                 {"title": form.get("title"), "members": members})
+                                 gname, {"title": form.get("title"), "strategy": form.get("strategy"),
+                                         "members": members, **acd})
         except model.ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
             return redirect(url_for("people.groups"))
+    others = [g_.name for g_ in cfg.groups if not current or g_.name != current.name]
+    scenarios = [r[0] for r in db.execute("SELECT name FROM scenarios ORDER BY name")]
     return render_template("group_form.html", current=current, form=form, members=members,
-                           operators=cfg.operators, strategy_options=[(s, s) for s in model.STRATEGIES],
+                           operators=cfg.operators,
+                           strategy_options=strategy_options(),
+                           overflow_options=[("", gettext("no overflow: the caller is cut off after the wait"))]
+                           + [(f"group:{n}", gettext("to group {name}", name=n)) for n in others]
+                           + [(f"scenario:{n}", gettext("to scenario {name}", name=n)) for n in scenarios],
                            errors=errors), (400 if errors else 200)
+
+
+def strategy_options() -> list[tuple[str, str]]:
+    """app_queue's strategies under the names the call center uses."""
+    titles = {"ringall": gettext("ring all"), "leastrecent": gettext("longest idle"),
+              "fewestcalls": gettext("fewest calls"), "rrmemory": gettext("round robin"),
+              "linear": gettext("linear (in the members' order)"), "random": gettext("random")}
+    return [(s, titles[s]) for s in model.STRATEGIES]
+
+
+def acd_settings(form) -> dict:
+    """The group form's ACD fields for model.set_group_acd; the overflow
+    select sends "group:NAME" or "scenario:NAME"."""
+    kind, _, target = (form.get("overflow") or "").partition(":")
+    acd = {k: form.get(k, "") for k in ACD_FIELDS if not k.startswith("overflow")}
+    return {**acd, "overflow_kind": kind, "overflow_target": target}
+
+
+# --- pause reasons ------------------------------------------------------------
+
+@bp.route("/pause-reasons", methods=["GET", "POST"])
+@security.roles(*EDITORS)
+def pause_reasons():
+    db = get_db()
+    errors, form = {}, {}
+    if request.method == "POST":
+        form = request.form
+        try:
+            with db.atomic():
+                if form.get("action") == "delete":
+                    agents.delete_reason(db, form.get("code", ""))
+                    audit.record(db, g.user.username, "pause reason deleted", form.get("code"))
+                else:
+                    agents.add_reason(db, form.get("code", ""), form.get("name", ""))
+                    audit.record(db, g.user.username, "pause reason added", form.get("code"),
+                                 {"name": form.get("name")})
+        except model.ConfigError as exc:
+            errors[exc.field] = error_text(exc)
+        else:
+            flash(gettext("Saved."))
+            return redirect(url_for("people.pause_reasons"))
+    return render_template("pause_reasons.html", reasons=agents.reasons(db), form=form,
+                           errors=errors), (400 if errors else 200)
+
+
+@bp.post("/agents/<extension>/state")
+@security.roles(*EDITORS)
+def agent_state(extension):
+    """The status page's buttons: make an operator ready or log them out."""
+    from .agents_api import set_state
+    try:
+        set_state(get_db(), extension, request.form.get("state", ""), request.form.get("reason"))
+    except model.ConfigError as exc:
+        flash(error_text(exc))
+    return redirect(url_for("status.page") + "#agents")

@@ -1,9 +1,9 @@
 """The status page and ``/api/v1/status`` (its JSON twin lives in api.py)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+from flask import Blueprint, current_app, g, render_template
 
-from appliance import status
+from appliance import agents, status
 
 from . import get_db, security
 
@@ -27,4 +27,6 @@ def collect(db) -> dict:
 @security.roles(*security.STAFF)
 def page():
     db = get_db()
-    return render_template("status.html", s=collect(db), calls=recent_calls(db))
+    supervises = g.user.role in ("admin", "supervisor")
+    return render_template("status.html", s=collect(db), calls=recent_calls(db),
+                           agents=agents.states(db) if supervises else None)

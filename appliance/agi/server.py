@@ -18,7 +18,7 @@ from asterisk.agi import AGI, AGIException
 
 from .. import store
 from ..instance import Instance
-from . import inbound  # noqa: F401 - registers the script
+from . import agent, inbound  # noqa: F401 - registers the scripts
 from .registry import SCRIPTS, CallContext
 
 log = logging.getLogger("korund.agi")

@@ -10,11 +10,53 @@ MAX_WAIT_SECONDS = 600
 OPERATOR_RING_SECONDS = 20
 
 
+# Overflows one call may take (A -> B -> A ... ends after this many).
+MAX_OVERFLOWS = 3
+# Phone feature codes (F7): *51 log in, *52 log out, *53N pause (reason N), *54 ready.
+FEATURE_CODES = {"*51": "login", "*52": "logout", "*53": "pause", "*54": "ready"}
+
+
+def feature_codes(agi_base: str) -> str:
+    """The operators' feature codes, answered by the ``agent`` AGI script;
+    the reason number is one or two digits by pattern, nothing else."""
+    out = []
+    for code, action in FEATURE_CODES.items():
+        out.append(f"exten => {code},1,AGI({agi_base}/{dn.AGI_AGENT},{action})\n same => n,Hangup()\n")
+    for pattern in ("_*53X", "_*53XX"):
+        out.append(f"exten => {pattern},1,AGI({agi_base}/{dn.AGI_AGENT},pause,${{EXTEN:3}})\n"
+                   " same => n,Hangup()\n")
+    return "".join(out)
+
+
+def overflow(g, agi_base: str) -> str:
+    """After the group's max wait: on to another group, or a scenario."""
+    if not g.overflow_kind:
+        return ""
+    count = f"${{{dn.VAR_OVERFLOWS}}}"
+    head = (f""" same => n,GotoIf($["${{QUEUESTATUS}}" != "TIMEOUT"]?qend-{g.name},1)
+ same => n,Set(__{dn.VAR_OVERFLOWS}=$[0{count} + 1])
+ same => n,GotoIf($[{count} > {MAX_OVERFLOWS}]?qend-{g.name},1)
+ same => n,Set(__{dn.VAR_ROUTE_SOURCE}=overflow)
+""")
+    if g.overflow_kind == "group":
+        body = f""" same => n,Set(__{dn.VAR_GROUP}={g.overflow_target})
+ same => n,Goto(s,1)
+"""
+    else:
+        body = f""" same => n,Set({dn.VAR_AGI_DONE}=0)
+ same => n,AGI({agi_base}/{dn.AGI_OVERFLOW},{g.overflow_target})
+ same => n,GotoIf($["${{{dn.VAR_AGI_DONE}}}" = "1"]?s,1)
+ same => n,Hangup(17)
+"""
+    return head + body + f"exten => qend-{g.name},1,Hangup(17)\n"
+
+
 def render(config: Config) -> str:
     s = config.settings
     default = config.default_group
     default_name = default.name if default else ""
-    agi = f"agi://{s['net.address']}:{s['agi.port']}/{dn.AGI_INBOUND}"
+    agi_base = f"agi://{s['net.address']}:{s['agi.port']}"
+    agi = f"{agi_base}/{dn.AGI_INBOUND}"
     inbound_body = f"""Set(__{dn.VAR_ANI}=${{FILTER({dn.ANI_ALLOWED},${{CALLERID(num)}})}})
  same => n,Set(CALLERID(num)=${{{dn.VAR_ANI}}})
  same => n,Set(CALLERID(name)=${{FILTER({NAME_ALLOWED},${{CALLERID(name)}})}})
@@ -67,12 +109,12 @@ exten => end,1,Hangup(16)
         out.append(f"""exten => q-{g.name},1,Set(CDR(korund_group)={g.name})
  same => n,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
  same => n,Set(CDR(korund_dnis)=${{{dn.VAR_DNIS}}})
- same => n,Queue({g.name},r,,,{MAX_WAIT_SECONDS})
- same => n,Hangup(17)
+ same => n,Queue({g.name},r,,,{g.max_wait or MAX_WAIT_SECONDS})
+{overflow(g, agi_base)} same => n,Hangup(17)
 """)
     out.append(f"""
 [{dn.CTX_OPERATORS}]
-exten => _XX!,1,GotoIf(${{DIALPLAN_EXISTS(korund-operators-local,${{EXTEN}},1)}}?korund-operators-local,${{EXTEN}},1)
+{feature_codes(agi_base)}exten => _XX!,1,GotoIf(${{DIALPLAN_EXISTS(korund-operators-local,${{EXTEN}},1)}}?korund-operators-local,${{EXTEN}},1)
  same => n,Hangup(1)
 
 [korund-operators-local]
@@ -84,4 +126,39 @@ exten => _XX!,1,GotoIf(${{DIALPLAN_EXISTS(korund-operators-local,${{EXTEN}},1)}}
 [{dn.CTX_AGI_FAIL}]
 exten => s,1,Goto({dn.CTX_ROUTE},s,1)
 """)
+    out.append(render_callback(config))
     return "".join(out)
+
+
+# --- the callback dialer's context (appliance/dialer.py) ---------------------
+
+CALLBACK_RING_SECONDS = 40
+
+
+def render_callback(config: Config) -> str:
+    """Where the dialer sends an operator's leg once the operator answers:
+    dial the client's number (digits only) out through the trunk; the end
+    of the call reports the client leg's DIALSTATUS in a user event and keeps
+    it in AstDB (for a dialer that was down when the call ended)."""
+    s = config.settings
+    ring = s.get("dialer.client_ring", "")
+    ring = int(ring) if ring.isdigit() and 5 <= int(ring) <= 120 else CALLBACK_RING_SECONDS
+    caller_id = "".join(ch for ch in s.get("dialer.caller_id", "") if ch.isdigit())[:20]
+    trunk = next((t.name for t in config.trunks if t.kind == "sip" and t.enabled), None)
+    number = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_NUMBER}}})}}"
+    ring_var = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_RING}}})}}"
+    dial = (f"Dial(PJSIP/{number}@{trunk},${{IF($[\"{ring_var}\" != \"\"]?{ring_var}:{ring})}},g)"
+            if trunk else "Set(DIALSTATUS=CHANUNAVAIL)")
+    return f"""
+[{dn.CTX_CALLBACK}]
+exten => s,1,Set(CDR(korund_group)=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
+ same => n,GotoIf($["{number}" = ""]?nonumber)
+ same => n,Set(CALLERID(num)={caller_id})
+ same => n,Set(CALLERID(name)=)
+ same => n,{dial}
+ same => n,Hangup()
+ same => n(nonumber),Set(DIALSTATUS=CHANUNAVAIL)
+ same => n,Hangup()
+exten => h,1,Set(DB({dn.DB_CALLBACK_RESULTS}/${{FILTER(0-9,${{{dn.VAR_CALLBACK_ATTEMPT}}})}})=${{IF($["${{DIALSTATUS}}" = ""]?NONE:${{DIALSTATUS}})}})
+ same => n,UserEvent(KorundCallbackEnd,Attempt: ${{FILTER(0-9,${{{dn.VAR_CALLBACK_ATTEMPT}}})}},DialStatus: ${{DIALSTATUS}})
+"""

@@ -12,6 +12,7 @@ import urllib.request
 import pytest
 
 from appliance import store, users
+from tests.conftest import CARRIER_ADDR
 from tests.harness import in_root
 
 PASSWORD = "Status-Check-2026"
@@ -55,7 +56,8 @@ def test_status_json_shows_services_asterisk_trunk_operators_and_calls(appliance
     assert status == 200 and ctype == "application/json"
     data = json.loads(body)
     assert {name: s["state"] for name, s in data["services"].items()} == {
-        "asterisk": "RUNNING", "agi": "RUNNING", "events": "RUNNING", "web": "RUNNING"}
+        "asterisk": "RUNNING", "agi": "RUNNING", "events": "RUNNING", "web": "RUNNING",
+        "dialer": "RUNNING"}
     assert data["asterisk"]["up"] and data["asterisk"]["version"].startswith("Asterisk 22")
     assert data["trunks"] == [{"name": "pstn", "kind": "sip", "host": CARRIER_ADDR, "port": 5060,
                                "state": "Not in use"}]

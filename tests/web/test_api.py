@@ -27,6 +27,9 @@ EXAMPLES = [
     ("post", "/groups", {"name": "sales", "title": "Sales", "members": ["1005"]}),
     ("get", "/groups/sales", None),
     ("put", "/groups/sales", {"title": "Sales team", "members": ["1001", "1005"]}),
+    ("get", "/agents", None),
+    ("get", "/pause-reasons", None),
+    ("post", "/agents/1005/state", {"state": "paused", "reason": "lunch"}),
     ("get", "/users", None),
     ("post", "/users", {"username": "ivan", "password": "Long-Enough-Pw1", "role": "technician"}),
     ("get", "/users/{ivan}", None),
@@ -59,7 +62,13 @@ EXAMPLES = [
     ("get", "/messages", None),
     ("post", "/messages/{message_id}/handled", None),
     ("get", "/callbacks", None),
+    ("post", "/callbacks/{callback_id}/retry", None),
     ("post", "/callbacks/{callback_id}/status", {"status": "done"}),
+    ("post", "/clients", {"name": "Иван Петров", "phones": ["8 916 123-45-67"], "vip": True}),
+    ("get", "/clients", None),
+    ("get", "/clients/{client_id}", None),
+    ("put", "/clients/{client_id}", {"company": "ООО Ромашка"}),
+    ("get", "/clients/by-number/+79161234567", None),
     ("delete", "/users/{ivan}", None),
     ("delete", "/groups/sales", None),
     ("delete", "/operators/1005", None),
@@ -119,11 +128,11 @@ def test_every_documented_operation_answers_as_described(panel):
     ids = dict(seed_inbox(panel.config["KORUND_INSTANCE"]))  # a message and a callback order
     for method, path, payload in EXAMPLES:
         concrete = path.replace("{ivan}", str(ids.get("ivan", 0)))
-        for key in ("message_id", "callback_id"):
+        for key in ("message_id", "callback_id", "client_id"):
             concrete = concrete.replace("{%s}" % key, str(ids.get(key, 0)))
         template = path.replace("{ivan}", "{user_id}")
         for name, pattern in (("backup", "{name}"), ("sales", "{name}"), ("ivr1", "{name}"),
-                              ("1005", "{extension}"), ("301", "{dnis}")):
+                              ("1005", "{extension}"), ("301", "{dnis}"), ("+79161234567", "{number}")):
             template = template.replace(f"/{name}", f"/{pattern}") if template.count("/") > 1 else template
         template = template.replace("/spans/1", "/spans/{span}")
         code, schema = documented[(method, template)]
@@ -134,6 +143,8 @@ def test_every_documented_operation_answers_as_described(panel):
             check(r.get_json(), schema, f"{method.upper()} {concrete}")
         if (method, path) == ("post", "/users"):
             ids["ivan"] = r.get_json()["id"]
+        if (method, path) == ("post", "/clients"):
+            ids["client_id"] = r.get_json()["id"]
     assert covered == set(documented), set(documented) - covered
 
 

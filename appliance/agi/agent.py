@@ -1,0 +1,99 @@
+"""The ``agent`` script (phone feature codes) and the ``overflow`` script.
+
+``agent``: an operator dials *51 (log in), *52 (log out), *53N (pause with
+reason number N; *53 alone takes the first reason) or *54 (ready) from their
+phone. Who is asking is the channel's PJSIP endpoint — set by Asterisk from
+the authenticated phone, never from anything the caller sends — and the
+caller hears a confirmation (or "incorrect" when the code did nothing).
+
+``overflow``: a group's caller waited ``max_wait`` and the group overflows
+to a scenario: run it like the inbound script does and route on its result.
+"""
+from __future__ import annotations
+
+import logging
+
+from .. import agents, ami
+from .. import dialplan_names as dn
+from ..model import ConfigError
+from ..scenarios import engine
+from ..scenarios import store as scenarios
+from .call_io import AgiCallIO
+from .registry import CallContext, script
+
+log = logging.getLogger("korund.agi")
+
+CONFIRM = {"login": "agent-loginok", "ready": "agent-loginok", "logout": "agent-loggedoff",
+           "pause": "auth-thankyou"}
+REFUSED = "agent-incorrect"
+
+
+def feature(db, ami_client, extension: str, action: str, arg: str = "") -> dict:
+    """Apply a feature code for *extension*; the operator's new state."""
+    if action == "login":
+        return agents.login(db, ami_client, extension, by=f"phone {extension}")
+    if action == "logout":
+        return agents.logout(db, ami_client, extension, by=f"phone {extension}")
+    if action == "ready":
+        return agents.ready(db, ami_client, extension, by=f"phone {extension}")
+    if action == "pause":
+        reason = arg or next((r["code"] for r in agents.reasons(db) if not r["builtin"]), "")
+        return agents.pause(db, ami_client, extension, reason, by=f"phone {extension}")
+    raise ConfigError("action", "'{action}' is not a feature code", action=action)
+
+
+@script(dn.AGI_AGENT)
+def agent(agi, ctx: CallContext) -> None:
+    action = agi.env.get("agi_arg_1", "")
+    arg = "".join(c for c in agi.env.get("agi_arg_2", "") if c.isdigit())
+    extension = agi.get_variable("CHANNEL(endpoint)") or ""
+    agi.answer()
+    try:
+        mgr = ami.connect(ctx.settings, timeout=2)
+    except ami.AmiError:
+        mgr = None  # the database changes now; the events service's sync tells Asterisk
+    try:
+        with agents.immediate(ctx.db):
+            result = feature(ctx.db, mgr, extension, action, arg)
+        log.info("feature code %s %s from %s: %s", action, arg, extension, result["state"])
+        sound = CONFIRM[action]
+    except ConfigError as exc:
+        log.info("feature code %s %s from %r refused: %s", action, arg, extension, exc)
+        sound = REFUSED
+    finally:
+        ami.close(mgr)
+    agi.stream_file(sound)
+
+
+@script(dn.AGI_OVERFLOW)
+def overflow(agi, ctx: CallContext) -> None:
+    name = agi.env.get("agi_arg_1", "")
+    language = agi.get_variable(dn.VAR_LANGUAGE) or ctx.settings.get("language", "ru")
+    session = engine.Session(vars={"ani": agi.get_variable(dn.VAR_ANI),
+                                   "dnis": agi.get_variable(dn.VAR_DNIS)})
+    io = AgiCallIO(agi, ctx.sounds, language, ctx.db)
+    graph = scenarios.published(ctx.db, name)
+    if graph is None:
+        log.error("overflow scenario %s is not published; ending %s", name, agi.env.get("agi_uniqueid"))
+        return
+    try:
+        engine.run(graph, io, session, load=lambda n: scenarios.published(ctx.db, n))
+    except engine.ScenarioError as exc:
+        log.error("overflow scenario %s failed on %s: %s", name, agi.env.get("agi_uniqueid"), exc)
+        return  # the dialplan ends the call: there is nowhere left to wait
+    finally:
+        scenarios.record_path(ctx.db, agi.env.get("agi_uniqueid", ""), session.path)
+    if io.route_result is None:
+        agi.set_variable(dn.VAR_AGI_DONE, "hangup")
+        return
+    kind, target, priority = io.route_result
+    if kind == "operator":
+        agi.set_variable(dn.VAR_TARGET_OPERATOR, target)
+    elif kind == "number":
+        agi.set_variable(dn.VAR_TARGET_NUMBER, target)
+    if kind == "group":
+        agi.set_variable("__" + dn.VAR_GROUP, target)
+    agi.set_variable("__" + dn.VAR_ROUTE_SOURCE, "overflow")
+    if priority:
+        agi.set_variable(dn.VAR_QUEUE_PRIO, str(int(priority)))
+    agi.set_variable(dn.VAR_AGI_DONE, "1")

@@ -1,0 +1,160 @@
+"""The ACD on real Asterisk: strategies, operator states as queue pauses,
+the no-answer redirect (F10), phone feature codes and overflow after max
+wait. Operators' simulated phones answer with their own tone; which phone
+rang or answered tells where a call went."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from appliance import model, store
+from tests.conftest import TONES
+from tests.harness import in_root, wait_for
+
+HOLD = 6
+
+
+def korund(appliance, *args, check=True):
+    return in_root("korund", "-i", appliance.base, *args, check=check)
+
+
+def configure(appliance, change):
+    """Change the appliance's store from here, then apply it."""
+    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
+    try:
+        with db.atomic():
+            change(db)
+    finally:
+        db.close()
+    assert "applied" in korund(appliance, "apply").stdout
+
+
+def agent(appliance, ext: str) -> dict:
+    rows = json.loads(korund(appliance, "agent", "list", "--json").stdout)
+    return next(r for r in rows if r["extension"] == ext)
+
+
+def queue_member(appliance, group: str, ext: str) -> str:
+    line = next((l for l in appliance.cli(f"queue show {group}") if f"PJSIP/{ext}" in l), "")
+    return line
+
+
+def paused_in_asterisk(appliance, ext: str) -> bool:
+    return "paused" in queue_member(appliance, "support", ext)
+
+
+@pytest.fixture(autouse=True)
+def demo_config(appliance, carrier):
+    """Every test starts from the demo: support = 1001 + 1002, round robin,
+    both operators ready."""
+    def reset(db):
+        db.execute("UPDATE groups SET overflow_kind = '', overflow_target = ''")
+        db.execute("DELETE FROM groups WHERE name = 'sales'")
+        model.update_group(db, "support", "Support", "rrmemory", 15, True)
+        model.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0,
+                                            "noanswer_after": 1})
+        model.set_members(db, "support", ["1001", "1002"])
+    configure(appliance, reset)
+    for ext in ("1001", "1002"):
+        korund(appliance, "agent", "ready", ext)
+    wait_for(lambda: not paused_in_asterisk(appliance, "1001")
+             and not paused_in_asterisk(appliance, "1002"), 10, what="both operators unpaused")
+    yield
+
+
+def answered_by(carrier, ani: str, hold: float = HOLD) -> str:
+    call = carrier.call(ani=ani, hold=hold)
+    phone = call.answered_by_phone()["Phone"]
+    call.ended(timeout=hold + 40)
+    return phone
+
+
+def test_linear_always_offers_the_first_member_first(appliance, carrier):
+    configure(appliance, lambda db: model.update_group(db, "support", "Support", "linear", 15, True))
+    assert [answered_by(carrier, f"49510000{i}") for i in range(2)] == ["1001", "1001"]
+
+
+def test_round_robin_takes_turns(appliance, carrier):
+    first, second = (answered_by(carrier, f"49520000{i}") for i in range(2))
+    assert {first, second} == {"1001", "1002"}
+
+
+def test_ring_all_rings_every_ready_phone(appliance, carrier):
+    configure(appliance, lambda db: model.update_group(db, "support", "Support", "ringall", 15, True))
+    call = carrier.call(ani="4953000001", hold=HOLD)
+    call.answered_by_phone()
+    rang = {call.wait("SimPhoneRang", 5, Phone=ext)["Phone"] for ext in ("1001", "1002")}
+    assert rang == {"1001", "1002"}
+    call.ended(timeout=HOLD + 30)
+
+
+def test_a_paused_operator_gets_no_calls_even_after_an_apply(appliance, carrier):
+    out = korund(appliance, "agent", "pause", "1001", "lunch").stdout
+    assert "1001 paused (lunch)" in out
+    assert agent(appliance, "1001")["state"] == "paused"
+    assert paused_in_asterisk(appliance, "1001")
+    # A reload gives Asterisk's queues a fresh start; the pause survives it.
+    configure(appliance, lambda db: None)
+    wait_for(lambda: paused_in_asterisk(appliance, "1001"), 10, what="1001 paused again after a reload")
+    assert [answered_by(carrier, f"49540000{i}") for i in range(2)] == ["1002", "1002"]
+    bad = korund(appliance, "agent", "pause", "1001", "siesta", check=False)
+    assert bad.returncode == 2 and "no pause reason 'siesta'" in bad.stderr
+
+
+def test_an_unanswered_operator_is_skipped_and_paused_no_answer(appliance, carrier):
+    def no_answer_redirect(db):
+        model.update_group(db, "support", "Support", "linear", 5, True)
+        model.set_group_acd(db, "support", {"noanswer_pause": 1, "noanswer_after": 1})
+    configure(appliance, no_answer_redirect)
+    carrier.phone("1001", "noanswer")
+    # The caller holds on through the prompt, 5 s of ringing at 1001, then 1002.
+    call = carrier.call(ani="4955000001", hold=HOLD + 14)
+    call.wait("SimPhoneRang", 30, Phone="1001")
+    assert call.answered_by_phone()["Phone"] == "1002"
+    call.ended(timeout=HOLD + 50)
+    state = agent(appliance, "1001")
+    assert (state["state"], state["reason"]) == ("paused", "no answer")
+    assert paused_in_asterisk(appliance, "1001")
+    # Paused, 1001 is not offered the next call (linear would try it first).
+    carrier.phone("1001", "answer", tone=TONES["1001"])
+    assert answered_by(carrier, "4955000002") == "1002"
+
+
+def test_logged_out_operator_logs_in_with_the_feature_code(appliance, carrier):
+    korund(appliance, "agent", "logout", "1001")
+    assert agent(appliance, "1001")["state"] == "logged_out"
+    assert answered_by(carrier, "4956000001") == "1002"
+    # 1001 dials *51 from their phone (the appliance rings it and runs the code).
+    mark = appliance.events.mark()
+    resp = appliance.mgr.send_action({
+        "Action": "Originate", "Channel": "PJSIP/1001", "Context": "korund-operators",
+        "Exten": "*51", "Priority": "1", "Async": "true", "Timeout": "20000"})
+    assert resp.get_header("Response") == "Success"
+    wait_for(lambda: agent(appliance, "1001")["state"] == "ready", 30, what="1001 ready after *51")
+    # They heard the confirmation.
+    wait_for(lambda: any("agent-loginok" in e.get("Command", "")
+                         for e in appliance.events.find(mark, Event="AGIExecStart")),
+             10, what="the login confirmation played")
+    wait_for(lambda: not paused_in_asterisk(appliance, "1001"), 10, what="1001 unpaused")
+    wait_for(lambda: appliance.active_channels() == 0, 20, what="the feature-code call to end")
+    korund(appliance, "agent", "pause", "1002", "2")
+    assert agent(appliance, "1002")["reason"] == "training"
+    assert answered_by(carrier, "4956000002") == "1001"
+
+
+def test_overflow_after_max_wait_goes_to_the_other_group(appliance, carrier):
+    def overflow(db):
+        model.add_group(db, "sales", "Sales")
+        model.set_members(db, "sales", ["1002"])
+        model.set_members(db, "support", ["1001"])
+        model.set_group_acd(db, "support", {"max_wait": 10, "overflow_kind": "group",
+                                            "overflow_target": "sales"})
+    configure(appliance, overflow)
+    korund(appliance, "agent", "logout", "1001")
+    before = appliance.last_call_id()
+    call = carrier.call(ani="4957000001", hold=30)
+    assert call.answered_by_phone(timeout=45)["Phone"] == "1002"
+    call.ended(timeout=60)
+    row = appliance.call_row(ani="4957000001", since_id=before)
+    assert (row["grp"], row["operator"], row["route_source"]) == ("sales", "1002", "overflow")
