@@ -7,7 +7,7 @@ SIM := /var/lib/korund/simulator
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run stop test demo-call rootfs host-deps unit telephony web bench clean-rootfs
+.PHONY: run stop test demo-call demo-ivr-call rootfs host-deps unit telephony web bench clean-rootfs
 
 ## run: build or reuse the root filesystem, start the appliance with the demo config
 run: host-deps rootfs
@@ -30,6 +30,12 @@ run: host-deps rootfs
 demo-call:
 	$(IN_ROOT) korund demo-call --sim $(SIM) --hold 12
 	@echo "waiting for the call to end..."; sleep 22
+	$(IN_ROOT) korund -i $(BASE) calls --limit 5
+
+## demo-ivr-call: a call to the demo IVR (number 200): 1 = balance, account 4242, then an operator
+demo-ivr-call:
+	$(IN_ROOT) korund demo-call --sim $(SIM) --dnis 200 --dtmf 1wwwwwwww4242# --hold 40
+	@echo "waiting for the call to end..."; sleep 50
 	$(IN_ROOT) korund -i $(BASE) calls --limit 5
 
 ## stop: stop the appliance and the simulator, unmount the root filesystem
@@ -67,6 +73,7 @@ $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 bench: host-deps rootfs $(VENV)/.installed
 	$(PY) bench/agi_step_latency.py
 	$(PY) bench/ivr_concurrency.py
+	$(PY) bench/screen_pop.py
 
 clean-rootfs: stop
 	rm -rf /var/lib/korund/rootfs-* /var/cache/korund/rootfs-*
