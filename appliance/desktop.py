@@ -47,6 +47,14 @@ def on_event(db, e: dict) -> None:
     elif kind == "AgentConnect":
         db.execute("UPDATE offers SET state = 'answered' WHERE uniqueid = ? AND state = 'ringing'",
                    [e.get("DestUniqueid")])
+    elif kind in ("Newchannel", "VarSet"):
+        _callback_leg(db, e)
+    elif kind == "Newstate" and e.get("ChannelState") == "6":
+        # an originated leg (the callback dialer's) has no DialEnd: answered is Up
+        db.execute("UPDATE offers SET state = 'answered' WHERE uniqueid = ? AND state = 'ringing'",
+                   [e.get("Uniqueid")])
+    elif kind == "AttendedTransfer" and e.get("Result") == "Success":
+        _attended_done(db, e)
     elif kind == "Hangup":
         db.execute("UPDATE offers SET state = CASE state WHEN 'ringing' THEN 'missed' ELSE 'ended' END "
                    "WHERE uniqueid = ? AND state IN ('ringing', 'answered')", [e.get("Uniqueid")])
@@ -69,6 +77,42 @@ def _offered(db, e: dict) -> None:
         "grp = CASE WHEN excluded.grp != '' THEN excluded.grp ELSE offers.grp END",
         [e["DestUniqueid"], linkedid, extension, only(dn.ANI_ALLOWED, e.get("CallerIDNum")), grp,
          e.get("Channel") or "", dest, iso(ts) if ts else _now()])
+
+
+def _callback_leg(db, e: dict) -> None:
+    """The callback dialer originates the operator's leg with its attempt's
+    uniqueid (and the order in VAR_CALLBACK_ORDER): no DialBegin or
+    AgentCalled comes for it, so its Newchannel (or the variable being set)
+    is the offer. It joins the session of the call the order came from, so
+    that call's IVR path and notes continue."""
+    if e.get("Event") == "VarSet" and e.get("Variable") != dn.VAR_CALLBACK_ORDER:
+        return
+    channel = e.get("Channel") or ""
+    extension = endpoint_of(channel) if channel.startswith("PJSIP/") else None
+    uniqueid = e.get("Uniqueid")
+    if not extension or not uniqueid or not _is_operator(db, extension):
+        return
+    row = db.execute("SELECT c.id, c.number, c.grp, c.uniqueid FROM callback_attempts a "
+                     "JOIN callbacks c ON c.id = a.callback_id WHERE a.uniqueid = ?", [uniqueid]).fetchone()
+    if row is None:
+        return
+    ts = e.get("Timestamp")
+    db.execute(
+        "INSERT INTO offers (uniqueid, linkedid, extension, ani, grp, channel, dest_channel, at, state) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ringing') ON CONFLICT(uniqueid) DO NOTHING",
+        [uniqueid, row[3] or uniqueid, extension, only(dn.ANI_ALLOWED, row[1]), row[2] or "", channel, channel,
+         iso(ts) if ts else _now()])
+
+
+def _attended_done(db, e: dict) -> None:
+    """An attended transfer completed: the caller (transferee) now talks to
+    the target, whose offer was placed by a Local channel that is gone; the
+    caller's own channel is what a later transfer must move."""
+    transferee = e.get("TransfereeChannel") or ""
+    linkedid = e.get("TransfereeLinkedid") or ""
+    if transferee and linkedid:
+        db.execute("UPDATE offers SET channel = ? WHERE linkedid = ? AND channel LIKE 'Local/%' "
+                   "AND state IN ('ringing', 'answered')", [transferee, linkedid])
 
 
 # --- following offers (the SSE stream) ------------------------------------------
@@ -169,8 +213,21 @@ def session(db, linkedid: str) -> dict | None:
         "path": readable_path(steps), "offers": offers,
         "notes": notes(db, linkedid), "edits": edits(db, linkedid),
         "client": client, "crm_url": crm_url, "history": history(db, ani, linkedid),
-        "crm": clients is not None,
+        "crm": clients is not None, "callback": callback_of(db, linkedid),
     }
+
+
+def callback_of(db, linkedid: str) -> dict | None:
+    """The callback order the dialer is placing (or last placed) in this
+    session, if the call is one: its number, slot and group."""
+    r = db.execute("SELECT c.id, c.number, c.grp, c.asap, c.slot_from, c.slot_until, c.status, c.tries, c.uniqueid "
+                   "FROM offers o JOIN callback_attempts a ON a.uniqueid = o.uniqueid "
+                   "JOIN callbacks c ON c.id = a.callback_id WHERE o.linkedid = ? ORDER BY o.id DESC LIMIT 1",
+                   [linkedid]).fetchone()
+    if r is None:
+        return None
+    return {"order": r[0], "number": r[1], "group": r[2], "asap": bool(r[3]), "slot_from": r[4],
+            "slot_until": r[5], "status": r[6], "tries": r[7], "from_call": r[8] or None}
 
 
 def history(db, ani: str, linkedid: str, limit: int = 20) -> list[dict]:
@@ -329,10 +386,34 @@ def transfer(db, mgr, linkedid: str, kind: str, target, author: str, extension: 
     for action in steps:
         resp = mgr.send_action(action)
         if not _ok(resp):
-            raise ConfigError("target", "Asterisk refused the transfer: {message}",
-                              message=(resp.get_header("Message") if resp else "") or "no answer")
-    record_edit(db, linkedid, author, "transferred", {"kind": kind, "to": what, "target": name})
-    return {"kind": kind, "to": what, "target": name}
+            raise ConfigError("target", "Asterisk refused the transfer: {reason}",
+                              reason=(resp.get_header("Message") if resp else "") or "no answer")
+    record_edit(db, linkedid, author, "consulting" if kind == "attended" else "transferred",
+                {"kind": kind, "to": what, "target": name})
+    return {"kind": kind, "to": what, "target": name, "consulting": kind == "attended"}
+
+
+def finish_attended(db, mgr, linkedid: str, how: str, author: str, extension: str | None) -> dict:
+    """End the consultation an attended transfer started: *complete* hangs up
+    the operator's own leg, which joins the caller to the target (Asterisk
+    completes an attended transfer when the transferer leaves); *cancel*
+    drops the target and brings the caller back (AMI CancelAtxfer)."""
+    if how not in ("complete", "cancel"):
+        raise ConfigError("action", "one of {choices}", choices="complete, cancel")
+    offer = live_offer(db, linkedid, extension)
+    if offer is None or offer["state"] != "answered" or not CHANNEL.match(offer["dest_channel"]):
+        raise ConfigError("action", "the call is not in progress on your phone")
+    action = ({"Action": "Hangup", "Channel": offer["dest_channel"], "Cause": "16"} if how == "complete"
+              else {"Action": "CancelAtxfer", "Channel": offer["dest_channel"]})
+    resp = mgr.send_action(action)
+    if not _ok(resp):
+        raise ConfigError("action", "Asterisk refused: {reason}",
+                          reason=(resp.get_header("Message") if resp else "") or "no answer")
+    row = db.execute("SELECT details FROM session_edits WHERE linkedid = ? AND what = 'consulting' "
+                     "ORDER BY id DESC LIMIT 1", [linkedid]).fetchone()
+    details = json.loads(row[0]) if row else {"kind": "attended"}
+    record_edit(db, linkedid, author, "transferred" if how == "complete" else "transfer cancelled", details)
+    return {"done": how, "target": details.get("target")}
 
 
 def order_callback(db, linkedid: str, number, slot, author: str) -> int:

@@ -194,6 +194,27 @@ def transfer(linkedid):
     return jsonify(done)
 
 
+@bp.post("/desktop/sessions/<linkedid>/transfer/<how>")
+@security.roles("operator")
+def finish_transfer(linkedid, how):
+    """Complete or cancel the attended transfer the operator is consulting."""
+    ext = _session_for_writing(linkedid)
+    if how not in ("complete", "cancel"):
+        abort(404)
+    db = get_db()
+    try:
+        mgr = ami.connect(store.settings(db), timeout=5)
+    except ami.AmiError as exc:
+        return _json_error(503, str(exc))
+    try:
+        done = desktop.finish_attended(db, mgr, linkedid, how, g.user.username, ext)
+    finally:
+        ami.close(mgr)
+    audit.record(db, g.user.username, "transfer completed" if how == "complete" else "transfer cancelled",
+                 linkedid, done)
+    return jsonify(done)
+
+
 @bp.post("/desktop/sessions/<linkedid>/callback")
 @security.roles("operator")
 def callback(linkedid):

@@ -140,6 +140,10 @@
     $("card-state").textContent = t[state] || state;
     $("trail").textContent = s.offers.map((o) => fmt(t.offered, {extension: o.extension, at: when(o.at)}) +
                                            " (" + (t[o.state] || o.state) + ")").join(" → ");
+    const cb = s.callback;   // a call the callback dialer placed for an order
+    show($("callback-info"), cb ? fmt(t.callback_call, {
+      order: cb.order, number: cb.number,
+      when: cb.asap ? t.asap : when(cb.slot_from) + (cb.slot_until ? " – " + when(cb.slot_until) : "")}) : "");
     const crm = $("crm-link");
     crm.hidden = !s.crm_url;
     if (s.crm_url) crm.href = s.crm_url;
@@ -214,6 +218,37 @@
       .catch((e) => show($("client-error"), e.message));
   }
 
+  // --- attended transfer: the consultation, followed until completed or cancelled ----------
+  let consulting = null;     // {linkedid, target, timer}
+
+  function consult(linkedid, target) {
+    endConsult();
+    consulting = {linkedid, target, timer: setInterval(consultState, 1000)};
+    $("consult-target").textContent = target;
+    $("consult-state").textContent = t.ringing;
+    show($("transfer-done"), "");
+    $("consult").hidden = false;
+  }
+
+  function endConsult() {
+    if (consulting) clearInterval(consulting.timer);
+    consulting = null;
+    $("consult").hidden = true;
+  }
+
+  async function consultState() {
+    if (!consulting) return;
+    const c = consulting;
+    const r = await fetch(sessionUrl(c.linkedid), {credentials: "same-origin"});
+    if (!r.ok || consulting !== c) return;
+    const s = await r.json();
+    const mine = s.offers.filter((o) => o.extension === config.extension).pop();
+    if (mine && mine.state !== "answered") { endConsult(); render(s, mine); return; }   // my leg is gone
+    const theirs = s.offers.filter((o) => o.extension === c.target).pop();
+    if (theirs) $("consult-state").textContent = t[theirs.state] || theirs.state;
+    if (current && current.linkedid === s.linkedid) render(s, mine);
+  }
+
   // --- state, transfer, callback ------------------------------------------------------------
   function setState(state, reason) {
     send("POST", config.state, {state, reason})
@@ -244,9 +279,26 @@
       if (!current) return;
       const target = $("transfer-target").value.trim();
       send("POST", sessionUrl(current.linkedid, "transfer"), {target, kind: $("transfer-kind").value})
-        .then((d) => { show($("transfer-error"), ""); show($("transfer-done"), fmt(t.transferred, {target: d.target})); })
+        .then((d) => {
+          show($("transfer-error"), "");
+          if (d.consulting) consult(current.linkedid, d.target);
+          else show($("transfer-done"), fmt(t.transferred, {target: d.target}));
+        })
         .catch((e) => { show($("transfer-done"), ""); show($("transfer-error"), e.message); });
     });
+    for (const how of ["complete", "cancel"]) {
+      $("consult-" + how).addEventListener("click", () => {
+        if (!consulting) return;
+        const c = consulting;
+        send("POST", sessionUrl(c.linkedid, "transfer/" + how), {})
+          .then(() => {
+            endConsult();
+            show($("transfer-error"), "");
+            show($("transfer-done"), fmt(how === "complete" ? t.transferred : t.consult_cancelled, {target: c.target}));
+          })
+          .catch((e) => show($("transfer-error"), e.message));
+      });
+    }
     $("callback").addEventListener("click", () => {
       if (!current) return;
       send("POST", sessionUrl(current.linkedid, "callback"),
