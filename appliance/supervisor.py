@@ -12,7 +12,7 @@ import socket
 
 from .instance import Instance
 
-SERVICES = ("asterisk", "agi", "events", "web", "dialer")
+SERVICES = ("asterisk", "agi", "events", "web", "dialer", "health")
 SUPERVISORD = "/opt/korund/venv/bin/supervisord"
 
 
@@ -65,7 +65,35 @@ stdout_logfile = {inst.log}/web.log
 [program:dialer]
 command = {korund} dialer
 stdout_logfile = {inst.log}/dialer.log
+{common}""" + _hardware_programs(inst, korund, common)
+
+
+def _hardware_programs(inst: Instance, korund: str, common: str) -> str:
+    """The health collector, and the front panel when a port is configured
+    (setting ``frontpanel.port``)."""
+    out = f"""
+[program:health]
+command = {korund} health
+stdout_logfile = {inst.log}/health.log
 {common}"""
+    port = None
+    if inst.db_path.exists():
+        from . import store
+        try:
+            db = store.open_store(inst.db_path, migrate=False)
+            try:
+                port = store.get_setting(db, "frontpanel.port")
+            finally:
+                db.close()
+        except Exception:  # noqa: BLE001 - no settings yet: no panel
+            port = None
+    if port:
+        out += f"""
+[program:frontpanel]
+command = {korund} frontpanel
+stdout_logfile = {inst.log}/frontpanel.log
+{common}"""
+    return out
 
 
 class _UnixHTTPConnection(HTTPConnection):

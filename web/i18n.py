@@ -25,6 +25,7 @@ DYNAMIC = (
     "group deleted", "user added", "user changed", "user deleted", "settings changed",
     "scenario added", "scenario draft saved", "scenario published", "scenario rolled back", "number bound",
     "number unbound", "schedule added", "schedule changed", "schedule deleted",
+    "health read", "diagnostics run", "support bundle",
     "Language of callers' prompts", "Default language of the panel",
     "Session cookie only over HTTPS (1 = yes, 0 = no)",
 )

@@ -140,8 +140,8 @@ def test_problems_and_refusals_are_in_the_users_language(panel):
     h = {"X-CSRF-Token": token}
     problems = b.client.put("/api/v1/scenarios/ru2", json={"graph": graph}, headers=h).get_json()["problems"]
     assert {"node": "m", "message": "выход «клавиша 1» никуда не ведёт"} in problems
-    assert {"node": "m", "message": "меню нужна запись"} in problems
+    assert {"node": "m", "message": "меню нужна фраза"} in problems
     assert {"node": "lost", "message": "до узла нельзя дойти от начала"} in problems
     r = b.client.post("/api/v1/scenarios/ru2/publish", headers=h)
     assert r.status_code == 422
-    assert "в сценарии есть ошибки" in r.get_json()["message"] and "m: меню нужна запись" in r.get_json()["message"]
+    assert "в сценарии есть ошибки" in r.get_json()["message"] and "m: меню нужна фраза" in r.get_json()["message"]
