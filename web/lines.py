@@ -1,10 +1,13 @@
-"""Lines and trunks: the SIP trunk that stands in for the E1 today, and the
-E1 span settings (stored now, generated into DAHDI by the hardware issue)."""
+"""Lines and trunks: SIP trunks, and the E1/T1 spans and analog ports
+(settings generated into DAHDI's and chan_dahdi's files by
+appliance/render/dahdi.py, put into service by appliance/dahdi_apply.py)
+with their live status read through drivers/."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from appliance import audit, model, spans
+from appliance import ami, audit, dahdi_apply, model, spans, store, supervisor
+from appliance.render import dahdi
 
 from . import error_text, get_db, gettext, security
 
@@ -17,7 +20,63 @@ EDITORS = ("admin", "technician")
 def index():
     db = get_db()
     return render_template("lines.html", trunks=model.load(db).trunks, spans=spans.load_all(db),
-                           can_edit=g.user.role in EDITORS)
+                           status=live_status(), can_edit=g.user.role in EDITORS)
+
+
+def live_status() -> dict | None:
+    """{span number: drivers.spans.Span} read now; None when DAHDI cannot be
+    read here (no drivers or no DAHDI on this machine)."""
+    try:
+        from drivers import spans as hw_spans
+        return {s.number: s for s in hw_spans.spans(current_app.config.get("KORUND_HW_ROOT"))}
+    except (ImportError, OSError):
+        return None
+
+
+def hardware() -> dahdi.Hardware:
+    return dahdi.hardware(current_app.config.get("KORUND_HW_ROOT"))
+
+
+@bp.get("/dahdi")
+@security.roles(*EDITORS)
+def dahdi_files():
+    """The files the settings generate, for a technician to read before applying."""
+    db = get_db()
+    try:
+        files, error = dahdi.render(spans.load_all(db), hardware()), None
+    except model.ConfigError as exc:
+        files, error = {}, error_text(exc)
+    return render_template("dahdi_files.html", files=files, error=error), (400 if error else 200)
+
+
+@bp.post("/dahdi/apply")
+@security.roles(*EDITORS)
+def dahdi_apply_now():
+    db = get_db()
+    inst = current_app.config["KORUND_INSTANCE"]
+    mgr = None
+    if supervisor.status(inst).get("asterisk", {}).get("state") == "RUNNING":
+        try:
+            mgr = ami.connect(store.settings(db), timeout=5)
+        except ami.AmiError:
+            mgr = None
+    try:
+        result = dahdi_apply.apply(inst, db, mgr, hw=hardware())
+    except model.ConfigError as exc:
+        flash(gettext("The span settings cannot be generated: {error}", error=error_text(exc)), "error")
+        return redirect(url_for("lines.index"))
+    except dahdi_apply.DahdiApplyError as exc:
+        audit.record(db, g.user.username, "dahdi apply refused", details={"error": str(exc)})
+        flash(gettext("DAHDI did not take the new configuration; the previous one is back. "
+                      "What the tools said: {error}", error=str(exc)), "error")
+        return redirect(url_for("lines.index"))
+    finally:
+        ami.close(mgr)
+    audit.record(db, g.user.username, "dahdi apply", details={"files": result.files,
+                                                              "reloaded": result.reloaded})
+    flash(gettext("DAHDI configuration applied.") if result.reloaded else
+          gettext("DAHDI configuration written; Asterisk is not running and will read it when it starts."))
+    return redirect(url_for("lines.index"))
 
 
 @bp.route("/trunk/new", methods=["GET", "POST"])
@@ -65,10 +124,13 @@ def span(number=None):
         form = request.form.to_dict()
         if current:
             form["span"] = str(current.span)
-        form.setdefault("crc4", "0")
-        form.setdefault("enabled", "0")
+        for flag in spans.BOOLS:
+            form.setdefault(flag, "0")
     else:
-        form = vars(current) if current else vars(spans.Span(span=len(spans.load_all(db)) + 1, name=""))
+        form = dict(vars(current) if current else vars(spans.Span(span=len(spans.load_all(db)) + 1, name="")))
+        # What the R2 fields take when R2 is chosen (blank fields mean these too).
+        form.update({k: v for k, v in (("mfcr2_variant", "ITU"), ("mfcr2_max_ani", 10),
+                                       ("mfcr2_max_dnis", 4)) if form.get(k) is None})
     errors = {}
     if request.method == "POST":
         try:
@@ -78,6 +140,8 @@ def span(number=None):
                     audit.record(db, g.user.username, "span deleted", str(current.span))
                 else:
                     s = spans.validate(form)
+                    others = [o for o in spans.load_all(db) if o.span != s.span]
+                    spans.check_all(sorted(others + [s], key=lambda o: o.span), hardware().spans)
                     spans.save(db, s, create=current is None)
                     audit.record(db, g.user.username, "span changed" if current else "span added",
                                  str(s.span), vars(s))
@@ -87,6 +151,12 @@ def span(number=None):
             flash(gettext("Saved. Apply the changes to put them into service."))
             return redirect(url_for("lines.index"))
     return render_template("span_form.html", current=current, form=form, errors=errors,
-                           choices={"framing": spans.FRAMINGS, "coding": spans.CODINGS,
-                                    "signalling": spans.SIGNALLINGS, "switchtype": spans.SWITCHTYPES,
-                                    "mfcr2_variant": spans.MFCR2_VARIANTS}), (400 if errors else 200)
+                           choices=CHOICES, status=(live_status() or {}).get(number)), (400 if errors else 200)
+
+
+CHOICES = {"line_type": spans.LINE_TYPES, "framing": spans.FRAMINGS, "coding": spans.CODINGS,
+           "signalling": spans.SIGNALLINGS, "switchtype": spans.SWITCHTYPES,
+           "mfcr2_variant": spans.MFCR2_VARIANTS, "mfcr2_category": spans.MFCR2_CATEGORIES,
+           "pri_dialplan": spans.DIALPLANS, "pri_local_dialplan": spans.DIALPLANS,
+           "overlapdial": spans.OVERLAPDIAL, "cidsignalling": spans.CID_SIGNALLINGS,
+           "cidstart": spans.CID_STARTS, "echocanceller": spans.ECHO_CANCELLERS}
