@@ -63,7 +63,10 @@ rootfs:
 host-deps:
 	@command -v mmdebstrap >/dev/null && command -v zstd >/dev/null && python3 -m pip --version >/dev/null 2>&1 \
 	  && python3 -c 'import ensurepip' 2>/dev/null && command -v chromium >/dev/null \
-	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv chromium; }
+	  && command -v umockdev-wrapper >/dev/null && test -e /usr/lib/python3/dist-packages/gi \
+	  && ls /usr/lib/*/girepository-1.0/UMockdev-1.0.typelib >/dev/null 2>&1 \
+	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv chromium \
+	       umockdev gir1.2-umockdev-1.0 python3-gi; }
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -74,6 +77,7 @@ bench: host-deps rootfs $(VENV)/.installed
 	$(PY) bench/agi_step_latency.py
 	$(PY) bench/ivr_concurrency.py
 	$(PY) bench/screen_pop.py
+	$(PY) bench/routing_decision.py
 
 clean-rootfs: stop
 	rm -rf /var/lib/korund/rootfs-* /var/cache/korund/rootfs-*

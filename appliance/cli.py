@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 from . import apply as applier
 from . import ami, demo, instance, model, prompts, simulator, store, supervisor
+from . import moh
 from .instance import Instance
 
 
@@ -41,6 +42,9 @@ def cmd_init(args, inst: Instance) -> int:
         if demo.seed(db, host, int(port or 5060)):
             print("demo configuration loaded")
     prompts.build(inst.sounds)
+    if args.demo and demo.seed_ivr(db, inst.sounds):
+        print("demo IVR scenario bound to number", demo.DEMO_DNIS)
+    moh.generate(inst)   # the music callers hear while they wait or are held
     applier.apply(inst, db)
     inst.supervisord_conf.write_text(supervisor.render(inst))
     print(f"instance ready in {inst.base}")
@@ -441,17 +445,102 @@ def cmd_sim(args, inst: Instance) -> int:
     return 0
 
 
+def cmd_hw(args, inst: Instance) -> int:
+    """Technicians' hardware tools (drivers/cli.py): the bundle also takes the
+    instance's generated configuration and service logs."""
+    from drivers import cli as hw_cli
+    return hw_cli.run(args, config_dirs=[inst.etc], log_dirs=[inst.log])
+
+
 def cmd_demo_call(args, inst: Instance) -> int:
     sim_inst = Instance.at(args.sim)
     mgr = ami.connect(simulator.load(sim_inst).ami_settings())
     try:
         call = simulator.originate(mgr, ani=args.ani, dnis=args.dnis, name=args.name,
-                                   hold=args.hold)
+                                   hold=args.hold, dtmf=args.dtmf, dtmf_delay=args.dtmf_delay)
     finally:
         ami.close(mgr)
     print(f"call {call} placed from {args.ani} to {args.dnis}; "
           f"the simulated operator answers with a tone and the caller hangs up after "
           f"{args.hold:g}s. See it with: korund calls")
+    return 0
+
+
+def cmd_health(args, inst: Instance) -> int:
+    """The health collector service, or one sweep printed (--once)."""
+    from . import health
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if args.set:
+        db = inst.open_store()
+        for pair in args.set:
+            key, _, value = pair.partition("=")
+            health.set_setting(db, key.strip(), value.strip())
+            print(f"{key.strip()} = {value.strip()}")
+        return 0
+    if not args.once:
+        health.run(inst)
+        return 0
+    result = health.sweep(inst.open_store())
+    if args.json:
+        print(json.dumps({"readings": [r.as_dict() for r in result["readings"]],
+                          "spans": result["spans"], "spans_error": result["spans_error"]},
+                         indent=2, ensure_ascii=False))
+        return 0
+    for r in result["readings"]:
+        value = "-" if r.value is None else f"{r.value:g} {r.unit}".strip()
+        print(f"{r.id:10} {r.label:20} {r.status:9} {value:12} {r.detail}")
+    if result["spans_error"]:
+        print(f"spans: not available ({result['spans_error']})")
+    return 0
+
+
+def cmd_dahdi(args, inst: Instance) -> int:
+    """DAHDI's files from the span settings (H1, H2); paths: $KORUND_DAHDI_ETC
+    (default: the instance's etc/dahdi), $KORUND_HW_ROOT for the inventory."""
+    from . import dahdi_apply
+    from .render import dahdi
+    db = inst.open_store()
+    if args.action == "show":
+        from . import spans
+        for name, text in dahdi.render(spans.load_all(db), dahdi.hardware()).items():
+            print(f"==> {name} <==\n{text}")
+        return 0
+    mgr = _running_ami(inst, db)
+    try:
+        result = dahdi_apply.apply(inst, db, mgr, configure=not args.no_dahdi_cfg)
+    except dahdi_apply.DahdiApplyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ami.close(mgr)
+    where = dahdi_apply.targets(inst)
+    print("DAHDI configuration " + ("applied" if result.reloaded else "written") + ": "
+          + ", ".join(str(where[n]) for n in sorted(where)))
+    return 0
+
+
+def cmd_frontpanel(args, inst: Instance) -> int:
+    """Drive the front-panel display on the configured serial port."""
+    from drivers import frontpanel
+    from . import health
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    db = inst.open_store()
+    if args.configure is not None:
+        health.set_setting(db, "frontpanel.port", args.configure)
+        inst.supervisord_conf.write_text(supervisor.render(inst))
+        print(f"front panel {'on ' + args.configure if args.configure else 'off'}; "
+              "restart the services (korund stop, korund start) to apply")
+        return 0
+    port = args.port or store.get_setting(db, "frontpanel.port")
+    if not port:
+        print("error: no front panel port (setting frontpanel.port or --port)", file=sys.stderr)
+        return 1
+    width, _, height = (store.get_setting(db, "frontpanel.size", "20x4") or "20x4").partition("x")
+    frontpanel.serve(port, lambda: health.panel_status(db),
+                     baud=int(store.get_setting(db, "frontpanel.baud", frontpanel.BAUD)),
+                     width=int(width or 20), height=int(height or 4))
     return 0
 
 
@@ -580,6 +669,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_agent)
 
+    from . import routing_cli
+    routing_cli.add_parser(sub)
+
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")
     s.add_argument("sim_command", choices=("init", "start", "stop"))
     s.add_argument("--sim", default=simulator.DEFAULT_BASE)
@@ -595,7 +687,38 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--dnis", default="100")
     s.add_argument("--name", default="Demo Caller")
     s.add_argument("--hold", type=float, default=15)
+    s.add_argument("--dtmf", default="", help="keys the caller sends once answered (w = half a second's pause)")
+    s.add_argument("--dtmf-delay", type=float, default=1, help="seconds before the keys")
     s.set_defaults(fn=cmd_demo_call)
+
+    s = sub.add_parser("health", help="the hardware health collector (supervisord runs it); "
+                       "--once reads the sensors and span alarms now and prints them")
+    s.add_argument("--once", action="store_true")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="change a setting: hw.root, hw.model, hw.i2c_bus, health.interval, "
+                   "health.bucket, health.keep_days, frontpanel.baud, frontpanel.size")
+    s.set_defaults(fn=cmd_health)
+    s = sub.add_parser("frontpanel", help="drive the front-panel display (supervisord runs it "
+                       "when the setting frontpanel.port is set)")
+    s.add_argument("--port", help="serial port or pyserial URL (default: setting frontpanel.port)")
+    s.add_argument("--configure", metavar="PORT", help="store the panel's port ('' = no panel) "
+                   "and rewrite supervisord.conf; then restart the services")
+    s.set_defaults(fn=cmd_frontpanel)
+
+    s = sub.add_parser("hw", help="technicians' hardware tools: inventory, spans, span N, counters "
+                       "[--reset], loopback N, timing, firmware, bundle OUT.tar.gz")
+    from drivers import cli as hw_cli
+    hw_cli.add_arguments(s)
+    s.set_defaults(fn=cmd_hw)
+
+    s = sub.add_parser("dahdi", help="DAHDI configuration from the span settings: 'show' prints "
+                       "system.conf, modules and chan_dahdi.conf; 'apply' writes them (previous "
+                       "files kept as .prev), runs dahdi_cfg, reloads chan_dahdi, rolls back on failure")
+    s.add_argument("action", choices=("show", "apply"))
+    s.add_argument("--no-dahdi-cfg", action="store_true",
+                   help="write and reload Asterisk only (no DAHDI kernel on this machine)")
+    s.set_defaults(fn=cmd_dahdi)
     return p
 
 

@@ -20,6 +20,9 @@ VAR_TARGET_OPERATOR = "KORUND_TARGET_OPERATOR"  # a scenario routed to one opera
 VAR_TARGET_NUMBER = "KORUND_TARGET_NUMBER"      # a scenario routed to an outside number
 VAR_QUEUE_PRIO = "QUEUE_PRIO"         # app_queue's own: the caller's priority
 VAR_ROUTE_SOURCE = "KORUND_ROUTE_SOURCE"  # "agi" or "fallback"
+VAR_TARGET_RING = "KORUND_TARGET_RING"   # seconds VAR_TARGET_OPERATOR rings (routing, F7)
+VAR_SKILL = "KORUND_SKILL"               # skill asked for: queue <group>--<skill> (routing, F7)
+VAR_QUEUE_MAX_PENALTY = "QUEUE_MAX_PENALTY"  # app_queue's own: highest member penalty offered first
 VAR_LANGUAGE = "CHANNEL(language)"
 # Set by the callback dialer (appliance/dialer.py) on the operator's leg it
 # originates: the desktop pops the order's card from VAR_CALLBACK_ORDER (the

@@ -452,6 +452,99 @@ def m012_callback_dialing(db):
     ):
         db.execute(sql)
 
+@migration
+def m013_routing(db):
+    # Routing (F7): operators' skills with levels, a group's default skill and
+    # how fast a skill call widens to lower levels, how far back "the operator
+    # who served this number last" is looked for, and the VIP numbers.
+    for sql in (
+        """CREATE TABLE operator_skills (
+            operator_id INTEGER NOT NULL REFERENCES operators(id) ON DELETE CASCADE,
+            skill TEXT NOT NULL,
+            level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 10),
+            PRIMARY KEY (operator_id, skill)
+        )""",
+        "CREATE INDEX operator_skills_skill ON operator_skills (skill)",
+        "ALTER TABLE groups ADD COLUMN skill TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE groups ADD COLUMN skill_widen INTEGER NOT NULL DEFAULT 20",
+        "ALTER TABLE groups ADD COLUMN skill_all INTEGER NOT NULL DEFAULT 60",
+        "ALTER TABLE groups ADD COLUMN last_days INTEGER",
+        """CREATE TABLE vip_numbers (
+            pattern TEXT PRIMARY KEY,
+            priority INTEGER NOT NULL DEFAULT 5 CHECK (priority BETWEEN 1 AND 9),
+            note TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX calls_ani_started ON calls (ani, started_at)",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m016_dahdi_lines(db):
+    # DAHDI generation (H1, H2): what kind of line a span is, PRI numbering and
+    # overlap, MFC/R2 caller category and ANI order, analog ports (FXO lines in
+    # `channels`, FXS operator phones in `phones`) and their caller-ID and
+    # disconnect detection, echo canceller, the carrier (for timing checks) and
+    # an optional dynamic span source (the VM's looped software spans).
+    for sql in (
+        "ALTER TABLE spans ADD COLUMN line_type TEXT NOT NULL DEFAULT 'e1'",
+        "ALTER TABLE spans ADD COLUMN lbo INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE spans ADD COLUMN dchannel INTEGER",
+        "ALTER TABLE spans ADD COLUMN carrier TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE spans ADD COLUMN pri_dialplan TEXT NOT NULL DEFAULT 'unknown'",
+        "ALTER TABLE spans ADD COLUMN pri_local_dialplan TEXT NOT NULL DEFAULT 'unknown'",
+        "ALTER TABLE spans ADD COLUMN overlapdial TEXT NOT NULL DEFAULT 'no'",
+        "ALTER TABLE spans ADD COLUMN mfcr2_category TEXT NOT NULL DEFAULT 'national_subscriber'",
+        "ALTER TABLE spans ADD COLUMN mfcr2_get_ani_first INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE spans ADD COLUMN phones TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE spans ADD COLUMN cidsignalling TEXT NOT NULL DEFAULT 'v23'",
+        "ALTER TABLE spans ADD COLUMN cidstart TEXT NOT NULL DEFAULT 'ring'",
+        "ALTER TABLE spans ADD COLUMN busydetect INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE spans ADD COLUMN polarity_hangup INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE spans ADD COLUMN echocanceller TEXT NOT NULL DEFAULT 'oslec'",
+        "ALTER TABLE spans ADD COLUMN dynamic TEXT NOT NULL DEFAULT ''",
+        "UPDATE spans SET dchannel = 16 WHERE signalling LIKE 'pri%'",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m017_health(db):
+    # Hardware health (H3): each sensor's latest reading, its history averaged
+    # into fixed buckets (downsampled as it is written), and the alarm log
+    # (span alarms, temperature limits, fans, power supply) with raise/clear.
+    for sql in (
+        """CREATE TABLE sensor_latest (
+            sensor TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            unit TEXT NOT NULL DEFAULT '',
+            value REAL,
+            status TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '',
+            at TEXT NOT NULL
+        )""",
+        """CREATE TABLE sensor_history (
+            sensor TEXT NOT NULL,
+            bucket INTEGER NOT NULL,
+            value REAL NOT NULL,
+            samples INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (sensor, bucket)
+        )""",
+        """CREATE TABLE health_alarms (
+            id INTEGER PRIMARY KEY,
+            source TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            severity TEXT NOT NULL,
+            message TEXT NOT NULL,
+            raised_at TEXT NOT NULL,
+            cleared_at TEXT
+        )""",
+        "CREATE INDEX health_alarms_open ON health_alarms (cleared_at, source, kind)",
+    ):
+        db.execute(sql)
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

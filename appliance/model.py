@@ -95,6 +95,12 @@ class Group:
     announce_holdtime: bool = False
     noanswer_pause: bool = False
     noanswer_after: int = 1
+    # "default" (Korund's music on hold, appliance/moh.py) or "ringing"
+    moh: str = "default"
+    # Routing settings (m013_routing); see appliance.routing.set_group_settings.
+    skill: str = ""
+    skill_widen: int = 20
+    skill_all: int = 60
 
 
 @dataclass
@@ -114,6 +120,10 @@ class Config:
     trunks: list[Trunk]
     operators: list[Operator]
     groups: list[Group]
+    # {extension: {skill: level}} (m013_routing)
+    skills: dict[str, dict[str, int]] = field(default_factory=dict)
+    # E1/T1 spans and analog ports (appliance.spans.Span; m016_dahdi_lines)
+    spans: list = field(default_factory=list)
 
     @property
     def default_group(self) -> Group | None:
@@ -130,12 +140,22 @@ def load(db) -> Config:
         "overflow_target, announce_position, announce_holdtime, noanswer_pause, noanswer_after "
         "FROM groups ORDER BY name")]
     for g in groups:
+        g.moh = db.execute("SELECT moh FROM groups WHERE id = ?", [g.id]).fetchone()[0]
         g.members = [(by_id[op_id], penalty) for op_id, penalty in db.execute(
             "SELECT operator_id, penalty FROM group_members WHERE group_id = ? ORDER BY operator_id",
             [g.id])]
     trunks = [Trunk(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
         "SELECT id, name, kind, host, port, enabled FROM trunks ORDER BY name")]
-    return Config(store.settings(db), trunks, operators, groups)
+    for g in groups:
+        g.skill, g.skill_widen, g.skill_all = db.execute(
+            "SELECT skill, skill_widen, skill_all FROM groups WHERE id = ?", [g.id]).fetchone()
+    skills: dict[str, dict[str, int]] = {}
+    for ext, skill, level in db.execute(
+            "SELECT o.extension, s.skill, s.level FROM operator_skills s "
+            "JOIN operators o ON o.id = s.operator_id ORDER BY o.extension, s.skill"):
+        skills.setdefault(ext, {})[skill] = level
+    from . import spans   # spans validates with this module's helpers
+    return Config(store.settings(db), trunks, operators, groups, skills, spans.load_all(db))
 
 
 def add_sip_trunk(db, name: str, host: str, port=5060) -> int:
@@ -270,6 +290,7 @@ def set_members(db, group: str, extensions: list[str]) -> None:
 
 
 OVERFLOW_KINDS = ("", "group", "scenario")
+MOH_CHOICES = ("default", "ringing")
 
 
 def _seconds(value, field: str, low: int, high: int) -> int:
@@ -293,18 +314,20 @@ def set_group_acd(db, name: str, data: dict) -> None:
     the call's language), noanswer_pause (F10: pause an operator with reason
     "no answer" after noanswer_after missed offers in a row, 1-10)."""
     row = db.execute("SELECT wrapup, max_wait, overflow_kind, overflow_target, announce_position, "
-                     "announce_holdtime, noanswer_pause, noanswer_after FROM groups WHERE name = ?",
+                     "announce_holdtime, noanswer_pause, noanswer_after, moh FROM groups WHERE name = ?",
                      [name]).fetchone()
     if not row:
         raise ConfigError("name", "no group named '{name}'", name=name)
     keys = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
-            "announce_holdtime", "noanswer_pause", "noanswer_after")
+            "announce_holdtime", "noanswer_pause", "noanswer_after", "moh")
     v = {**dict(zip(keys, row)), **{k: data[k] for k in keys if k in data}}
     v["wrapup"] = _seconds(v["wrapup"], "wrapup", 0, 600)
     v["max_wait"] = _seconds(v["max_wait"], "max_wait", 10, 3600)
     v["noanswer_after"] = _seconds(v["noanswer_after"], "noanswer_after", 1, 10)
     for k in ("announce_position", "announce_holdtime", "noanswer_pause"):
         v[k] = int(v[k] not in (False, 0, "", "0", "false", "off", None))
+    if v["moh"] not in MOH_CHOICES:
+        raise ConfigError("moh", "'{value}' is not one of: {choices}", value=v["moh"], choices=", ".join(MOH_CHOICES))
     kind = (v["overflow_kind"] or "").strip()
     target = (v["overflow_target"] or "").strip()
     if kind not in OVERFLOW_KINDS:

@@ -111,6 +111,9 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
     app.register_blueprint(desktop.bp)
     from . import agents_api
     app.register_blueprint(agents_api.bp)
+    from . import health_page
+    app.register_blueprint(health_page.bp)
+    app.register_blueprint(health_page.api_bp)
     return app
 
 

@@ -10,7 +10,7 @@ from dataclasses import asdict
 
 from flask import Blueprint, abort, g, jsonify, request
 
-from appliance import audit, model, spans, users
+from appliance import audit, model, routing, spans, users
 
 from . import changes, error_text, get_db, security, settings_page, status
 from .openapi import spec
@@ -37,12 +37,30 @@ def trunk_json(t) -> dict:
 
 def operator_json(o) -> dict:
     return {"extension": o.extension, "name": o.name, "contact": o.contact, "enabled": o.enabled,
-            "sip_secret": o.sip_secret}
+            "sip_secret": o.sip_secret, "skills": routing.skills(get_db(), o.extension)}
+
+
+# A group's ACD (model.set_group_acd) and routing (routing.set_group_settings)
+# settings, read and written by /groups as flat keys.
+GROUP_ACD_KEYS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
+                  "announce_holdtime", "noanswer_pause", "noanswer_after", "moh")
 
 
 def group_json(gr) -> dict:
     return {"name": gr.name, "title": gr.title, "strategy": gr.strategy, "ring_timeout": gr.ring_timeout,
-            "is_default": gr.is_default, "members": [op.extension for op, _ in gr.members]}
+            "is_default": gr.is_default, "members": [op.extension for op, _ in gr.members],
+            **{k: getattr(gr, k) for k in GROUP_ACD_KEYS if hasattr(gr, k)},
+            **routing.group_settings(get_db(), gr.name)}
+
+
+def set_group_settings(db, name: str, d: dict) -> None:
+    """The ACD and routing keys present in the request body (others stay)."""
+    acd = {k: d[k] for k in GROUP_ACD_KEYS if k in d}
+    if acd:
+        model.set_group_acd(db, name, acd)
+    settings = {k: d[k] for k in routing.GROUP_KEYS if k in d}
+    if settings:
+        routing.set_group_settings(db, name, settings)
 
 
 def user_json(u) -> dict:
@@ -183,7 +201,9 @@ def add_operator():
     db = get_db()
     with db.atomic():
         model.add_operator(db, str(d.get("extension", "")), d.get("name", ""), d.get("contact"))
-        changed("operator added", str(d.get("extension")), {"name": d.get("name")})
+        if "skills" in d:
+            routing.set_skills(db, str(d["extension"]).strip(), d["skills"])
+        changed("operator added", str(d.get("extension")), {"name": d.get("name"), "skills": d.get("skills")})
     return jsonify(operator_json(find(model.load(db).operators, "extension", str(d["extension"]).strip()))), 201
 
 
@@ -202,7 +222,10 @@ def operator(extension):
         d = body()
         model.update_operator(db, extension, d.get("name", current.name), d.get("contact", current.contact),
                               bool(d.get("enabled", current.enabled)))
-        changed("operator changed", extension, {"name": d.get("name"), "contact": d.get("contact")})
+        if "skills" in d:
+            routing.set_skills(db, extension, d["skills"])
+        changed("operator changed", extension, {"name": d.get("name"), "contact": d.get("contact"),
+                                                "skills": d.get("skills")})
     return jsonify(operator_json(find(model.load(db).operators, "extension", extension)))
 
 
@@ -221,6 +244,7 @@ def add_group():
         model.add_group(db, d.get("name", ""), d.get("title", ""), d.get("strategy", "rrmemory"),
                         d.get("ring_timeout", 15), bool(d.get("is_default", False)))
         model.set_members(db, d["name"].strip(), [str(m) for m in d.get("members", [])])
+        set_group_settings(db, d["name"].strip(), d)
         changed("group added", d.get("name"), {"members": d.get("members", [])})
     return jsonify(group_json(find(model.load(db).groups, "name", d["name"].strip()))), 201
 
@@ -242,6 +266,7 @@ def group(name):
                            d.get("ring_timeout", current.ring_timeout), bool(d.get("is_default", current.is_default)))
         if "members" in d:
             model.set_members(db, name, [str(m) for m in d["members"]])
+        set_group_settings(db, name, d)
         changed("group changed", name, d)
     return jsonify(group_json(find(model.load(db).groups, "name", name)))
 

@@ -1,9 +1,9 @@
 """Operators and groups (the ACD issue deepens routing)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from appliance import agents, audit, model
+from appliance import agents, audit, model, overflow_offer, routing
 
 from . import error_text, get_db, gettext, security
 
@@ -11,7 +11,7 @@ bp = Blueprint("people", __name__)
 EDITORS = ("admin", "supervisor")
 # Group settings of the ACD (model.set_group_acd); overflow comes as one field.
 ACD_FIELDS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
-              "announce_holdtime", "noanswer_pause", "noanswer_after")
+              "announce_holdtime", "noanswer_pause", "noanswer_after", "moh")
 
 
 @bp.get("/operators")
@@ -34,7 +34,8 @@ def operator(extension=None):
         abort(404)
     form = request.form if request.method == "POST" else (
         {"extension": current.extension, "name": current.name, "contact": current.contact or "",
-         "enabled": "1" if current.enabled else ""} if current else {"enabled": "1"})
+         "enabled": "1" if current.enabled else "",
+         "skills": routing.format_skills(routing.skills(db, current.extension))} if current else {"enabled": "1"})
     errors = {}
     if request.method == "POST":
         try:
@@ -45,13 +46,16 @@ def operator(extension=None):
                 elif current:
                     model.update_operator(db, extension, form.get("name", ""), form.get("contact"),
                                           enabled=bool(form.get("enabled")))
+                    skills = (routing.set_skills(db, extension, form["skills"]) if "skills" in form
+                              else routing.skills(db, extension))
                     audit.record(db, g.user.username, "operator changed", extension,
-                                 {"name": form.get("name"), "contact": form.get("contact")})
+                                 {"name": form.get("name"), "contact": form.get("contact"), "skills": skills})
                 else:
                     model.add_operator(db, form.get("extension", ""), form.get("name", ""),
                                        form.get("contact") or None)
+                    skills = routing.set_skills(db, form.get("extension", "").strip(), form.get("skills", ""))
                     audit.record(db, g.user.username, "operator added", form.get("extension"),
-                                 {"name": form.get("name")})
+                                 {"name": form.get("name"), "skills": skills})
         except model.ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
@@ -85,10 +89,12 @@ def group(name=None):
         for k in ("announce_position", "announce_holdtime", "noanswer_pause"):
             form[k] = "1" if form[k] else ""
         form["overflow"] = f"{current.overflow_kind}:{current.overflow_target}" if current.overflow_kind else ""
+        form.update({k: ("" if v is None else v) for k, v in routing.group_settings(db, current.name).items()})
         members = [op.extension for op, _ in current.members]
     else:
         form, members = {"strategy": "rrmemory", "ring_timeout": 15, "wrapup": 0, "max_wait": 600,
-                         "noanswer_after": 1}, []
+                         "noanswer_after": 1, "moh": "default",
+                         "skill": "", "skill_widen": 20, "skill_all": 60, "last_days": ""}, []
     errors = {}
     if request.method == "POST":
         try:
@@ -107,10 +113,15 @@ def group(name=None):
                     gname = current.name if current else form.get("name", "").strip()
                     model.set_members(db, gname, members)
                     acd = acd_settings(form)
+                    if acd["overflow_kind"] == overflow_offer.CHOICE:   # a generated scenario offers it
+                        acd["overflow_kind"], acd["overflow_target"] = "scenario", overflow_offer.ensure(
+                            db, current_app.config["KORUND_INSTANCE"].sounds, gname, g.user.username)
                     model.set_group_acd(db, gname, acd)
+                    routes = routing.set_group_settings(
+                        db, gname, {k: form[k] for k in routing.GROUP_KEYS if k in form})
                     audit.record(db, g.user.username, "group changed" if current else "group added",
                                  gname, {"title": form.get("title"), "strategy": form.get("strategy"),
-                                         "members": members, **acd})
+                                         "members": members, **acd, **routes})
         except model.ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
@@ -120,10 +131,14 @@ def group(name=None):
     scenarios = [r[0] for r in db.execute("SELECT name FROM scenarios ORDER BY name")]
     return render_template("group_form.html", current=current, form=form, members=members,
                            operators=cfg.operators,
+                           skill_options=[("", gettext("none"))] + [(s, s) for s in routing.known_skills(db)],
                            strategy_options=strategy_options(),
                            overflow_options=[("", gettext("no overflow: the caller is cut off after the wait"))]
                            + [(f"group:{n}", gettext("to group {name}", name=n)) for n in others]
-                           + [(f"scenario:{n}", gettext("to scenario {name}", name=n)) for n in scenarios],
+                           + [(f"scenario:{n}", gettext("to scenario {name}", name=n)) for n in scenarios]
+                           + [(f"{overflow_offer.CHOICE}:", gettext("offer a callback (a scenario callback-<group> is made)"))],
+                           moh_options=[("default", gettext("music (Korund's chords)")),
+                                        ("ringing", gettext("ringing tone"))],
                            errors=errors), (400 if errors else 200)
 
 
@@ -140,6 +155,8 @@ def acd_settings(form) -> dict:
     select sends "group:NAME" or "scenario:NAME"."""
     kind, _, target = (form.get("overflow") or "").partition(":")
     acd = {k: form.get(k, "") for k in ACD_FIELDS if not k.startswith("overflow")}
+    if not acd["moh"]:
+        del acd["moh"]   # not sent: the group keeps its music on hold
     return {**acd, "overflow_kind": kind, "overflow_target": target}
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template
 
-from appliance import agents, status
+from appliance import agents, health, status
 
 from . import get_db, security
 
@@ -29,4 +29,5 @@ def page():
     db = get_db()
     supervises = g.user.role in ("admin", "supervisor")
     return render_template("status.html", s=collect(db), calls=recent_calls(db),
-                           agents=agents.states(db) if supervises else None)
+                           agents=agents.states(db) if supervises else None,
+                           hw_alarms=health.alarms(db, active_only=True, limit=20))

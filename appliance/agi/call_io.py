@@ -23,6 +23,7 @@ class AgiCallIO:
         self.sounds = sounds
         self.language = language
         self.route_result: tuple[str, str, int] | None = None
+        self.route_skill = ""
 
     def _path(self, name: str) -> str:
         return str(prompts.library_path(self.sounds, self.language, name))
@@ -64,8 +65,9 @@ class AgiCallIO:
             if digits:
                 self.agi.say_digits(digits)
 
-    def route(self, kind, target, priority):
+    def route(self, kind, target, priority, skill=""):
         self.route_result = (kind, target, priority)
+        self.route_skill = skill   # a route node's skill (appliance.routing)
 
     def hangup(self):
         self.agi.set_variable(dn.VAR_AGI_DONE, "hangup")

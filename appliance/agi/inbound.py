@@ -28,6 +28,25 @@ def route_to_group(agi, group: str | None, source: str, priority: int = 0) -> No
     agi.set_variable(dn.VAR_AGI_DONE, "1")
 
 
+def route(agi, db, ani, dnis, request: routing.Request) -> routing.Decision:
+    """Decide (appliance.routing) and hand the result to korund-route: only
+    names and numbers our own code produced reach the dialplan."""
+    try:
+        d = routing.decide(db, ani, dnis, request)
+    except Exception:  # never lose the call over a routing problem
+        log.exception("routing failed on %s", agi.env.get("agi_uniqueid"))
+        d = routing.Decision(request.group or routing.choose_group(db, ani, dnis), request.source,
+                             priority=request.priority)
+    if d.operator:
+        agi.set_variable(dn.VAR_TARGET_OPERATOR, d.operator)
+        agi.set_variable(dn.VAR_TARGET_RING, str(int(d.operator_ring)))
+    if d.skill:
+        agi.set_variable("__" + dn.VAR_SKILL, d.skill)
+        agi.set_variable(dn.VAR_QUEUE_MAX_PENALTY, str(int(d.max_penalty or 0)))
+    route_to_group(agi, d.group, d.source, d.priority)
+    return d
+
+
 @script(dn.AGI_INBOUND)
 def inbound(agi, ctx: CallContext) -> None:
     agi.answer()
@@ -38,10 +57,10 @@ def inbound(agi, ctx: CallContext) -> None:
     binding = scenarios.for_call(ctx.db, dnis, when=datetime.now(timezone.utc))
     if binding is None:
         agi.stream_file(str(prompts.prompt_path(ctx.sounds, language, "welcome")))
-        route_to_group(agi, default, "agi")
+        route(agi, ctx.db, ani, dnis, routing.Request(default, source="agi"))
         return
     if binding[0] == "group":
-        route_to_group(agi, binding[1], "direct")
+        route(agi, ctx.db, ani, dnis, routing.Request(binding[1], source="direct"))
         return
     io = AgiCallIO(agi, ctx.sounds, language, ctx.db)
     session = engine.Session(vars={"ani": ani, "dnis": dnis})
@@ -57,8 +76,11 @@ def inbound(agi, ctx: CallContext) -> None:
     if io.route_result is None:
         return  # the scenario hung up
     kind, target, priority = io.route_result
+    if kind == "group":
+        route(agi, ctx.db, ani, dnis, routing.Request(target, io.route_skill, priority, source="scenario"))
+        return
     if kind == "operator":
         agi.set_variable(dn.VAR_TARGET_OPERATOR, target)
     elif kind == "number":
         agi.set_variable(dn.VAR_TARGET_NUMBER, target)
-    route_to_group(agi, target if kind == "group" else default, "scenario", priority)
+    route_to_group(agi, default, "scenario", priority)

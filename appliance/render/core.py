@@ -2,6 +2,7 @@
 files every instance needs."""
 from __future__ import annotations
 
+from .. import moh
 from ..instance import ASTERISK_USER, Instance
 from ..model import Config
 
@@ -34,7 +35,7 @@ NOLOAD = [
 # caller in silence; recording (MixMonitor) needs core bridging anyway.
 NOLOAD.append("bridge_native_rtp.so")
 
-# No DAHDI kernel driver yet (the hardware issue turns these on when a board is present).
+# Loaded only when a span is configured in the panel (appliance/spans.py).
 NOLOAD_WITHOUT_DAHDI = ["chan_dahdi.so", "res_timing_dahdi.so", "codec_dahdi.so"]
 
 
@@ -67,7 +68,8 @@ documentation_language = en_US
 hideconnect = yes
 """),
         "modules.conf": "[modules]\nautoload = yes\n"
-        + "".join(f"noload => {m}\n" for m in NOLOAD + NOLOAD_WITHOUT_DAHDI),
+        + "".join(f"noload => {m}\n" for m in NOLOAD + (
+            [] if any(sp.enabled for sp in config.spans) else NOLOAD_WITHOUT_DAHDI)),
         "logger.conf": """[general]
 dateformat = %F %T.%3q
 
@@ -129,7 +131,7 @@ callwaiting = 440/300,0/10000
 record = 1400/500,0/15000
 info = !950/330,!1400/330,!1800/330,0
 """,
-        "musiconhold.conf": "[general]\n",
+        "musiconhold.conf": moh.conf(inst),   # Korund's chords (appliance/moh.py)
         "amd.conf": "[general]\n",
         "queuerules.conf": "",
         # AMI's Atxfer (the desktop's attended transfer) needs an attended

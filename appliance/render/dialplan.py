@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import dialplan_names as dn
+from .. import routing
 from ..model import Config
 
 # Caller names keep letters, digits, spaces and a few harmless marks.
@@ -51,6 +52,34 @@ def overflow(g, agi_base: str) -> str:
     return head + body + f"exten => qend-{g.name},1,Hangup(17)\n"
 
 
+def queue_options(g) -> str:
+    """Queue()'s options: ``t`` lets the operator transfer (the desktop's
+    attended transfer is the atxfer feature code, which needs it); ``r``
+    rings the waiting caller instead of playing the group's music on hold."""
+    return "t" + ("r" if getattr(g, "moh", "ringing") == "ringing" else "")
+
+
+def queue(g) -> str:
+    """Queue() for the group: the skill queue ``<group>--<skill>`` with the
+    group's widening rule when the routing asked for a skill it has
+    (appliance.routing, appliance.render.queues), else the group's queue."""
+    wait = g.max_wait or MAX_WAIT_SECONDS
+    skill = f"${{{SKILL_VAR}}}"
+    return f""" same => n,Set({SKILL_VAR}=${{FILTER(a-z0-9_,${{{dn.VAR_SKILL}}})}})
+ same => n,GotoIf($["{skill}" = ""]?plain)
+ same => n,GotoIf($["${{QUEUE_EXISTS({g.name}--{skill})}}" != "1"]?plain)
+ same => n,Queue({g.name}--{skill},{queue_options(g)},,,{wait},,,{routing.rule_name(g.name)})
+ same => n,Goto(queued)
+ same => n(plain),Set({dn.VAR_QUEUE_MAX_PENALTY}=)
+ same => n,Queue({g.name},{queue_options(g)},,,{wait})
+ same => n(queued),NoOp(queue ${{QUEUESTATUS}})
+"""
+
+
+# The skill asked for, filtered, on the caller's channel only.
+SKILL_VAR = "KORUND_QSKILL"
+
+
 def render(config: Config) -> str:
     s = config.settings
     default = config.default_group
@@ -97,7 +126,9 @@ exten => s,1,Set(__{dn.VAR_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,GotoIf(${{DIALPLAN_EXISTS({dn.CTX_ROUTE},q-${{{dn.VAR_GROUP}}},1)}}?q-${{{dn.VAR_GROUP}}},1)
  same => n,Playback(ss-noservice)
  same => n,Hangup(34)
-exten => operator,1,Dial(PJSIP/${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}},{OPERATOR_RING_SECONDS})
+exten => operator,1,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
+ same => n,Set({dn.VAR_TARGET_RING}=${{FILTER(0-9,${{{dn.VAR_TARGET_RING}}})}})
+ same => n,Dial(PJSIP/${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}},${{IF($["${{{dn.VAR_TARGET_RING}}}" != ""]?${{{dn.VAR_TARGET_RING}}}:{OPERATOR_RING_SECONDS})}},t)
  ; Not answered: the operator's group (or the default one) takes the call.
  same => n,Set({dn.VAR_TARGET_OPERATOR}=)
  same => n,Goto(s,1)
@@ -109,8 +140,7 @@ exten => end,1,Hangup(16)
         out.append(f"""exten => q-{g.name},1,Set(CDR(korund_group)={g.name})
  same => n,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
  same => n,Set(CDR(korund_dnis)=${{{dn.VAR_DNIS}}})
- same => n,Queue({g.name},r,,,{g.max_wait or MAX_WAIT_SECONDS})
-{overflow(g, agi_base)} same => n,Hangup(17)
+{queue(g)}{overflow(g, agi_base)} same => n,Hangup(17)
 """)
     out.append(f"""
 [{dn.CTX_OPERATORS}]

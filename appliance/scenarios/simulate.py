@@ -42,8 +42,11 @@ class SimulatedCall:
     def say(self, value, kind):
         self.events.append({"say": value, "as": kind})
 
-    def route(self, kind, target, priority):
-        self.events.append({"route": kind, "target": target, "priority": priority})
+    def route(self, kind, target, priority, skill=""):
+        event = {"route": kind, "target": target, "priority": priority}
+        if skill:
+            event["skill"] = skill
+        self.events.append(event)
 
     def hangup(self):
         self.events.append({"hangup": True})

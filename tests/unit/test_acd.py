@@ -40,6 +40,7 @@ def test_clear_errors_for_unknown_operators_and_duplicates(demo_db):
     ({"overflow_kind": "group", "overflow_target": "nope"}, "overflow_target", "no group named 'nope'"),
     ({"overflow_kind": "scenario", "overflow_target": "nope"}, "overflow_target", "no scenario named"),
     ({"noanswer_after": "11"}, "noanswer_after", "between 1 and 10"),
+    ({"moh": "jazz"}, "moh", "'jazz' is not one of: default, ringing"),
 ])
 def test_bad_group_settings_are_refused_and_nothing_changes(demo_db, bad, field, text):
     with pytest.raises(model.ConfigError) as exc:
@@ -65,7 +66,8 @@ def test_queues_and_dialplan_render_the_settings(demo_db):
         assert line in support
     assert "announce-position = no" in q.split("[sales]")[1].split("[support]")[0]
     d = dialplan.render(cfg)
-    assert "Queue(support,r,,,45)" in d and "Queue(sales,r,,,600)" in d
+    # t: the operator may transfer (attended transfer); no r: the callers hear music on hold
+    assert "Queue(support,t,,,45)" in d and "Queue(sales,t,,,600)" in d
     assert "Set(__KORUND_GROUP=sales)" in d and "Set(__KORUND_ROUTE_SOURCE=overflow)" in d
     ops = d.split("[korund-operators]")[1]
     for code, action in (("*51", "login"), ("*52", "logout"), ("*54", "ready")):

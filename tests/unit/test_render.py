@@ -30,7 +30,7 @@ def test_dialplan_filters_caller_id_before_use_and_falls_back(demo_db, inst):
     assert len(re.findall(r"\$\{CALLERID\(num\)\}", inbound)) == inbound.count("FILTER(0-9+,${CALLERID(num)})")
     agi = inbound.index("AGI(agi://127.0.0.1:4573/inbound)")
     assert inbound.index(f"Set(__{dn.VAR_GROUP}=support)") > agi
-    assert "Queue(support,r," in ext
+    assert "Queue(support,t," in ext   # t: attended transfers; music on hold (no r)
 
 
 def test_queues_and_endpoints_from_the_store(demo_db, inst):

@@ -69,6 +69,7 @@ EXAMPLES = [
     ("get", "/clients/{client_id}", None),
     ("put", "/clients/{client_id}", {"company": "ООО Ромашка"}),
     ("get", "/clients/by-number/+79161234567", None),
+    ("get", "/health", None),
     ("delete", "/users/{ivan}", None),
     ("delete", "/groups/sales", None),
     ("delete", "/operators/1005", None),

@@ -192,7 +192,7 @@ def test_transfer_needs_the_call_in_progress(panel, call):
     desktop.transfer(db, mgr, call, "attended", "1002", "anna", "1001")
     assert mgr.sent == [{"Action": "Atxfer", "Channel": "PJSIP/1001-0000000a", "Exten": "1002",
                          "Context": "korund-operators-local"}]
-    assert [e["what"] for e in desktop.edits(db, call)] == ["transferred"] * 3
+    assert [e["what"] for e in desktop.edits(db, call)] == ["transferred", "transferred", "consulting"]
     db.close()
 
 
