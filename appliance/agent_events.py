@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 
 from . import agents
+from . import dialplan_names as dn
 from .history import endpoint_of
 
 log = logging.getLogger("korund.agents")
@@ -37,9 +38,9 @@ def _member(db, e: dict):
     return row
 
 
-def _group(db, name: str | None):
+def _group(db, queue: str | None):
     return db.execute("SELECT ring_timeout, wrapup, noanswer_pause, noanswer_after FROM groups "
-                      "WHERE name = ?", [name or ""]).fetchone()
+                      "WHERE name = ?", [dn.group_of_queue(queue)]).fetchone()
 
 
 def handle(db, ami, e: dict) -> None:

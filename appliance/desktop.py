@@ -66,7 +66,7 @@ def _offered(db, e: dict) -> None:
     linkedid = e.get("Linkedid") or e.get("DestLinkedid")
     if not extension or not linkedid or not e.get("DestUniqueid") or not _is_operator(db, extension):
         return
-    grp = e.get("Queue") or ""
+    grp = dn.group_of_queue(e.get("Queue"))
     if not grp:
         row = db.execute("SELECT grp FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
         grp = (row[0] if row else "") or ""

@@ -43,3 +43,13 @@ VAR_OVERFLOWS = "KORUND_OVERFLOWS"    # how many times the call overflowed alrea
 # number reaches the dialplan or the database.
 ANI_ALLOWED = "0-9+"
 DNIS_ALLOWED = "0-9+*#"
+
+
+# A group's skill queues are named "<group>--<skill>" (appliance.routing);
+# whoever reads a queue name from an AMI event wants the group.
+QUEUE_SEPARATOR = "--"
+
+
+def group_of_queue(queue: str | None) -> str:
+    """'support--billing' -> 'support'; a plain group's queue is the group."""
+    return (queue or "").split(QUEUE_SEPARATOR, 1)[0]

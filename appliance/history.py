@@ -83,7 +83,7 @@ class CallHistory:
         self.db.execute(
             "UPDATE calls SET connected_at = ?, operator = ?, grp = COALESCE(?, grp) "
             "WHERE uniqueid = ? AND connected_at IS NULL",
-            [self._ts(e), operator, e.get("Queue"), e.get("Linkedid")])
+            [self._ts(e), operator, dn.group_of_queue(e.get("Queue")) or None, e.get("Linkedid")])
 
     def on_Hangup(self, e: dict) -> None:
         if e.get("Uniqueid") != e.get("Linkedid"):

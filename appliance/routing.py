@@ -37,6 +37,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from . import dialplan_names as dn
 from .agents import AVAILABLE
 from .model import ConfigError
 
@@ -50,16 +51,12 @@ DEFAULT_LAST_DAYS = 30
 VIP_PRIORITY = 5                # a client marked VIP
 VIP_PATTERN = re.compile(r"^\+?[0-9]{2,20}\*?$")
 MAX_VIP = 10000
-QUEUE_SEPARATOR = "--"
+QUEUE_SEPARATOR = dn.QUEUE_SEPARATOR
+group_of_queue = dn.group_of_queue
 
 
 def skill_queue(group: str, skill: str) -> str:
     return f"{group}{QUEUE_SEPARATOR}{skill}"
-
-
-def group_of_queue(queue: str | None) -> str:
-    """'support--billing' -> 'support' (a skill queue's group)."""
-    return (queue or "").split(QUEUE_SEPARATOR, 1)[0]
 
 
 def rule_name(group: str) -> str:

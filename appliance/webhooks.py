@@ -36,6 +36,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
+from . import dialplan_names as dn
 from . import store
 from .model import ConfigError
 
@@ -234,7 +235,7 @@ def on_event(db, e: dict) -> None:
         return  # app_queue says AgentCalled and DialBegin for the same offer
     row = db.execute("SELECT ani, dnis, grp FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
     ani = row[0] if row else re.sub(r"[^0-9+]", "", e.get("CallerIDNum") or "")[:32]
-    group = e.get("Queue") or (row[2] if row else "") or ""
+    group = dn.group_of_queue(e.get("Queue")) or (row[2] if row else "") or ""
     call = {"uniqueid": linkedid, "linkedid": linkedid, "ani": ani or "", "dnis": (row[1] if row else "") or "",
             "group": group}
     client = clients.find_by_number(db, ani) if ani else None
