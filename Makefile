@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 
 ## run: build or reuse the root filesystem, start the appliance with the demo config
 run: host-deps rootfs
-	$(IN_ROOT) korund -i $(BASE) init --demo --carrier 127.0.0.2:5060
+	$(IN_ROOT) korund -i $(BASE) init --demo --demo-ivr --carrier 127.0.0.2:5060
 	$(IN_ROOT) korund sim init --sim $(SIM) --address 127.0.0.2 --appliance 127.0.0.1:5060
 	$(IN_ROOT) korund sim start --sim $(SIM)
 	$(IN_ROOT) korund -i $(BASE) start

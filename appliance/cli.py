@@ -42,7 +42,7 @@ def cmd_init(args, inst: Instance) -> int:
         if demo.seed(db, host, int(port or 5060)):
             print("demo configuration loaded")
     prompts.build(inst.sounds)
-    if args.demo and demo.seed_ivr(db, inst.sounds):
+    if args.demo_ivr and demo.seed_ivr(db, inst.sounds):
         print("demo IVR scenario bound to number", demo.DEMO_DNIS)
     moh.generate(inst)   # the music callers hear while they wait or are held
     applier.apply(inst, db)
@@ -556,6 +556,8 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{opt}", type=int)
     s.add_argument("--language", choices=prompts.LANGUAGES)
     s.add_argument("--demo", action="store_true", help="load the demo configuration if empty")
+    s.add_argument("--demo-ivr", action="store_true",
+                   help="add the demo IVR (scenario 'demo' on number 200, its prompts and data table)")
     s.add_argument("--carrier", help="demo carrier HOST:PORT (default 127.0.0.2:5060)")
     s.set_defaults(fn=cmd_init)
 

@@ -6,39 +6,14 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
+from tests.web.browser import ADMIN_PASSWORD, chromium, page, site  # noqa: F401 (fixtures)
 
-from tests.web.test_browser import ADMIN_PASSWORD, CHROMIUM_ARGS
 
 CSV = ("name;phones;company;tariff\r\n"
        "Иван Петров;8 (916) 123-45-67;ООО Ромашка;Базовый\r\n"
        "Анна Смирнова;+7 495 111-22-33, 84951112244;;\r\n").encode("cp1251")
 DUPLICATE = "name;phones\r\nСамозванец;+7 916 123 45 67\r\n".encode("cp1251")
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def site(pbx):
-    appliance, _carrier = pbx
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}"
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(locale="ru-RU")
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
 
 
 def test_import_a_cp1251_csv_search_and_edit_a_card(page, site, appliance):

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from appliance import clients, store, users
 from appliance.scenarios import store as scenarios
 from tests.harness import in_root, wait_for
-from tests.web.test_browser import CHROMIUM_ARGS
+from tests.web.browser import chromium  # noqa: F401 (fixtures)
+
 
 PASSWORD = "Operat0r-Pa55word"
 CLIENT_NUMBER = "+74951112233"
@@ -27,14 +28,6 @@ GRAPH = {
         "ops": {"type": "route", "to": "operator", "operator": "1001"},
     },
 }
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

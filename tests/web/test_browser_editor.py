@@ -8,24 +8,17 @@ import json
 import re
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from appliance import store, users
 from tests import audio
 from tests.conftest import TONES
 from tests.harness import in_root
-from tests.web.test_browser import CHROMIUM_ARGS
+from tests.web.browser import chromium  # noqa: F401 (fixtures)
+
 
 PASSWORD = "Editor-Adm1n-2026"
 PROMPT_TONES = {"t-hello": 600, "t-other": 1500}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

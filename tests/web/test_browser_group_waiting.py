@@ -14,7 +14,8 @@ from playwright.sync_api import expect, sync_playwright
 from appliance import moh, store, users
 from tests import audio
 from tests.harness import in_root, wait_for
-from tests.web.test_browser import CHROMIUM_ARGS
+from tests.web.browser import CHROMIUM_ARGS
+
 
 PASSWORD = "Superv1sor-Pa55word"
 

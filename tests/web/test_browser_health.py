@@ -6,36 +6,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
+from tests.web.browser import ADMIN_PASSWORD, chromium, page, site  # noqa: F401 (fixtures)
 
-from tests.web.test_browser import ADMIN_PASSWORD, CHROMIUM_ARGS
 
 FIXTURE = "/opt/korund/src/tests/fixtures/hw/te410p_e1"   # the checkout as the root filesystem sees it
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def site(pbx):
-    appliance, _carrier = pbx
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}"
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(locale="ru-RU")
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
 
 
 def test_health_page_span_alarm_status_page_and_diagnostics(page, site, appliance):

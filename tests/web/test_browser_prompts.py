@@ -15,7 +15,8 @@ from appliance.scenarios import store as scenarios
 from tests import audio
 from tests.harness import in_root
 from tests.unit.test_prompt_library import wav_bytes
-from tests.web.test_browser import chromium, login, page, site  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, login, page, site  # noqa: F401 (fixtures)
+
 
 ADMIN_PASSWORD = "Adm1n-Pa55word"
 TEXT = "Добрый день! Это проверка библиотеки голосовых фраз."

@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
+from tests.web.browser import ADMIN_PASSWORD, chromium, page, site  # noqa: F401 (fixtures)
 
-from tests.web.test_browser import ADMIN_PASSWORD, CHROMIUM_ARGS
 
 CSV = "account;name;balance\r\n1001;Иван Петров;4200\r\n1002;Анна Смирнова;15\r\n".encode("cp1251")
 GRAPH = {"start": "in", "nodes": {
@@ -18,30 +17,6 @@ GRAPH = {"start": "in", "nodes": {
              "next": {"found": "say", "not_found": "ops"}},
     "say": {"type": "say", "value": "{client_balance}", "as": "number", "next": {"next": "ops"}},
     "ops": {"type": "route", "to": "group", "group": "support"}}}
-
-
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def site(pbx):
-    appliance, _carrier = pbx
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}"
-
-
-@pytest.fixture
-def page(chromium):
-    context = chromium.new_context(locale="ru-RU")
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    yield pg
-    context.close()
 
 
 def test_import_a_cp1251_csv_edit_a_row_and_the_lookup_sees_it(page, site, appliance):
