@@ -402,27 +402,10 @@ def preview(db, raw: bytes) -> Preview:
     the client it would save (with ``id`` when it updates one)."""
     p = Preview("", [], [], sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
     p.key_column = "phones"
-    if len(raw) > datatables.MAX_BYTES:
-        p.add(None, ConfigError("file", "the file is larger than {mb} MB", mb=datatables.MAX_BYTES // 2**20))
+    opened = datatables.open_csv(raw, p)
+    if opened is None:
         return p
-    if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        p.add(None, ConfigError("file", "the file is binary (it has zero bytes), not CSV text"))
-        return p
-    try:
-        text, p.encoding = datatables.decode(raw)
-    except UnicodeDecodeError:
-        p.add(None, ConfigError("file", "the file is neither UTF-8 nor Windows-1251 text"))
-        return p
-    p.delimiter = datatables.sniff_delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=p.delimiter, quotechar='"')
-    try:
-        header = next(reader, None)
-    except csv.Error as exc:
-        p.add(1, ConfigError("file", "the line cannot be read: {reason}", reason=str(exc)))
-        return p
-    if not header or not any(h.strip() for h in header):
-        p.add(None, ConfigError("file", "the file is empty"))
-        return p
+    reader, header = opened
     fields = custom_fields(db)
     p.columns = [h.strip() for h in header]
     allowed = _columns(fields)

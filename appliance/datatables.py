@@ -116,31 +116,42 @@ def sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def preview(raw: bytes, key_column: str = "") -> Preview:
-    """Parse *raw* as it would be imported, writing nothing. An empty
-    *key_column* means the first column."""
-    result = Preview("", [], [], sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
+def open_csv(raw: bytes, result: Preview):
+    """The first steps of every CSV import: size, zero bytes, encoding,
+    delimiter and the header line. Problems go into *result*; returns
+    (reader, header), or None when the file cannot be read on."""
     if len(raw) > MAX_BYTES:
         result.add(None, ConfigError("file", "the file is larger than {mb} MB", mb=MAX_BYTES // 2**20))
-        return result
+        return None
     if b"\x00" in raw and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         result.add(None, ConfigError("file", "the file is binary (it has zero bytes), not CSV text"))
-        return result
+        return None
     try:
         text, result.encoding = decode(raw)
     except UnicodeDecodeError:
         result.add(None, ConfigError("file", "the file is neither UTF-8 nor Windows-1251 text"))
-        return result
+        return None
     result.delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=result.delimiter, quotechar='"')
     try:
         header = next(reader, None)
     except csv.Error as exc:
         result.add(1, ConfigError("file", "the line cannot be read: {reason}", reason=str(exc)))
-        return result
+        return None
     if not header or not any(h.strip() for h in header):
         result.add(None, ConfigError("file", "the file is empty"))
+        return None
+    return reader, header
+
+
+def preview(raw: bytes, key_column: str = "") -> Preview:
+    """Parse *raw* as it would be imported, writing nothing. An empty
+    *key_column* means the first column."""
+    result = Preview("", [], [], sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
+    opened = open_csv(raw, result)
+    if opened is None:
         return result
+    reader, header = opened
     result.columns = [h.strip() for h in header]
     bad = [h for h in result.columns if not COLUMN.match(h)]
     if bad:
