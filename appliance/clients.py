@@ -423,28 +423,7 @@ def preview(db, raw: bytes) -> Preview:
     seen: dict[str, int] = {}
     ids_in_file: set[int] = set()
     parsed: list[tuple[int, dict]] = []
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            p.add(reader.line_num, ConfigError("file", "the line cannot be read: {reason}", reason=str(exc)))
-            break
-        line = reader.line_num
-        if len(p.problems) >= datatables.MAX_PROBLEMS:
-            p.add(None, ConfigError("file", "too many problems: only the first {count} are listed",
-                                    count=datatables.MAX_PROBLEMS))
-            break
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(p.columns):
-            p.add(line, ConfigError("file", "{count} fields, expected {expected}", count=len(row),
-                                    expected=len(p.columns)))
-            continue
-        record = {c: v.strip() for c, v in zip(p.columns, row)}
-        if datatables._check_values(p, line, record):
-            continue
+    for line, record in datatables.records(reader, p):
         data = {k: record[k] for k in ("name", "phones", "company", "email", "personal_operator", "vip")
                 if k in record}
         data["fields"] = {f["name"]: record[f["name"]] for f in fields if f["name"] in record}

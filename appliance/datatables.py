@@ -169,30 +169,7 @@ def preview(raw: bytes, key_column: str = "") -> Preview:
     if bad or len(result.columns) > MAX_COLUMNS:
         return result
     seen: set[str] = set()
-    line = 1
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            result.add(reader.line_num, ConfigError("file", "the line cannot be read: {reason}",
-                                                    reason=str(exc)))
-            break
-        line = reader.line_num
-        if len(result.problems) >= MAX_PROBLEMS:
-            result.add(None, ConfigError("file", "too many problems: only the first {count} are listed",
-                                         count=MAX_PROBLEMS))
-            break
-        if not any(cell.strip() for cell in row):
-            continue
-        if len(row) != len(result.columns):
-            result.add(line, ConfigError("file", "{count} fields, expected {expected}", count=len(row),
-                                         expected=len(result.columns)))
-            continue
-        record = {c: v.strip() for c, v in zip(result.columns, row)}
-        if _check_values(result, line, record):
-            continue
+    for line, record in records(reader, result):
         key = record[key_column]
         if not key:
             result.add(line, ConfigError("file", "the key is empty"))
@@ -204,6 +181,35 @@ def preview(raw: bytes, key_column: str = "") -> Preview:
             result.add(None, ConfigError("file", "more than {max} rows", max=MAX_ROWS))
             break
     return result
+
+
+def records(reader, result: Preview):
+    """The file's data lines as (line number, {column: value}): unreadable
+    lines, wrong field counts and bad values go into *result* and are
+    skipped, empty lines are skipped, and reading stops after MAX_PROBLEMS."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            result.add(reader.line_num, ConfigError("file", "the line cannot be read: {reason}",
+                                                    reason=str(exc)))
+            return
+        line = reader.line_num
+        if len(result.problems) >= MAX_PROBLEMS:
+            result.add(None, ConfigError("file", "too many problems: only the first {count} are listed",
+                                         count=MAX_PROBLEMS))
+            return
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(result.columns):
+            result.add(line, ConfigError("file", "{count} fields, expected {expected}", count=len(row),
+                                         expected=len(result.columns)))
+            continue
+        record = {c: v.strip() for c, v in zip(result.columns, row)}
+        if not _check_values(result, line, record):
+            yield line, record
 
 
 def _check_values(result: Preview, line: int, record: dict) -> bool:
