@@ -61,6 +61,21 @@ def first_tone_at(data: array, freq: float, threshold: float = 0.6) -> float | N
     return None
 
 
+def longest_silence(data: array, level: float = 50) -> tuple[float, float]:
+    """(start, length) in seconds of the longest run of 50 ms windows
+    quieter than *level* (a paused recording's silent stretch)."""
+    best, run = (0.0, 0.0), None
+    env = envelope(data) + [float("inf")]
+    for i, rms_level in enumerate(env):
+        if rms_level < level and run is None:
+            run = i
+        elif rms_level >= level and run is not None:
+            if (i - run) * 0.05 > best[1]:
+                best = (run * 0.05, (i - run) * 0.05)
+            run = None
+    return best
+
+
 def correlation(a: list[float], b: list[float]) -> float:
     n = min(len(a), len(b))
     if n < 2:

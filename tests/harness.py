@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -195,7 +196,22 @@ class Appliance(Node):
         def up():
             st = self.services().get(name, {})
             return st.get("pid") if st.get("state") == "RUNNING" and st.get("pid") != not_pid else None
-        return wait_for(up, timeout, what=f"service {name} RUNNING again")
+        pid = wait_for(up, timeout, what=f"service {name} RUNNING again")
+        # supervisord calls a program RUNNING a second after it started; a
+        # server is back only once it listens again (slow on a busy machine).
+        port = {"agi": "agi.port", "web": "web.port"}.get(name)
+        if port:
+            settings = self.settings()
+            address = (settings.get("net.address", "127.0.0.1"), int(settings[port]))
+
+            def listening():
+                try:
+                    socket.create_connection(address, timeout=1).close()
+                    return True
+                except OSError:
+                    return False
+            wait_for(listening, timeout, what=f"service {name} listening on {address}")
+        return pid
 
     def stop_service(self, name: str):
         supervisor.rpc(self.inst).supervisor.stopProcess(name)
@@ -236,11 +252,11 @@ class Carrier(Node):
         simulator.set_phone(self.mgr, extension, mode, tone)
 
     def call(self, ani: str, dnis: str = "100", name: str = "", hold: float = 10,
-             dtmf: str = "", dtmf_delay: float = 1) -> "PlacedCall":
+             dtmf: str = "", dtmf_delay: float = 1, tone: int | None = None) -> "PlacedCall":
         mark = self.events.mark()
         call_id = simulator.originate(self.mgr, ani=ani, dnis=dnis, name=name, hold=hold,
                                       dtmf=dtmf, dtmf_delay=dtmf_delay,
-                                      record_dir=f"{self.base}/recordings")
+                                      record_dir=f"{self.base}/recordings", tone=tone)
         return PlacedCall(self, call_id, mark)
 
 
