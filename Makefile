@@ -7,7 +7,8 @@ SIM := /var/lib/korund/simulator
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run stop test demo-call demo-ivr-call rootfs host-deps unit telephony web bench clean-rootfs
+.PHONY: run stop test demo-call demo-ivr-call rootfs host-deps unit telephony web bench clean-rootfs \
+	image vm vm-test
 
 ## run: build or reuse the root filesystem, start the appliance with the demo config
 run: host-deps rootfs
@@ -60,13 +61,27 @@ telephony: host-deps rootfs $(VENV)/.installed
 rootfs:
 	$(ROOTFS) mount >/dev/null
 
+## image: the bootable appliance disk image: kernel, DAHDI modules, Korund (docs/IMAGE.md)
+image: host-deps
+	image-build/image.sh build
+
+## vm: boot the image in qemu; the panel at http://127.0.0.1:8090/ (Ctrl-A X quits)
+vm: host-deps
+	python3 image-build/vm.py run
+
+## vm-test: boot the image with korund.test=1 and run tests/guest inside (ONLY=pri,r2 picks checks)
+vm-test: host-deps $(VENV)/.installed
+	python3 image-build/vm.py test
+
 host-deps:
 	@command -v mmdebstrap >/dev/null && command -v zstd >/dev/null && python3 -m pip --version >/dev/null 2>&1 \
 	  && python3 -c 'import ensurepip' 2>/dev/null && command -v chromium >/dev/null \
 	  && command -v umockdev-wrapper >/dev/null && test -e /usr/lib/python3/dist-packages/gi \
 	  && ls /usr/lib/*/girepository-1.0/UMockdev-1.0.typelib >/dev/null 2>&1 \
+	  && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null \
+	  && command -v debugfs >/dev/null \
 	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv chromium \
-	       umockdev gir1.2-umockdev-1.0 python3-gi; }
+	       umockdev gir1.2-umockdev-1.0 python3-gi qemu-system-x86 qemu-utils e2fsprogs; }
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -78,6 +93,7 @@ bench: host-deps rootfs $(VENV)/.installed
 	$(PY) bench/ivr_concurrency.py
 	$(PY) bench/screen_pop.py
 	$(PY) bench/routing_decision.py
+	$(PY) bench/report_queries.py
 
 clean-rootfs: stop
 	rm -rf /var/lib/korund/rootfs-* /var/cache/korund/rootfs-*

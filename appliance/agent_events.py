@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from . import agents
+from . import agents, devices
 from . import dialplan_names as dn
 from .history import endpoint_of
 
@@ -30,7 +30,8 @@ LEAVE_GRACE_SECONDS = 2
 
 
 def _member(db, e: dict):
-    ext = endpoint_of(e.get("DestChannel")) or (e.get("Interface") or "").partition("/")[2]
+    ext = (devices.extension_of(db, e.get("DestChannel")) or devices.extension_of_interface(db, e.get("Interface"))
+           or endpoint_of(e.get("DestChannel")) or (e.get("Interface") or "").partition("/")[2])
     row = db.execute(
         "SELECT o.id, o.extension, COALESCE(s.state, 'ready'), s.call_id, COALESCE(s.missed, 0) "
         "FROM operators o LEFT JOIN operator_states s ON s.operator_id = o.id WHERE o.extension = ?",
@@ -91,6 +92,6 @@ def handle(db, ami, e: dict) -> None:
         if rang_out and g[2] and missed >= g[3]:
             log.info("operator %s missed %d offer(s) in %s: paused", ext, missed, e.get("Queue"))
             agents.set_state(db, op_id, "paused", agents.NO_ANSWER, by="no answer", missed=0)
-            agents.push(ami, ext, "paused", agents.NO_ANSWER)
+            agents.push(ami, ext, "paused", agents.NO_ANSWER, interface=agents.member_interface(db, ext))
         else:
             agents.set_state(db, op_id, "ready", missed=missed, by="queue")

@@ -172,13 +172,14 @@ def set_state(db, operator_id: int, new: str, reason: str | None = None, by: str
                    "VALUES (?, ?, ?, ?, ?)", [operator_id, new, reason, at, by])
 
 
-def push(ami, extension: str, new: str, reason: str | None = None) -> bool:
+def push(ami, extension: str, new: str, reason: str | None = None, interface: str | None = None) -> bool:
     """Make Asterisk's queues follow one operator's state; False if AMI said no
-    (the next sync retries)."""
+    (the next sync retries). *interface*: the queue member's ('PJSIP/<ext>'
+    unless the operator's phone is an analog port, appliance.devices)."""
     if ami is None:
         return False
     paused = new not in AVAILABLE
-    action = {"Action": "QueuePause", "Interface": f"PJSIP/{extension}",
+    action = {"Action": "QueuePause", "Interface": interface or f"PJSIP/{extension}",
               "Paused": "true" if paused else "false"}
     if paused:
         action["Reason"] = (reason or new).replace("\r", " ").replace("\n", " ")
@@ -193,8 +194,14 @@ def push(ami, extension: str, new: str, reason: str | None = None) -> bool:
 def _change(db, ami, extension, new, reason=None, by=None) -> dict:
     op_id, _ = _operator(db, extension)
     set_state(db, op_id, new, reason, by, missed=0)
-    push(ami, str(extension), new, reason)
+    push(ami, str(extension), new, reason, interface=member_interface(db, extension))
     return state(db, extension)
+
+
+def member_interface(db, extension) -> str:
+    """The operator's queue member interface (appliance.devices.interface)."""
+    row = db.execute("SELECT device FROM operators WHERE extension = ?", [str(extension)]).fetchone()
+    return (row[0] if row and row[0] else "") or f"PJSIP/{extension}"
 
 
 def login(db, ami, extension: str, by: str | None = None) -> dict:
@@ -224,7 +231,8 @@ def change(db, ami, extension: str, new: str, reason=None, by: str | None = None
 
 def sync(db, ami) -> int:
     """Push every operator's state to Asterisk; how many pushes succeeded."""
-    return sum(push(ami, s["extension"], s["state"], s["reason"]) for s in states(db))
+    return sum(push(ami, s["extension"], s["state"], s["reason"], interface=member_interface(db, s["extension"]))
+               for s in states(db))
 
 
 def finish_wrapups(db, clock=None) -> list[str]:

@@ -35,7 +35,8 @@ def cmd_init(args, inst: Instance) -> int:
     net = {k: str(v) for k, v in {
         "net.address": args.address, "sip.port": args.sip_port, "ami.port": args.ami_port,
         "agi.port": args.agi_port, "web.port": args.web_port, "rtp.start": args.rtp_start,
-        "rtp.end": args.rtp_end, "language": args.language}.items() if v is not None}
+        "rtp.end": args.rtp_end, "language": args.language,
+        "web.address": args.web_address}.items() if v is not None}
     instance.initialise(db, net)
     if args.demo:
         host, _, port = (args.carrier or "127.0.0.2:5060").partition(":")
@@ -106,6 +107,8 @@ def cmd_service(args, inst: Instance) -> int:
 
 def cmd_calls(args, inst: Instance) -> int:
     db = inst.open_store()
+    if args.legs:
+        return show_call_legs(db, args.legs, args.json)
     cols = ["started_at", "ani", "dnis", "trunk", "grp", "operator", "outcome",
             "answered_at", "connected_at", "ended_at"]
     rows = db.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id DESC LIMIT ?",
@@ -117,6 +120,28 @@ def cmd_calls(args, inst: Instance) -> int:
     for r in rows:
         print(f"{r[0]:24} {r[1] or '':14} {r[2] or '':8} {r[3] or '':8} {r[4] or '':10} "
               f"{r[5] or '':8} {r[6] or 'in progress'}")
+    return 0
+
+
+def show_call_legs(db, ref: str, as_json: bool) -> int:
+    """``korund calls --legs ID``: one call with its legs in order."""
+    from . import call_legs
+    rec = call_legs.record(db, ref)
+    if rec is None:
+        print(f"no call {ref!r} in the history", file=sys.stderr)
+        return 2
+    if as_json:
+        print(json.dumps(rec, indent=2, ensure_ascii=False))
+        return 0
+    print(f"call {rec['id']} ({rec['uniqueid']}), {rec['direction']}, {rec['ani'] or '-'} -> {rec['dnis'] or '-'}, "
+          f"{rec['outcome'] or 'in progress'}, hung up by {rec['hangup_by'] or '-'}")
+    for leg in rec["legs"]:
+        offset = "" if leg["offset"] is None else f"+{leg['offset']:.1f}s"
+        took = "" if leg["duration"] is None else f" ({leg['duration']:.1f}s)"
+        detail = ", ".join(f"{k}={v}" for k, v in leg["detail"].items() if v not in ("", None, [], {}) and k != "path")
+        print(f"{offset:>9} {leg['kind']:9} {leg['party']:12} {leg['result']:10}{took} {detail}".rstrip())
+        for step in leg["detail"].get("path", []):
+            print(f"{'':22}{step}")
     return 0
 
 
@@ -506,6 +531,8 @@ def cmd_dahdi(args, inst: Instance) -> int:
         for name, text in dahdi.render(spans.load_all(db), dahdi.hardware()).items():
             print(f"==> {name} <==\n{text}")
         return 0
+    if args.action == "loop-demo":
+        return _dahdi_loop_demo(args, inst, db)
     mgr = _running_ami(inst, db)
     try:
         result = dahdi_apply.apply(inst, db, mgr, configure=not args.no_dahdi_cfg)
@@ -517,6 +544,30 @@ def cmd_dahdi(args, inst: Instance) -> int:
     where = dahdi_apply.targets(inst)
     print("DAHDI configuration " + ("applied" if result.reloaded else "written") + ": "
           + ", ".join(str(where[n]) for n in sorted(where)))
+    return 0
+
+
+def _dahdi_loop_demo(args, inst: Instance, db) -> int:
+    """Spans 1 and 2 as a looped test pair (appliance/dahdi_loop.py): span 1
+    the test carrier, span 2 the appliance's trunk; applied and waited for."""
+    from . import dahdi_apply, dahdi_loop
+    mgr = _running_ami(inst, db)
+    try:
+        loop = dahdi_loop.store(db, args.kind, dynamic=not args.board)
+        dahdi_loop.put_in_service(inst, db, mgr, configure=not args.no_dahdi_cfg)
+        said = dahdi_loop.wait_up(mgr, loop, timeout=args.timeout) if mgr is not None else ""
+    except (dahdi_apply.DahdiApplyError, applier.ApplyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ami.close(mgr)
+    print(f"loop {args.kind}: span 1 = test carrier, span 2 = the appliance's trunk "
+          + ("(up: " + said + ")" if said else "(written; Asterisk is not running)"))
+    if args.kind == "analog":
+        print(f"the carrier rings the FXO line with {loop.carrier_dial()}; "
+              f"the FXS operator port is {loop.fxs_phone}")
+    else:
+        print(f"the carrier calls the appliance with {loop.carrier_dial('100')} (number 100)")
     return 0
 
 
@@ -552,6 +603,8 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("init", help="create or update an instance: database, prompts, config")
     s.add_argument("--address", help="loopback/LAN address to bind SIP, AMI, AGI and web to")
+    s.add_argument("--web-address", help="address the web panel alone listens on "
+                   "(e.g. 0.0.0.0 on the appliance image; default: --address)")
     for opt in ("sip-port", "ami-port", "agi-port", "web-port", "rtp-start", "rtp-end"):
         s.add_argument(f"--{opt}", type=int)
     s.add_argument("--language", choices=prompts.LANGUAGES)
@@ -575,6 +628,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("calls", help="the call history, newest first")
     s.add_argument("--limit", type=int, default=20)
     s.add_argument("--json", action="store_true")
+    s.add_argument("--legs", metavar="ID", help="one call (history id or uniqueid) with its legs in order")
     s.set_defaults(fn=cmd_calls)
 
     s = sub.add_parser("trunk", help="point a SIP trunk at a carrier address and apply")
@@ -674,6 +728,12 @@ def parser() -> argparse.ArgumentParser:
     from . import routing_cli
     routing_cli.add_parser(sub)
 
+    from . import recordings_cli   # call recording (F12) and the archive service
+    recordings_cli.add_parser(sub)
+
+    from .reports import cli as reports_cli   # statistics and reports (F14)
+    reports_cli.add_parser(sub)
+
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")
     s.add_argument("sim_command", choices=("init", "start", "stop"))
     s.add_argument("--sim", default=simulator.DEFAULT_BASE)
@@ -716,8 +776,15 @@ def parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("dahdi", help="DAHDI configuration from the span settings: 'show' prints "
                        "system.conf, modules and chan_dahdi.conf; 'apply' writes them (previous "
-                       "files kept as .prev), runs dahdi_cfg, reloads chan_dahdi, rolls back on failure")
-    s.add_argument("action", choices=("show", "apply"))
+                       "files kept as .prev), runs dahdi_cfg, reloads chan_dahdi, rolls back on failure; "
+                       "'loop-demo [pri|r2|analog]' sets spans 1 and 2 up as a looped test pair (span 1 "
+                       "the test carrier, span 2 the appliance's trunk) and waits until they are up")
+    s.add_argument("action", choices=("show", "apply", "loop-demo"))
+    s.add_argument("kind", nargs="?", choices=("pri", "r2", "analog"), default="pri",
+                   help="loop-demo: the signalling of the pair (default pri)")
+    s.add_argument("--board", action="store_true",
+                   help="loop-demo: two board ports cabled back to back instead of dahdi_dynamic_loc spans")
+    s.add_argument("--timeout", type=float, default=60.0, help="loop-demo: seconds to wait for the spans")
     s.add_argument("--no-dahdi-cfg", action="store_true",
                    help="write and reload Asterisk only (no DAHDI kernel on this machine)")
     s.set_defaults(fn=cmd_dahdi)

@@ -15,7 +15,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from . import callbacks
+from . import callbacks, devices
 from . import dialplan_names as dn
 from .history import endpoint_of, iso, only
 from .model import EXTENSION, GROUP_NAME, ConfigError
@@ -62,7 +62,8 @@ def on_event(db, e: dict) -> None:
 
 def _offered(db, e: dict) -> None:
     dest = e.get("DestChannel") or ""
-    extension = endpoint_of(dest) if dest.startswith("PJSIP/") else None
+    # an IP phone's PJSIP/<ext>-..., or an analog phone's DAHDI/<n>-... (appliance.devices)
+    extension = devices.extension_of(db, dest) if dest.startswith(("PJSIP/", "DAHDI/")) else None
     linkedid = e.get("Linkedid") or e.get("DestLinkedid")
     if not extension or not linkedid or not e.get("DestUniqueid") or not _is_operator(db, extension):
         return

@@ -9,6 +9,7 @@ CTX_ROUTE = "korund-route"            # queue a call to the group in VAR_GROUP
 CTX_OPERATORS = "korund-operators"    # calls from operators' phones
 CTX_AGI_FAIL = "korund-agi-fail"      # where an AGI script sends a broken call
 CTX_CALLBACK = "korund-callback"      # the dialer: operator answered, now dial the client
+CTX_TEST_CARRIER = "korund-test-carrier"  # channels of a span in the "test_carrier" role (loop tests)
 
 # Channel variables (inherited by the call's legs where prefixed with __)
 VAR_ANI = "KORUND_ANI"                # caller number, filtered to [0-9+]
@@ -24,6 +25,15 @@ VAR_TARGET_RING = "KORUND_TARGET_RING"   # seconds VAR_TARGET_OPERATOR rings (ro
 VAR_SKILL = "KORUND_SKILL"               # skill asked for: queue <group>--<skill> (routing, F7)
 VAR_QUEUE_MAX_PENALTY = "QUEUE_MAX_PENALTY"  # app_queue's own: highest member penalty offered first
 VAR_LANGUAGE = "CHANNEL(language)"
+# Calls arriving on DAHDI (E1 PRI, MFC/R2, analog FXO): where they came in,
+# from CHANNEL(dahdi_span) / CHANNEL(dahdi_channel), and the MFC/R2 caller
+# category chan_dahdi reports in MFCR2_CATEGORY ("National Subscriber" ...).
+VAR_SPAN = "KORUND_SPAN"
+VAR_DAHDI_CHANNEL = "KORUND_DAHDI_CHANNEL"
+VAR_CALLER_CATEGORY = "KORUND_CALLER_CATEGORY"
+CATEGORY_ALLOWED = "A-Za-z "
+# The test carrier's context: DTMF digits to send after the far end answers.
+VAR_TEST_DTMF = "KORUND_TEST_DTMF"
 # Set by the callback dialer (appliance/dialer.py) on the operator's leg it
 # originates: the desktop pops the order's card from VAR_CALLBACK_ORDER (the
 # callbacks.id; it shows in the channel's VarSet events and Getvar).
@@ -53,3 +63,14 @@ QUEUE_SEPARATOR = "--"
 def group_of_queue(queue: str | None) -> str:
     """'support--billing' -> 'support'; a plain group's queue is the group."""
     return (queue or "").split(QUEUE_SEPARATOR, 1)[0]
+
+
+# Call recording (F12; appliance.recordings, appliance.render.recording).
+CTX_RECORD = "korund-record"                 # Gosub on the operator's channel once answered
+CTX_RECORD_POLICY = "korund-record-policy"   # one extension per recording policy
+VAR_REC_MODE = "KORUND_REC_MODE"             # the chosen policy's mode: all, none, sampled, demand
+VAR_REC_PERCENT = "KORUND_REC_PERCENT"       # its sample share (sampled)
+VAR_REC_TWO_CHANNEL = "KORUND_REC_2CH"       # 1: caller and operator in separate channels
+VAR_REC_POLICY = "KORUND_REC_POLICY"         # its key: default, callbacks, group:<name>, number:<dnis>
+VAR_REC_FILE = "KORUND_REC_FILE"             # the file being recorded (on the operator's channel)
+EVENT_RECORDING = "KorundRecording"          # UserEvent: a recording started (the archive service indexes it)

@@ -63,6 +63,9 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             while mgr.connected() and not stop.is_set():
                 if time.monotonic() >= next_catch_up:
                     with lock:
+                        # channel events first: they rebuild a missed call's legs,
+                        # then the CDR adds its group, route and DNIS
+                        history.catch_up_cel(instance.cel_log)
                         n = history.catch_up(instance.cdr_log)
                     if n:
                         log.info("completed %d call(s) from the CDR log", n)

@@ -144,6 +144,8 @@ def _reconcile(db, wanted, at: str, spans_known: bool) -> tuple[list, list]:
     current = {(src, kind): (aid, sev) for aid, src, kind, sev in open_rows}
     raised, cleared = [], []
     for key, (aid, sev) in current.items():
+        if not key[0].startswith(("sensor:", "span:")):
+            continue                        # another service's alarm (recordings' disk guard)
         if key[0].startswith("span:") and not spans_known:
             continue                        # spans unreadable now: leave their alarms as they are
         if key not in wanted:

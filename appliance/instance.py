@@ -86,14 +86,19 @@ class Instance:
     def cdr_log(self) -> Path:
         return self.log / "cdr-custom" / "korund-cdr.csv"
 
+    @property
+    def cel_log(self) -> Path:
+        """Asterisk's channel events (CEL), for the call history's legs."""
+        return self.log / "cel-custom" / "korund-cel.csv"
+
     def open_store(self):
         return store.open_store(self.db_path)
 
     def asterisk_dirs(self) -> list[Path]:
         """Directories Asterisk writes to (owned by the asterisk user)."""
-        return [self.run, self.spool, self.lib, self.log, self.log / "cdr-custom",
+        return [self.run, self.spool, self.lib, self.log, self.log / "cdr-custom", self.log / "cel-custom",
                 self.spool / "monitor", self.spool / "voicemail", self.spool / "tmp",
-                self.spool / "outgoing"]
+                self.spool / "outgoing", self.base / "recordings"]
 
     def create_dirs(self) -> None:
         for d in [self.base, self.etc, self.last_good, self.sounds, *self.asterisk_dirs()]:

@@ -545,6 +545,252 @@ def m017_health(db):
         db.execute(sql)
 
 
+@migration
+def m018_recordings(db):
+    # Call recording (F12): one row per recorded file (created when recording
+    # starts, completed when it ends; crash recovery indexes orphans), the
+    # paused stretches of on-demand recordings, the recording policies (most
+    # specific wins: number > group > default; 'callbacks' = the dialer's
+    # outbound calls) and the disk guard floors in `settings`.
+    for sql in (
+        """CREATE TABLE recordings (
+            id INTEGER PRIMARY KEY,
+            linkedid TEXT NOT NULL DEFAULT '',
+            uniqueid TEXT NOT NULL DEFAULT '',
+            channel TEXT NOT NULL DEFAULT '',
+            path TEXT NOT NULL UNIQUE,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            duration REAL,
+            size INTEGER,
+            sha256 TEXT,
+            channels INTEGER NOT NULL DEFAULT 1,
+            operator TEXT NOT NULL DEFAULT '',
+            grp TEXT NOT NULL DEFAULT '',
+            ani TEXT NOT NULL DEFAULT '',
+            dnis TEXT NOT NULL DEFAULT '',
+            direction TEXT NOT NULL DEFAULT 'inbound',
+            policy TEXT NOT NULL DEFAULT '',
+            mode TEXT NOT NULL DEFAULT 'all',
+            status TEXT NOT NULL DEFAULT 'recording'
+                CHECK (status IN ('recording', 'good', 'broken', 'deleted')),
+            problem TEXT NOT NULL DEFAULT '',
+            legal_hold INTEGER NOT NULL DEFAULT 0,
+            legal_hold_by TEXT NOT NULL DEFAULT '',
+            keep_until TEXT,
+            deleted_at TEXT,
+            delete_reason TEXT
+        )""",
+        "CREATE INDEX recordings_started ON recordings (started_at)",
+        "CREATE INDEX recordings_operator ON recordings (operator, started_at)",
+        "CREATE INDEX recordings_grp ON recordings (grp, started_at)",
+        "CREATE INDEX recordings_ani ON recordings (ani, started_at)",
+        "CREATE INDEX recordings_linkedid ON recordings (linkedid)",
+        "CREATE INDEX recordings_status ON recordings (status, keep_until)",
+        """CREATE TABLE recording_pauses (
+            id INTEGER PRIMARY KEY,
+            recording_id INTEGER NOT NULL REFERENCES recordings(id) ON DELETE CASCADE,
+            paused_at TEXT NOT NULL,
+            resumed_at TEXT,
+            offset_start REAL,
+            offset_end REAL,
+            by TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX recording_pauses_rec ON recording_pauses (recording_id)",
+        """CREATE TABLE recording_policies (
+            id INTEGER PRIMARY KEY,
+            scope TEXT NOT NULL CHECK (scope IN ('group', 'number', 'callbacks', 'default')),
+            target TEXT NOT NULL DEFAULT '',
+            mode TEXT NOT NULL DEFAULT 'all'
+                CHECK (mode IN ('all', 'none', 'sampled', 'demand')),
+            sample_percent INTEGER NOT NULL DEFAULT 100
+                CHECK (sample_percent BETWEEN 0 AND 100),
+            two_channel INTEGER NOT NULL DEFAULT 0,
+            retention_days INTEGER,
+            UNIQUE (scope, target)
+        )""",
+        "INSERT INTO recording_policies (scope, target, mode) VALUES ('default', '', 'all')",
+        "INSERT INTO settings (key, value) VALUES ('recordings.warn_free_percent', '15')",
+        "INSERT INTO settings (key, value) VALUES ('recordings.delete_free_percent', '5')",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m019_call_legs(db):
+    # The complete call history (F14): what the reports read off each call
+    # once it has ended, and the legs of one call in order (trunk, IVR, queue,
+    # each operator offered, talk, holds, transfers, recordings, notes,
+    # hang-up). A leg's key is stable for the event or CDR/CEL line it comes
+    # from, so applying it twice or catching up after a restart adds nothing.
+    for sql in (
+        "ALTER TABLE calls ADD COLUMN queued_at TEXT",
+        "ALTER TABLE calls ADD COLUMN wait_seconds REAL",
+        "ALTER TABLE calls ADD COLUMN talk_seconds REAL",
+        "ALTER TABLE calls ADD COLUMN hold_seconds REAL",
+        "ALTER TABLE calls ADD COLUMN transfers INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE calls ADD COLUMN hangup_by TEXT",
+        "ALTER TABLE calls ADD COLUMN span TEXT",
+        "ALTER TABLE calls ADD COLUMN dahdi_channel TEXT",
+        "ALTER TABLE calls ADD COLUMN ivr_only INTEGER",
+        """CREATE TABLE call_legs (
+            id INTEGER PRIMARY KEY,
+            linkedid TEXT NOT NULL,
+            leg_key TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            at TEXT NOT NULL,
+            ended_at TEXT,
+            party TEXT NOT NULL DEFAULT '',
+            result TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (linkedid, leg_key)
+        )""",
+        "CREATE INDEX call_legs_call ON call_legs (linkedid, at)",
+        "CREATE INDEX calls_operator_started ON calls (operator, started_at)",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m020_quality(db):
+    # Quality review (F12): evaluation forms in versions (a form that has
+    # scores is changed by adding a version, so old scores keep their
+    # criteria), their weighted criteria, and the scores given to recordings
+    # (operator, group and call time copied so averages outlive the file;
+    # points and comments per criterion as JSON keyed by criterion id).
+    for sql in (
+        """CREATE TABLE quality_forms (
+            id INTEGER PRIMARY KEY,
+            family INTEGER NOT NULL,
+            version INTEGER NOT NULL DEFAULT 1,
+            name TEXT NOT NULL,
+            active INTEGER NOT NULL DEFAULT 1,
+            current INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE quality_criteria (
+            id INTEGER PRIMARY KEY,
+            form_id INTEGER NOT NULL REFERENCES quality_forms(id),
+            position INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            weight REAL NOT NULL CHECK (weight > 0),
+            max_points INTEGER NOT NULL CHECK (max_points > 0)
+        )""",
+        """CREATE TABLE quality_scores (
+            id INTEGER PRIMARY KEY,
+            recording_id INTEGER NOT NULL REFERENCES recordings(id),
+            form_id INTEGER NOT NULL REFERENCES quality_forms(id),
+            reviewer TEXT NOT NULL,
+            scored_at TEXT NOT NULL,
+            operator TEXT NOT NULL DEFAULT '',
+            grp TEXT NOT NULL DEFAULT '',
+            call_at TEXT NOT NULL,
+            total REAL NOT NULL,
+            comment TEXT NOT NULL DEFAULT '',
+            points TEXT NOT NULL DEFAULT '{}',
+            UNIQUE (recording_id, form_id, reviewer)
+        )""",
+        "CREATE INDEX quality_scores_recording ON quality_scores (recording_id)",
+        "CREATE INDEX quality_scores_operator ON quality_scores (operator, call_at)",
+        "CREATE INDEX quality_scores_grp ON quality_scores (grp, call_at)",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m021_reports(db):
+    # Statistics and reports (F14): the call rollups the ready reports read
+    # (sums per local day and hour, line, operator; recomputed a whole local
+    # day at a time from the finished calls, see docs/REPORTS.md), operator
+    # state seconds per local day, the days waiting to be recomputed, state
+    # log rows still open when the catch-up passed them, and the admin's
+    # custom report forms. a0..a11 / b0..b11: answered / abandoned calls per
+    # queue-wait bucket (edges in appliance/reports/measures.py).
+    sums = """n INTEGER NOT NULL DEFAULT 0,
+            answered INTEGER NOT NULL DEFAULT 0,
+            abandoned INTEGER NOT NULL DEFAULT 0,
+            ivr_only INTEGER NOT NULL DEFAULT 0,
+            transferred INTEGER NOT NULL DEFAULT 0,
+            transfers INTEGER NOT NULL DEFAULT 0,
+            wait_answered REAL NOT NULL DEFAULT 0,
+            wait_abandoned REAL NOT NULL DEFAULT 0,
+            talk REAL NOT NULL DEFAULT 0,
+            hold REAL NOT NULL DEFAULT 0,
+            a0 INTEGER NOT NULL DEFAULT 0, b0 INTEGER NOT NULL DEFAULT 0,
+            a1 INTEGER NOT NULL DEFAULT 0, b1 INTEGER NOT NULL DEFAULT 0,
+            a2 INTEGER NOT NULL DEFAULT 0, b2 INTEGER NOT NULL DEFAULT 0,
+            a3 INTEGER NOT NULL DEFAULT 0, b3 INTEGER NOT NULL DEFAULT 0,
+            a4 INTEGER NOT NULL DEFAULT 0, b4 INTEGER NOT NULL DEFAULT 0,
+            a5 INTEGER NOT NULL DEFAULT 0, b5 INTEGER NOT NULL DEFAULT 0,
+            a6 INTEGER NOT NULL DEFAULT 0, b6 INTEGER NOT NULL DEFAULT 0,
+            a7 INTEGER NOT NULL DEFAULT 0, b7 INTEGER NOT NULL DEFAULT 0,
+            a8 INTEGER NOT NULL DEFAULT 0, b8 INTEGER NOT NULL DEFAULT 0,
+            a9 INTEGER NOT NULL DEFAULT 0, b9 INTEGER NOT NULL DEFAULT 0,
+            a10 INTEGER NOT NULL DEFAULT 0, b10 INTEGER NOT NULL DEFAULT 0,
+            a11 INTEGER NOT NULL DEFAULT 0, b11 INTEGER NOT NULL DEFAULT 0"""
+    for sql in (
+        f"""CREATE TABLE report_calls_hour (
+            day TEXT NOT NULL, hour INTEGER NOT NULL, week TEXT NOT NULL,
+            direction TEXT NOT NULL, grp TEXT NOT NULL,
+            {sums}
+        )""",
+        "CREATE INDEX report_calls_hour_day ON report_calls_hour (day)",
+        f"""CREATE TABLE report_calls_line (
+            day TEXT NOT NULL, week TEXT NOT NULL, direction TEXT NOT NULL, grp TEXT NOT NULL,
+            trunk TEXT NOT NULL, span TEXT NOT NULL, dnis TEXT NOT NULL, route_source TEXT NOT NULL,
+            {sums}
+        )""",
+        "CREATE INDEX report_calls_line_day ON report_calls_line (day)",
+        f"""CREATE TABLE report_calls_operator (
+            day TEXT NOT NULL, week TEXT NOT NULL, direction TEXT NOT NULL, grp TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            {sums}
+        )""",
+        "CREATE INDEX report_calls_operator_day ON report_calls_operator (day)",
+        """CREATE TABLE report_states (
+            day TEXT NOT NULL,
+            week TEXT NOT NULL,
+            operator TEXT NOT NULL,
+            state TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            seconds REAL NOT NULL,
+            PRIMARY KEY (day, operator, state, reason)
+        )""",
+        "CREATE TABLE report_dirty_days (day TEXT PRIMARY KEY)",
+        "CREATE TABLE report_open_states (id INTEGER PRIMARY KEY)",
+        """CREATE TABLE report_forms (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            spec TEXT NOT NULL,
+            created_by TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # the open rows only (the reports count them up to now): small
+        "CREATE INDEX operator_state_log_ended ON operator_state_log (ended_at) WHERE ended_at IS NULL",
+        "CREATE INDEX callbacks_created_at ON callbacks (created_at)",
+        "CREATE INDEX callback_attempts_at ON callback_attempts (at)",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m022_dahdi_loop(db):
+    # Real DAHDI calls (issue 8): a span's role -- "trunk" (the appliance's own
+    # line) or "test_carrier" (the far end of a loop-back test, whose channels
+    # go to a test context, never to the IVR); an operator's phone device when
+    # it is not the IP phone PJSIP/<extension> (an analog FXS port, DAHDI/<n>);
+    # the MFC/R2 caller category of an inbound call.
+    for sql in (
+        "ALTER TABLE spans ADD COLUMN role TEXT NOT NULL DEFAULT 'trunk'",
+        "ALTER TABLE operators ADD COLUMN device TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE calls ADD COLUMN caller_category TEXT",
+    ):
+        db.execute(sql)
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

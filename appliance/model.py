@@ -75,6 +75,9 @@ class Operator:
     sip_secret: str
     contact: str | None
     enabled: bool
+    # m022_dahdi_loop: '' = the IP phone PJSIP/<extension>; 'DAHDI/<n>' = an
+    # analog phone on an FXS port (appliance.devices)
+    device: str = ""
 
 
 @dataclass
@@ -124,6 +127,8 @@ class Config:
     skills: dict[str, dict[str, int]] = field(default_factory=dict)
     # E1/T1 spans and analog ports (appliance.spans.Span; m016_dahdi_lines)
     spans: list = field(default_factory=list)
+    # recording policies (appliance.recordings.policies; m018_recordings)
+    recording_policies: list = field(default_factory=list)
 
     @property
     def default_group(self) -> Group | None:
@@ -131,8 +136,8 @@ class Config:
 
 
 def load(db) -> Config:
-    operators = [Operator(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
-        "SELECT id, extension, name, sip_secret, contact, enabled FROM operators ORDER BY extension")]
+    operators = [Operator(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6] or "") for r in db.execute(
+        "SELECT id, extension, name, sip_secret, contact, enabled, device FROM operators ORDER BY extension")]
     by_id = {o.id: o for o in operators}
     groups = [Group(r[0], r[1], r[2], r[3], r[4], bool(r[5]), [], r[6], r[7], r[8], r[9], bool(r[10]),
                     bool(r[11]), bool(r[12]), r[13]) for r in db.execute(
@@ -155,7 +160,9 @@ def load(db) -> Config:
             "JOIN operators o ON o.id = s.operator_id ORDER BY o.extension, s.skill"):
         skills.setdefault(ext, {})[skill] = level
     from . import spans   # spans validates with this module's helpers
-    return Config(store.settings(db), trunks, operators, groups, skills, spans.load_all(db))
+    from . import recordings
+    return Config(store.settings(db), trunks, operators, groups, skills, spans.load_all(db),
+                  recordings.policies(db))
 
 
 def add_sip_trunk(db, name: str, host: str, port=5060) -> int:
@@ -175,15 +182,17 @@ def update_sip_trunk(db, name: str, host: str, port) -> None:
         raise ConfigError("name", "no SIP trunk named '{name}'", name=name)
 
 
-def add_operator(db, extension: str, name: str, contact: str | None = None) -> int:
+def add_operator(db, extension: str, name: str, contact: str | None = None, device: str | None = None) -> int:
     extension = check_match(EXTENSION, extension, "extension", "extension (2-8 digits)")
     name = check_match(DISPLAY_NAME, name, "name", "name (no quotes, commas, semicolons or brackets)")
     contact = _contact(contact)
     if db.execute("SELECT 1 FROM operators WHERE extension = ?", [extension]).fetchone():
         raise ConfigError("extension", "extension {extension} is already taken", extension=extension)
+    from . import devices
+    device = devices.check(db, device, extension)
     return db.execute(
-        "INSERT INTO operators (extension, name, sip_secret, contact) VALUES (?, ?, ?, ?)",
-        [extension, name, instance.generate_sip_secret(), contact]).lastrowid
+        "INSERT INTO operators (extension, name, sip_secret, contact, device) VALUES (?, ?, ?, ?, ?)",
+        [extension, name, instance.generate_sip_secret(), contact, device]).lastrowid
 
 
 def _group_fields(title, strategy, ring_timeout) -> tuple[str, int]:
@@ -233,9 +242,15 @@ def _contact(contact: str | None) -> str | None:
     return contact
 
 
-def update_operator(db, extension: str, name: str, contact: str | None, enabled: bool = True) -> None:
+def update_operator(db, extension: str, name: str, contact: str | None, enabled: bool = True,
+                    device: str | None = None) -> None:
+    """*device* None keeps the operator's phone device as it is."""
     name = check_match(DISPLAY_NAME, name, "name", "name (no quotes, commas, semicolons or brackets)")
     contact = _contact(contact)
+    if device is not None:
+        from . import devices
+        device = devices.check(db, device, extension)
+        db.execute("UPDATE operators SET device = ? WHERE extension = ?", [device, extension])
     if not db.execute("UPDATE operators SET name = ?, contact = ?, enabled = ? WHERE extension = ?",
                       [name, contact, int(enabled), extension]).rowcount:
         raise ConfigError("extension", "no operator with extension {extension}", extension=extension)

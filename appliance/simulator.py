@@ -126,6 +126,7 @@ exten => dial,1,Set(CALLERID(num)=${BASE64_DECODE(${SIM_ANI_B64})})
 [sim-caller]
 exten => talk,1,UserEvent(SimCallerAnswered,Call: ${SIM_CALL})
  same => n,MixMonitor(${SIM_RECORD})
+ same => n,ExecIf($["${SIM_TONE}" != ""]?Playtones(${FILTER(0-9,${SIM_TONE})}))
  same => n,GotoIf($["${SIM_DTMF}" = ""]?hold)
  same => n,Wait(${SIM_DTMF_DELAY})
  same => n,SendDTMF(${SIM_DTMF},250)
@@ -194,7 +195,8 @@ def _b64(text: str) -> str:
 
 
 def originate(mgr, ani: str, dnis: str, name: str = "", hold: float = 10,
-              dtmf: str = "", dtmf_delay: float = 1, record_dir: str = "/tmp") -> str:
+              dtmf: str = "", dtmf_delay: float = 1, record_dir: str = "/tmp",
+              tone: int | None = None) -> str:
     """Place a call from the carrier to the appliance; return its call id.
 
     What the caller hears is recorded to ``<record_dir>/<call id>.wav``.
@@ -206,6 +208,7 @@ def originate(mgr, ani: str, dnis: str, name: str = "", hold: float = 10,
         "__SIM_CALL": call_id, "__SIM_ANI_B64": _b64(ani), "__SIM_NAME_B64": _b64(name),
         "__SIM_DNIS": dnis, "SIM_HOLD": str(hold), "SIM_DTMF": dtmf,
         "SIM_DTMF_DELAY": str(dtmf_delay), "SIM_RECORD": f"{record_dir}/{call_id}.wav",
+        "SIM_TONE": str(int(tone)) if tone else "",   # the caller speaks: a steady tone
     }
     action = {"Action": "Originate", "Channel": "Local/dial@sim-out/n", "Context": "sim-caller",
               "Exten": "talk", "Priority": "1", "Async": "true", "Timeout": "60000",

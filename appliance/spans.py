@@ -33,6 +33,10 @@ OVERLAPDIAL = ("no", "yes", "incoming", "outgoing")
 CID_SIGNALLINGS = ("v23", "bell", "dtmf", "v23_jp", "smdi")
 CID_STARTS = ("ring", "polarity", "polarity_IN", "dtmf")
 ECHO_CANCELLERS = ("oslec", "mg2", "none")
+# "trunk": the appliance's own line, its calls go to the IVR. "test_carrier":
+# the far end of a loop-back test (two spans cabled or looped in software to
+# each other): its channels answer in a test context and never reach the IVR.
+ROLES = ("trunk", "test_carrier")
 MAX_SPANS = 8
 MAX_PORTS = 31
 CHANNELS = re.compile(r"^\d{1,2}(-\d{1,2})?(,\d{1,2}(-\d{1,2})?)*$")
@@ -73,6 +77,8 @@ class Span:
     polarity_hangup: bool = True
     echocanceller: str = "oslec"
     dynamic: str = ""
+    # m022_dahdi_loop
+    role: str = "trunk"
 
     @property
     def size(self) -> int:
@@ -146,6 +152,7 @@ def validate(raw: dict) -> Span:
     if s.carrier:
         check_match(DISPLAY_NAME, s.carrier, "carrier", "carrier name")
     s.echocanceller = _choice(raw, "echocanceller", ECHO_CANCELLERS, "oslec")
+    s.role = _choice(raw, "role", ROLES, "trunk")
     s.dynamic = str(raw.get("dynamic") or "").strip()
     if s.dynamic and not DYNAMIC.match(s.dynamic):
         raise ConfigError("dynamic", "a dynamic span is driver,address,channels,timing like loc,1:0,31,0")
@@ -283,7 +290,7 @@ COLS = ("span", "name", "framing", "coding", "crc4", "signalling", "switchtype",
         "mfcr2_max_ani", "mfcr2_max_dnis", "timing", "channels", "enabled", "line_type", "lbo",
         "dchannel", "carrier", "pri_dialplan", "pri_local_dialplan", "overlapdial", "mfcr2_category",
         "mfcr2_get_ani_first", "phones", "cidsignalling", "cidstart", "busydetect", "polarity_hangup",
-        "echocanceller", "dynamic")
+        "echocanceller", "dynamic", "role")
 BOOLS = ("crc4", "enabled", "mfcr2_get_ani_first", "busydetect", "polarity_hangup")
 
 

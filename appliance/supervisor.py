@@ -12,7 +12,7 @@ import socket
 
 from .instance import Instance
 
-SERVICES = ("asterisk", "agi", "events", "web", "dialer", "health")
+SERVICES = ("asterisk", "agi", "events", "web", "dialer", "health", "archive")
 SUPERVISORD = "/opt/korund/venv/bin/supervisord"
 
 
@@ -65,6 +65,10 @@ stdout_logfile = {inst.log}/web.log
 [program:dialer]
 command = {korund} dialer
 stdout_logfile = {inst.log}/dialer.log
+{common}
+[program:archive]
+command = {korund} archive
+stdout_logfile = {inst.log}/archive.log
 {common}""" + _hardware_programs(inst, korund, common)
 
 

@@ -44,6 +44,17 @@ def ascii_text(text: str) -> str:
     return "".join(c if 32 <= ord(c) < 127 else "?" for c in text)
 
 
+def alarm_line(alarm: dict) -> str:
+    """One alarm as a display line, the important part first: a span's alarm
+    as "CRIT span 2 RED" (its name would push the alarm off a 20-column
+    screen), anything else as "CRIT <message>"."""
+    sev = str(alarm.get("severity", ""))[:4].upper()
+    source = str(alarm.get("source") or "")
+    if source.startswith("span:") and alarm.get("kind"):
+        return f"{sev} span {source[5:]} {str(alarm['kind']).upper()}"
+    return f"{sev} {alarm.get('message', '')}"
+
+
 def encode_screen(lines: list[str], width: int) -> bytes:
     """The bytes that put *lines* on the display."""
     out = bytearray([CMD, CLEAR])
@@ -77,7 +88,7 @@ class FrontPanel:
     def _items(self, name: str) -> list[str]:
         st = self.status
         if name == "alarms":
-            return [f"{a['severity'][:4].upper()} {a['message']}" for a in st.get("alarms", [])] or ["No alarms"]
+            return [alarm_line(a) for a in st.get("alarms", [])] or ["No alarms"]
         if name == "temperature":
             out = []
             for s in st.get("sensors", []):
@@ -121,7 +132,16 @@ class FrontPanel:
         return [ascii_text(line)[:self.width] for line in out]
 
     # -- buttons ---------------------------------------------------------------------
+    def where(self) -> str:
+        """Where the panel is, for the log: "alarms 3/4" or "alarms 3/4 list"."""
+        return (f"{SCREENS[self.screen]} {self.screen + 1}/{len(SCREENS)}"
+                + (" list" if self.detail else ""))
+
     def press(self, key: str) -> None:
+        self._press(key)
+        log.info("front panel: key %s -> %s", key, self.where())
+
+    def _press(self, key: str) -> None:
         name = SCREENS[self.screen]
         if self.detail:
             count = len(self._items(name))
@@ -184,6 +204,7 @@ def serve(port: str, source, *, baud: int = BAUD, width: int = 20, height: int =
                     conn.write(encode_screen(lines, width))
                     conn.flush()
                     shown = lines
+                    log.info("front panel: shows %s", " | ".join(line.rstrip() for line in lines))
                 data = conn.read(16)
                 if data:
                     panel.feed(data)

@@ -81,21 +81,29 @@ def default_smbus(bus_path: str):
     return smbus2.SMBus(bus_path)
 
 
+# Where the kernel lists I2C adapters with their "name": /sys/bus/i2c/devices/i2c-N
+# always; the i2c-adapter class only on kernels built with I2C_COMPAT (not the
+# appliance's 7.x kernel); /sys/class/i2c-dev/i2c-N once i2c-dev is loaded.
+ADAPTER_DIRS = ("/sys/bus/i2c/devices", "/sys/class/i2c-adapter", "/sys/class/i2c-dev")
+
+
 def resolve_bus(root, bus) -> int | None:
-    """A bus number from a number or an adapter name (``/sys/class/i2c-adapter``)."""
+    """A bus number from a number or an adapter name (e.g. "SMBus stub driver")."""
     if isinstance(bus, int) or (isinstance(bus, str) and bus.isdigit()):
         return int(bus)
-    adapters = under(root, "/sys/class/i2c-adapter")
-    try:
-        entries = sorted(adapters.iterdir())
-    except OSError:
-        return None
-    for entry in entries:
+    for folder in ADAPTER_DIRS:
         try:
-            if (entry / "name").read_text().strip() == bus:
-                return int(entry.name.split("-", 1)[1])
-        except (OSError, ValueError, IndexError):
+            entries = sorted(under(root, folder).iterdir())
+        except OSError:
             continue
+        for entry in entries:
+            if not entry.name.startswith("i2c-"):
+                continue          # 0-0048: a chip on a bus, not an adapter
+            try:
+                if (entry / "name").read_text().strip() == bus:
+                    return int(entry.name.split("-", 1)[1])
+            except (OSError, ValueError):
+                continue
     return None
 
 

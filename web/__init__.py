@@ -114,6 +114,20 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
     from . import health_page
     app.register_blueprint(health_page.bp)
     app.register_blueprint(health_page.api_bp)
+    from . import reports_page   # statistics and reports (F14)
+    app.register_blueprint(reports_page.bp)
+    app.register_blueprint(reports_page.api_bp)
+    from . import quality_page, recordings_page
+    app.register_blueprint(recordings_page.bp)
+    app.register_blueprint(recordings_page.api_bp)
+    app.register_blueprint(quality_page.bp)
+    app.register_blueprint(quality_page.api_bp)
+    from . import calls_page   # the call history with each call's legs (F14)
+    app.register_blueprint(calls_page.bp)
+    app.register_blueprint(calls_page.api_bp)
+    from . import recording_policy_page   # recording policies, disk guard, record on demand (F12)
+    app.register_blueprint(recording_policy_page.bp)
+    app.register_blueprint(recording_policy_page.api_bp)
     return app
 
 
@@ -152,5 +166,7 @@ def serve(instance: Instance) -> None:
     db = instance.open_store()
     settings = store.settings(db)
     db.close()
-    waitress.serve(create_app(instance), host=settings["net.address"],
+    # web.address (e.g. 0.0.0.0 on the appliance image) opens only the panel
+    # to the LAN; SIP, AMI and FastAGI stay on net.address.
+    waitress.serve(create_app(instance), host=settings.get("web.address") or settings["net.address"],
                    port=int(settings["web.port"]), threads=WEB_THREADS, ident="korund")

@@ -36,7 +36,7 @@ def trunk_json(t) -> dict:
 
 
 def operator_json(o) -> dict:
-    return {"extension": o.extension, "name": o.name, "contact": o.contact, "enabled": o.enabled,
+    return {"extension": o.extension, "name": o.name, "contact": o.contact, "enabled": o.enabled, "device": o.device,
             "sip_secret": o.sip_secret, "skills": routing.skills(get_db(), o.extension)}
 
 
@@ -99,13 +99,6 @@ def me():
 @security.roles(*STAFF)
 def get_status():
     return jsonify(status.collect(get_db()) | {"recent_calls": status.recent_calls(get_db())})
-
-
-@bp.get("/calls")
-@security.roles(*STAFF)
-def calls():
-    limit = min(max(request.args.get("limit", 50, type=int), 1), 1000)
-    return jsonify(status.recent_calls(get_db(), limit))
 
 
 # --- trunks ---------------------------------------------------------------
@@ -200,7 +193,7 @@ def add_operator():
     d = body()
     db = get_db()
     with db.atomic():
-        model.add_operator(db, str(d.get("extension", "")), d.get("name", ""), d.get("contact"))
+        model.add_operator(db, str(d.get("extension", "")), d.get("name", ""), d.get("contact"), device=d.get("device"))
         if "skills" in d:
             routing.set_skills(db, str(d["extension"]).strip(), d["skills"])
         changed("operator added", str(d.get("extension")), {"name": d.get("name"), "skills": d.get("skills")})
@@ -221,7 +214,7 @@ def operator(extension):
             return "", 204
         d = body()
         model.update_operator(db, extension, d.get("name", current.name), d.get("contact", current.contact),
-                              bool(d.get("enabled", current.enabled)))
+                              bool(d.get("enabled", current.enabled)), device=d.get("device"))
         if "skills" in d:
             routing.set_skills(db, extension, d["skills"])
         changed("operator changed", extension, {"name": d.get("name"), "contact": d.get("contact"),

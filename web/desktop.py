@@ -90,6 +90,8 @@ def page():
         "sessions": url_for("desktop.page") + "/sessions/",
         "state": url_for("desktop.change_state"), "figures": url_for("desktop.figures", operator=ext if readonly else None),
         "fields": clients.custom_fields(db),
+        # record on demand (F12): web/recording_policy_page.py
+        "recording": url_for("recording_policy_api.api_call_recording", linkedid="LINKEDID"),
     }
     return render_template("desktop.html", chooser=None, ext=ext, readonly=readonly,
                            state=agents.state(db, ext), reasons=agents.reasons(db),

@@ -159,4 +159,4 @@ CHOICES = {"line_type": spans.LINE_TYPES, "framing": spans.FRAMINGS, "coding": s
            "mfcr2_variant": spans.MFCR2_VARIANTS, "mfcr2_category": spans.MFCR2_CATEGORIES,
            "pri_dialplan": spans.DIALPLANS, "pri_local_dialplan": spans.DIALPLANS,
            "overlapdial": spans.OVERLAPDIAL, "cidsignalling": spans.CID_SIGNALLINGS,
-           "cidstart": spans.CID_STARTS, "echocanceller": spans.ECHO_CANCELLERS}
+           "cidstart": spans.CID_STARTS, "echocanceller": spans.ECHO_CANCELLERS, "role": spans.ROLES}

@@ -11,6 +11,30 @@ NSTR, NINT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
 REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
 LIST = lambda name: {"type": "array", "items": REF(name)}  # noqa: E731
 
+# A call recording (appliance.recording_search; the recordings table is appliance.recordings').
+RECORDING = dict(
+    id=INT, linkedid=STR, started_at=STR, ended_at=NSTR, duration={"type": ["number", "null"]}, size=NINT,
+    sha256=NSTR, channels=INT, operator=STR, group=STR, ani=STR, dnis=STR, policy=STR,
+    status={**STR, "description": "good (playable), broken (admins only), deleted (see delete_reason), "
+                                  "recording (in progress)"},
+    legal_hold=BOOL, keep_until=NSTR, deleted_at=NSTR, delete_reason=NSTR,
+    score={"type": ["number", "null"], "description": "average of its quality scores, 0-100"},
+    audio={**NSTR, "description": "where to stream it (HTTP Range; ?download=1 for a file)"})
+
+# A call of the history (appliance.call_legs) and its legs.
+NNUM = {"type": ["number", "null"]}
+CALL = dict(
+    id=INT, uniqueid=STR, direction={**STR, "description": "inbound or outbound (the callback dialer's)"},
+    ani=NSTR, dnis=NSTR, trunk=NSTR, span=NSTR, dahdi_channel=NSTR, grp=NSTR, operator=NSTR,
+    started_at=STR, connected_at=NSTR, ended_at=NSTR,
+    outcome={**NSTR, "description": "answered, abandoned, null while in progress"},
+    hangup_cause=NINT, hangup_by={**NSTR, "description": "caller, operator or system"},
+    queued_at=NSTR, wait_seconds=NNUM, talk_seconds=NNUM, hold_seconds=NNUM, transfers=INT,
+    ivr_only={**NINT, "description": "1: ended in the IVR, never queued or offered to anyone"},
+    route_source=NSTR)
+CALL_LEG = S(key=STR, kind=STR, at=STR, ended_at=NSTR, party=STR, result=STR, offset=NNUM, duration=NNUM,
+             detail={"type": "object"})
+
 SCHEMAS = {
     "Error": S(error=STR, message=STR),
     "Invalid": S(error=STR, field=STR, message=STR),
@@ -22,12 +46,16 @@ SCHEMAS = {
               enabled=BOOL, line_type=STR, lbo=INT, dchannel=NINT, carrier=STR, pri_dialplan=STR,
               pri_local_dialplan=STR, overlapdial=STR, mfcr2_category=STR, mfcr2_get_ani_first=BOOL,
               phones=STR, cidsignalling=STR, cidstart=STR, busydetect=BOOL, polarity_hangup=BOOL,
-              echocanceller=STR, dynamic=STR),
+              echocanceller=STR, dynamic=STR,
+              role={**STR, "description": "'trunk' (calls go to the IVR) or 'test_carrier' (the far end "
+                                          "of a loop-back test: calls go to a test context)"}),
     "Operator": S(extension=STR, name=STR, contact=NSTR, enabled=BOOL, sip_secret=STR,
+                  device={**STR, "description": "'' = IP phone (PJSIP/<extension>); 'DAHDI/<n>' = an analog "
+                                                "phone on an FXS port of a span"},
                   skills={"type": "object", "additionalProperties": INT,
                           "description": "skill name (a-z, 0-9, _) -> level 1-10; PUT/POST also take "
                                          "the text form 'billing:8, en:5'"}),
-    "OperatorInput": {"type": "object", "properties": {"extension": STR, "name": STR, "contact": NSTR,
+    "OperatorInput": {"type": "object", "properties": {"extension": STR, "name": STR, "contact": NSTR, "device": STR,
                                                        "skills": {"type": "object", "additionalProperties": INT}},
                       "required": ["extension", "name"]},
     # ACD settings: see appliance.model.set_group_acd; routing: appliance.routing.set_group_settings.
@@ -53,6 +81,19 @@ SCHEMAS = {
     "Settings": {"type": "object", "additionalProperties": NSTR},
     "AuditEntry": S(id=INT, at=STR, username=NSTR, action=STR, target=NSTR, details=NSTR),
     "Health": S(sensors={"type": "array"}, alarms={"type": "array"}),
+    # Recording policies, the disk guard and recording a live call (appliance.recordings).
+    "RecordingPolicy": S(scope={**STR, "description": "default, group, number (DNIS) or callbacks "
+                                                     "(the callback dialer's calls)"},
+                         target={**STR, "description": "the group's name or the number; '' otherwise"},
+                         mode={**STR, "description": "all, none, sampled or demand"},
+                         sample_percent=INT, two_channel=BOOL,
+                         retention_days={**NINT, "description": "null = kept until deleted by hand or the disk guard"}),
+    "RecordingPolicyInput": {"type": "object", "properties": {
+        "scope": STR, "target": STR, "mode": STR, "sample_percent": INT, "two_channel": BOOL,
+        "retention_days": NINT}, "required": ["scope", "mode"]},
+    "RecordingDisk": S(free=INT, total=INT, free_percent={"type": "number"}, files=INT, bytes=INT, held=INT,
+                       recording=INT, warn_free_percent=INT, delete_free_percent=INT, warning=BOOL),
+    "CallRecording": S(live=BOOL, recording=BOOL, paused=BOOL, id=NINT),
     "Changes": S(pending={"type": "array", "items": STR}),
     "NodeType": S(type=STR, label=STR, waits=BOOL, fields={"type": "array", "items": {"type": "object"}},
                   outputs={"type": "array", "items": STR}, output_labels={"type": "object"}, options=BOOL),
@@ -113,6 +154,50 @@ SCHEMAS = {
         "reason": {"type": ["string", "integer", "null"], "description": "with paused: a pause reason's name or number"}},
         "required": ["state"]},
     "PauseReason": S(code=INT, name=STR, builtin=BOOL),
+    "HistoryCall": S(**CALL),
+    "CallRecord": S(**CALL, legs={"type": "array", "items": CALL_LEG}),
+    "Recording": S(**RECORDING),
+    "QualityForm": S(id=INT, name=STR, version=INT, active=BOOL, scores=INT, created_at=STR, created_by=STR,
+                     criteria={"type": "array", "items": S(id=INT, name=STR, description=STR,
+                                                           weight={"type": "number"}, max_points=INT)}),
+    "QualityFormInput": {"type": "object", "properties": {
+        "name": STR, "active": BOOL,
+        "criteria": {"type": "array", "description": "1-30 of {name, weight: number above 0 up to 100, "
+                     "max_points: 1-100, description}", "items": {"type": "object"}}},
+        "required": ["name", "criteria"]},
+    "Score": S(id=INT, recording_id=INT, form_id=INT, form=STR, reviewer=STR, scored_at=STR, operator=STR,
+               group=STR, call_at=STR, total={"type": "number", "description": "100 * sum(weight * points / max) "
+                                                                                "/ sum(weight)"},
+               comment=STR, criteria={"type": "array", "items": S(id=INT, name=STR, weight={"type": "number"},
+                                                                  max_points=INT, points=NINT, comment=STR)}),
+    "ScoreInput": {"type": "object", "properties": {
+        "form_id": INT, "points": {"type": "object", "description": "criterion id -> points (0..max), every criterion"},
+        "comments": {"type": "object", "description": "criterion id -> comment"}, "comment": STR},
+        "required": ["form_id", "points"]},
+    "QualityAverage": S(key=STR, count=INT, score={"type": "number"}),
+    "RecordingDetail": S(**RECORDING, scores={"type": "array", "items": S(
+        id=INT, form=STR, reviewer=STR, scored_at=STR, total={"type": "number"}, comment=STR,
+        criteria={"type": "array", "items": S(name=STR, weight={"type": "number"}, max_points=INT,
+                                              points=NINT, comment=STR)})}),
+    # reports (F14)
+    "ReportForm": S(key=STR, custom=BOOL, title=STR, dimensions={"type": "array", "items": STR},
+                    measures={"type": "array", "items": STR},
+                    filters={"type": "object", "additionalProperties": STR}, period=STR, chart=STR,
+                    sl_seconds=INT),
+    "ReportFormInput": {"type": "object", "properties": {
+        "title": STR,
+        "dimensions": {"type": "array", "items": STR, "description": "up to 3 of: hour, day, week, month, "
+                       "operator, group, line, span, dnis, direction, outcome, route_source"},
+        "measures": {"type": "array", "items": STR, "description": "see docs/REPORTS.md (calls, answered, "
+                     "abandoned, service_level, asa, aht, state_ready, quality, ...)"},
+        "filters": {"type": "object", "description": "group, operator, line, dnis, direction → value"},
+        "period": {"type": "string", "enum": ["day", "week", "month", "year", "custom"]},
+        "chart": {"type": "string", "enum": ["bar", "line", "none"]},
+        "sl_seconds": INT}, "required": ["title", "measures"]},
+    "Report": S(title=STR, **{"from": STR, "to": STR},
+                columns={"type": "array", "items": S(key=STR, title=STR, kind=STR, dimension=BOOL)},
+                rows={"type": "array", "items": {"type": "array"}}, total={"type": "array"},
+                sources={"type": "object", "additionalProperties": STR}),
 }
 
 STAFF = ["admin", "supervisor", "technician"]
@@ -122,7 +207,6 @@ ALL = ["admin", "supervisor", "operator", "technician"]
 OPERATIONS = [
     ("get", "/me", "The calling user (an operator also gets its phone's SIP account)", ALL, 200, REF("Me"), None),
     ("get", "/status", "Services, Asterisk, trunks, operators' phones, calls", STAFF, 200, REF("Status"), None),
-    ("get", "/calls", "Recent calls, newest first (?limit=1..1000)", STAFF, 200, LIST("Call"), None),
     ("get", "/trunks", "Trunks", STAFF, 200, LIST("Trunk"), None),
     ("post", "/trunks", "Add a SIP trunk", ["admin", "technician"], 201, REF("Trunk"), REF("TrunkInput")),
     ("get", "/trunks/{name}", "One trunk", STAFF, 200, REF("Trunk"), None),
@@ -184,6 +268,32 @@ OPERATIONS = [
     ("get", "/clients/{client_id}", "One client, with its latest calls in 'calls'", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
     ("put", "/clients/{client_id}", "Change a client (fields left out stay)", ["admin", "supervisor", "operator"], 200, REF("Client"), REF("ClientInput")),
     ("get", "/clients/by-number/{number}", "The client a phone number belongs to (any form of it), with its latest calls; 404 if none", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
+    ("get", "/recordings", "Call recordings, newest first (?start, ?end: YYYY-MM-DD on the call center's clock; ?operator, ?group, ?ani, ?dnis: part of the number; ?min_duration, ?max_duration: seconds; ?scored=yes|no; ?hold=1; ?order=asc; ?limit, ?offset). An operator gets only the calls they answered", ["admin", "supervisor", "operator"], 200, LIST("Recording"), None),
+    ("get", "/recordings/{recording_id}", "One recording with its quality scores (404 also when the caller may not see it)", ["admin", "supervisor", "operator"], 200, REF("RecordingDetail"), None),
+    ("get", "/recordings/{recording_id}/audio", "The recording's audio (HTTP Range for seeking; ?download=1 as a file named by time and caller); each playback and download is audit-logged", ["admin", "supervisor", "operator"], 200, None, None),
+    ("post", "/recordings/{recording_id}/hold", "Legal hold on or off ({\"on\": true|false}): a held recording is never deleted by retention or the disk guard", ["admin", "supervisor"], 200, REF("Recording"), {"type": "object", "properties": {"on": BOOL}, "required": ["on"]}),
+    ("get", "/recording-policies", "Recording policies: the most specific applies (number, else group, else default; the callback dialer's calls take 'callbacks')", ["admin"], 200, LIST("RecordingPolicy"), None),
+    ("put", "/recording-policies", "Add or change the policy of a scope and target (apply the configuration for Asterisk to follow it)", ["admin"], 200, REF("RecordingPolicy"), REF("RecordingPolicyInput")),
+    ("delete", "/recording-policies/{scope}", "Delete a policy (?target=group or number); the default cannot be deleted", ["admin"], 204, None, None),
+    ("get", "/recording-guard", "Disk use of the recordings and the disk guard's floors (% free)", ["admin"], 200, REF("RecordingDisk"), None),
+    ("put", "/recording-guard", "Set the disk guard: warn below warn_free_percent, delete the oldest recordings not on legal hold below delete_free_percent", ["admin"], 200, REF("RecordingDisk"), S(warn_free_percent=INT, delete_free_percent=INT)),
+    ("get", "/calls", "The call history, newest first, one record per call (?start, ?end: YYYY-MM-DD on the call center's clock or an ISO time; ?direction=inbound|outbound; ?outcome=answered|abandoned|in-progress; ?group; ?operator: offered or answered; ?ani, ?dnis: part of the number; ?line: trunk, span or span/channel; ?limit 1-1000, default 50; ?offset); the X-Total-Count header says how many match. An operator gets only the calls they were offered or took", ["admin", "supervisor", "operator"], 200, LIST("HistoryCall"), None),
+    ("get", "/calls/{call_id}", "One call (its history id or uniqueid) with its legs in order: trunk, ivr (path and inputs), queue, offer (each operator rung and the result), operator (talk), hold, transfer, recording, note, hangup; offset = seconds from the call's start (404 also when an operator took no part in it)", ["admin", "supervisor", "operator"], 200, REF("CallRecord"), None),
+    ("get", "/calls/{linkedid}/recording", "Whether a live call is being recorded (and paused); an operator: only a call on their phone", ["admin", "supervisor", "operator"], 200, REF("CallRecording"), None),
+    ("post", "/calls/{linkedid}/recording", "Record a live call on demand: {\"action\": \"start\" | \"pause\" | \"resume\"}; paused stretches are silent in the file; 422 if the call is not in progress", ["admin", "supervisor", "operator"], 200, REF("CallRecording"), S(action=STR)),
+    ("get", "/reports", "Report forms: the ready ones, then the custom ones (key, title, dimensions, measures, filters, default period, chart); an operator gets the per-operator, state-time and quality ones, of their own figures", ["admin", "supervisor", "operator"], 200, LIST("ReportForm"), None),
+    ("post", "/reports", "Add a custom report form (422 names the unknown dimension, measure or filter; nothing saved)", ["admin"], 201, REF("ReportForm"), REF("ReportFormInput")),
+    ("get", "/reports/{form}", "A report (a ready form's key or a custom one's c<id>): ?period=day|week|month|year (holding ?from) or ?from=&to= (YYYY-MM-DD, the call center's days); filters ?group, ?operator, ?line, ?dnis, ?direction; ?sl=seconds for the service level; ?format=json|csv|xlsx. An operator: only their own figures (403 for other forms)", ["admin", "supervisor", "operator"], 200, REF("Report"), None),
+    ("put", "/reports/{form}", "Change a custom report form", ["admin"], 200, REF("ReportForm"), REF("ReportFormInput")),
+    ("delete", "/reports/{form}", "Delete a custom report form", ["admin"], 204, None, None),
+    ("get", "/quality/forms", "Evaluation forms (their current versions) with criteria, weights and how many scores use them", ["admin", "supervisor"], 200, LIST("QualityForm"), None),
+    ("post", "/quality/forms", "Add an evaluation form", ["admin", "supervisor"], 201, REF("QualityForm"), REF("QualityFormInput")),
+    ("get", "/quality/forms/{form_id}", "One evaluation form", ["admin", "supervisor"], 200, REF("QualityForm"), None),
+    ("put", "/quality/forms/{form_id}", "Change a form (fields left out stay); once it has scores, new criteria make a new version (a new id), earlier scores keep theirs", ["admin", "supervisor"], 200, REF("QualityForm"), REF("QualityFormInput")),
+    ("delete", "/quality/forms/{form_id}", "Delete a form nobody has scored with (422 otherwise: switch it off)", ["admin", "supervisor"], 204, None, None),
+    ("post", "/recordings/{recording_id}/scores", "Score a good recording on an active form (the same reviewer and form again replaces the score)", ["admin", "supervisor"], 201, REF("Score"), REF("ScoreInput")),
+    ("get", "/quality/scores", "Scores with points and comments, newest call first: an operator gets their own; admins and supervisors everyone's or one operator's (?operator=EXT)", ["admin", "supervisor", "operator"], 200, LIST("Score"), None),
+    ("get", "/quality/averages", "Average score per operator or group (?by=operator|group) of the calls in a period (?start, ?end: YYYY-MM-DD on the call center's clock; default the last 30 days)", ["admin", "supervisor"], 200, LIST("QualityAverage"), None),
     ("get", "/health", "Hardware health: each sensor's latest reading (status ok, warning, critical, absent or fault) and the active alarms (spans, temperatures, fans, power supply)", STAFF, 200, REF("Health"), None),
 ]
 
@@ -202,7 +312,7 @@ def spec() -> dict:
         params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
         if params:
             op["parameters"] = [{"name": p, "in": "path", "required": True,
-                                 "schema": INT if p in ("span", "user_id", "client_id") else STR} for p in params]
+                                 "schema": INT if p in ("span", "user_id", "client_id", "recording_id", "form_id") else STR} for p in params]
             op["responses"]["404"] = {"description": "Not found", "content": {"application/json": {"schema": REF("Error")}}}
         if request:
             op["requestBody"] = {"required": True, "content": {"application/json": {"schema": request}}}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from appliance import agents, audit, model, overflow_offer, routing
+from appliance import agents, audit, devices, model, overflow_offer, routing
 
 from . import error_text, get_db, gettext, security
 
@@ -34,7 +34,7 @@ def operator(extension=None):
         abort(404)
     form = request.form if request.method == "POST" else (
         {"extension": current.extension, "name": current.name, "contact": current.contact or "",
-         "enabled": "1" if current.enabled else "",
+         "device": current.device, "enabled": "1" if current.enabled else "",
          "skills": routing.format_skills(routing.skills(db, current.extension))} if current else {"enabled": "1"})
     errors = {}
     if request.method == "POST":
@@ -45,14 +45,15 @@ def operator(extension=None):
                     audit.record(db, g.user.username, "operator deleted", extension)
                 elif current:
                     model.update_operator(db, extension, form.get("name", ""), form.get("contact"),
-                                          enabled=bool(form.get("enabled")))
+                                          enabled=bool(form.get("enabled")), device=form.get("device"))
                     skills = (routing.set_skills(db, extension, form["skills"]) if "skills" in form
                               else routing.skills(db, extension))
                     audit.record(db, g.user.username, "operator changed", extension,
-                                 {"name": form.get("name"), "contact": form.get("contact"), "skills": skills})
+                                 {"name": form.get("name"), "contact": form.get("contact"), "skills": skills,
+                                  "device": form.get("device")})
                 else:
                     model.add_operator(db, form.get("extension", ""), form.get("name", ""),
-                                       form.get("contact") or None)
+                                       form.get("contact") or None, device=form.get("device"))
                     skills = routing.set_skills(db, form.get("extension", "").strip(), form.get("skills", ""))
                     audit.record(db, g.user.username, "operator added", form.get("extension"),
                                  {"name": form.get("name"), "skills": skills})
@@ -61,7 +62,19 @@ def operator(extension=None):
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
             return redirect(url_for("people.operators"))
-    return render_template("operator_form.html", current=current, form=form, errors=errors), (400 if errors else 200)
+    return render_template("operator_form.html", current=current, form=form, errors=errors,
+                           devices=device_choices(db, form.get("device"))), (400 if errors else 200)
+
+
+def device_choices(db, chosen: str | None) -> list[tuple[str, str]]:
+    """The operator form's Phone: an IP phone, or one of the FXS ports (and
+    a refused value, so that its error shows against what was chosen)."""
+    ports = devices.fxs_ports(db)
+    out = [("", gettext("IP phone (SIP)"))]
+    out += [(p, gettext("analog port {port}", port=p.split("/")[1])) for p in ports]
+    if chosen and chosen not in ports:
+        out.append((chosen, chosen))
+    return out
 
 
 @bp.get("/groups")

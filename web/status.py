@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template
 
-from appliance import agents, health, status
+from appliance import agents, health, recordings, status
 
 from . import get_db, security
 
@@ -30,4 +30,5 @@ def page():
     supervises = g.user.role in ("admin", "supervisor")
     return render_template("status.html", s=collect(db), calls=recent_calls(db),
                            agents=agents.states(db) if supervises else None,
-                           hw_alarms=health.alarms(db, active_only=True, limit=20))
+                           hw_alarms=health.alarms(db, active_only=True, limit=20),
+                           live_calls=recordings.live_calls(db) if supervises else None)

@@ -3,8 +3,10 @@
 ``agent``: an operator dials *51 (log in), *52 (log out), *53N (pause with
 reason number N; *53 alone takes the first reason) or *54 (ready) from their
 phone. Who is asking is the channel's PJSIP endpoint — set by Asterisk from
-the authenticated phone, never from anything the caller sends — and the
-caller hears a confirmation (or "incorrect" when the code did nothing).
+the authenticated phone, never from anything the caller sends — or, for an
+analog phone on an FXS port, the operator whose device is that DAHDI
+channel (the port is wired to one desk); the caller hears a confirmation
+(or "incorrect" when the code did nothing).
 
 ``overflow``: a group's caller waited ``max_wait`` and the group overflows
 to a scenario: run it like the inbound script does and route on its result.
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from .. import agents, ami
+from .. import agents, ami, devices
 from .. import dialplan_names as dn
 from ..model import ConfigError
 from ..scenarios import engine
@@ -46,7 +48,11 @@ def feature(db, ami_client, extension: str, action: str, arg: str = "") -> dict:
 def agent(agi, ctx: CallContext) -> None:
     action = agi.env.get("agi_arg_1", "")
     arg = "".join(c for c in agi.env.get("agi_arg_2", "") if c.isdigit())
-    extension = agi.get_variable("CHANNEL(endpoint)") or ""
+    if (agi.get_variable("CHANNEL(channeltype)") or "") == "DAHDI":   # an analog phone on an FXS port
+        port = "".join(c for c in agi.get_variable("CHANNEL(dahdi_channel)") or "" if c.isdigit())
+        extension = (devices.extension_of_interface(ctx.db, f"DAHDI/{port}") or "") if port else ""
+    else:
+        extension = agi.get_variable("CHANNEL(endpoint)") or ""
     agi.answer()
     try:
         mgr = ami.connect(ctx.settings, timeout=2)

@@ -106,6 +106,18 @@ batch = no
         "cdr_custom.conf": """[mappings]
 korund-cdr.csv => ${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},${CSV_QUOTE(${CDR(src)})},${CSV_QUOTE(${CDR(dst)})},${CSV_QUOTE(${CDR(channel)})},${CSV_QUOTE(${CDR(dstchannel)})},${CSV_QUOTE(${CDR(start,u)})},${CSV_QUOTE(${CDR(answer,u)})},${CSV_QUOTE(${CDR(end,u)})},${CSV_QUOTE(${CDR(disposition)})},${CSV_QUOTE(${CDR(dcontext)})},${CSV_QUOTE(${CDR(korund_dnis)})},${CSV_QUOTE(${CDR(korund_group)})},${CSV_QUOTE(${CDR(korund_route)})}
 """,
+        # Channel events (CEL), for the call history's legs: the events
+        # process rebuilds the legs of calls it missed while it was down
+        # (offers, talk, transfers, who hung up) from this file
+        # (appliance/history.py CEL_FIELDS).
+        "cel.conf": """[general]
+enable = yes
+apps = queue,agi,dial
+events = CHAN_START,ANSWER,HANGUP,APP_START,APP_END,BRIDGE_ENTER,BRIDGE_EXIT,BLINDTRANSFER,ATTENDEDTRANSFER,LINKEDID_END
+""",
+        "cel_custom.conf": """[mappings]
+korund-cel.csv => ${CSV_QUOTE(${eventtype})},${CSV_QUOTE(${eventtime})},${CSV_QUOTE(${CALLERID(num)})},${CSV_QUOTE(${CHANNEL(exten)})},${CSV_QUOTE(${CHANNEL(context)})},${CSV_QUOTE(${CHANNEL(channame)})},${CSV_QUOTE(${CHANNEL(appname)})},${CSV_QUOTE(${CHANNEL(appdata)})},${CSV_QUOTE(${CHANNEL(uniqueid)})},${CSV_QUOTE(${CHANNEL(linkedid)})},${CSV_QUOTE(${CHANNEL(peer)})},${CSV_QUOTE(${eventextra})}
+""",
         "indications.conf": """[general]
 country = ru
 

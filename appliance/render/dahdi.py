@@ -205,8 +205,11 @@ def chan_dahdi_conf(spans: list[Span], hw: Hardware, policy: dict) -> str:
     for s in live:
         base = bases[s.span]
         values = {k: (_yes(v) if isinstance(v, bool) else v) for k, v in vars(s).items()}
-        values.update(group=s.span, context=dn.CTX_INBOUND, mfcr2_variant=(s.mfcr2_variant or "").lower())
-        out.append(f"\n; span {s.span}: {s.name}\n")
+        carrier = s.role == "test_carrier"
+        values.update(group=s.span, context=dn.CTX_TEST_CARRIER if carrier else dn.CTX_INBOUND,
+                      mfcr2_variant=(s.mfcr2_variant or "").lower())
+        out.append(f"\n; span {s.span}: {s.name}" + (" (test carrier of a loop-back test)" if carrier else "")
+                   + "\n")
         if s.signalling.startswith("pri") or s.signalling == "mfcr2":
             kind = "pri" if s.signalling.startswith("pri") else "mfcr2"
             out += _block(kind, values, policy, s)
@@ -217,7 +220,8 @@ def chan_dahdi_conf(spans: list[Span], hw: Hardware, policy: dict) -> str:
             out.append(f"channel => {_global(s, base, s.channels)}\n")
         if s.phones:
             out.append(f"; span {s.span}: operators' phones, DAHDI/g{PHONE_GROUP_OFFSET + s.span}\n")
-            values.update(group=PHONE_GROUP_OFFSET + s.span, context=dn.CTX_OPERATORS)
+            values.update(group=PHONE_GROUP_OFFSET + s.span,
+                          context=dn.CTX_TEST_CARRIER if carrier else dn.CTX_OPERATORS)
             out += _block("fxs_phone", values, policy, s)
             out.append(f"channel => {_global(s, base, s.phones)}\n")
     return "".join(out)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .. import dialplan_names as dn
 from .. import routing
+from ..devices import interface
 from ..model import Config
 
 # Caller names keep letters, digits, spaces and a few harmless marks.
@@ -68,16 +69,20 @@ def queue(g) -> str:
     return f""" same => n,Set({SKILL_VAR}=${{FILTER(a-z0-9_,${{{dn.VAR_SKILL}}})}})
  same => n,GotoIf($["{skill}" = ""]?plain)
  same => n,GotoIf($["${{QUEUE_EXISTS({g.name}--{skill})}}" != "1"]?plain)
- same => n,Queue({g.name}--{skill},{queue_options(g)},,,{wait},,,{routing.rule_name(g.name)})
+ same => n,Queue({g.name}--{skill},{queue_options(g)},,,{wait},,{dn.CTX_RECORD},{routing.rule_name(g.name)})
  same => n,Goto(queued)
  same => n(plain),Set({dn.VAR_QUEUE_MAX_PENALTY}=)
- same => n,Queue({g.name},{queue_options(g)},,,{wait})
+ same => n,Queue({g.name},{queue_options(g)},,,{wait},,{dn.CTX_RECORD})
  same => n(queued),NoOp(queue ${{QUEUESTATUS}})
 """
 
 
 # The skill asked for, filtered, on the caller's channel only.
 SKILL_VAR = "KORUND_QSKILL"
+
+# Recording (F12, appliance.render.recording): the answering operator's
+# channel runs korund-record (Queue()'s gosub argument, Dial()'s U option).
+RECORD_ON_ANSWER = f"U({dn.CTX_RECORD}^s^1)"
 
 
 def render(config: Config) -> str:
@@ -91,7 +96,7 @@ def render(config: Config) -> str:
  same => n,Set(CALLERID(name)=${{FILTER({NAME_ALLOWED},${{CALLERID(name)}})}})
  same => n,Set(__{dn.VAR_DNIS}=${{FILTER({dn.DNIS_ALLOWED},${{EXTEN}})}})
  same => n,Set(__{dn.VAR_TRUNK}=${{CHANNEL(endpoint)}})
- same => n,Set(CHANNEL(language)={s.get('language', 'ru')})
+{dahdi_inbound()} same => n(lang),Set(CHANNEL(language)={s.get('language', 'ru')})
  same => n,Set({dn.VAR_AGI_DONE}=0)
  same => n,AGI({agi})
  same => n,GotoIf($["${{{dn.VAR_AGI_DONE}}}" = "1"]?{dn.CTX_ROUTE},s,1)
@@ -114,7 +119,7 @@ clearglobalvars = yes
 [{dn.CTX_INBOUND}]
 exten => s,1,{inbound_body}
 exten => _[0-9+*#]!,1,{inbound_body}
-exten => i,1,Hangup(1)
+{dahdi_more_digits(inbound_body)}exten => i,1,Hangup(1)
 exten => h,1,NoOp(end of call ${{UNIQUEID}})
 
 [{dn.CTX_ROUTE}]
@@ -128,7 +133,7 @@ exten => s,1,Set(__{dn.VAR_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,Hangup(34)
 exten => operator,1,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
  same => n,Set({dn.VAR_TARGET_RING}=${{FILTER(0-9,${{{dn.VAR_TARGET_RING}}})}})
- same => n,Dial(PJSIP/${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}},${{IF($["${{{dn.VAR_TARGET_RING}}}" != ""]?${{{dn.VAR_TARGET_RING}}}:{OPERATOR_RING_SECONDS})}},t)
+ same => n,Dial(PJSIP/${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}},${{IF($["${{{dn.VAR_TARGET_RING}}}" != ""]?${{{dn.VAR_TARGET_RING}}}:{OPERATOR_RING_SECONDS})}},t{RECORD_ON_ANSWER})
  ; Not answered: the operator's group (or the default one) takes the call.
  same => n,Set({dn.VAR_TARGET_OPERATOR}=)
  same => n,Goto(s,1)
@@ -151,12 +156,13 @@ exten => end,1,Hangup(16)
 """)
     for op in config.operators:
         if op.enabled:
-            out.append(f"exten => {op.extension},1,Dial(PJSIP/{op.extension},30)\n same => n,Hangup()\n")
+            out.append(f"exten => {op.extension},1,Dial({interface(op)},30,{RECORD_ON_ANSWER})\n same => n,Hangup()\n")
     out.append(f"""
 [{dn.CTX_AGI_FAIL}]
 exten => s,1,Goto({dn.CTX_ROUTE},s,1)
 """)
     out.append(render_callback(config))
+    out.append(render_test_carrier(config))
     return "".join(out)
 
 
@@ -185,10 +191,63 @@ exten => s,1,Set(CDR(korund_group)=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,GotoIf($["{number}" = ""]?nonumber)
  same => n,Set(CALLERID(num)={caller_id})
  same => n,Set(CALLERID(name)=)
+ same => n,Gosub({dn.CTX_RECORD},s,1(callbacks))
  same => n,{dial}
  same => n,Hangup()
  same => n(nonumber),Set(DIALSTATUS=CHANUNAVAIL)
  same => n,Hangup()
 exten => h,1,Set(DB({dn.DB_CALLBACK_RESULTS}/${{FILTER(0-9,${{{dn.VAR_CALLBACK_ATTEMPT}}})}})=${{IF($["${{DIALSTATUS}}" = ""]?NONE:${{DIALSTATUS}})}})
  same => n,UserEvent(KorundCallbackEnd,Attempt: ${{FILTER(0-9,${{{dn.VAR_CALLBACK_ATTEMPT}}})}},DialStatus: ${{DIALSTATUS}})
+"""
+
+
+# --- DAHDI (E1 PRI, MFC/R2, analog lines) -------------------------------------
+
+def dahdi_inbound() -> str:
+    """Lines of the inbound body for calls on a DAHDI channel: the span and
+    channel they came in on, the trunk named after the span, the MFC/R2
+    caller category (letters and spaces only). Other channels skip to (lang)."""
+    return f""" same => n,GotoIf($["${{CHANNEL(channeltype)}}" != "DAHDI"]?lang)
+ same => n,Set(__{dn.VAR_SPAN}=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})
+ same => n,Set(__{dn.VAR_DAHDI_CHANNEL}=${{FILTER(0-9,${{CHANNEL(dahdi_channel)}})}})
+ same => n,Set(__{dn.VAR_TRUNK}=span${{{dn.VAR_SPAN}}})
+ same => n,GotoIf($["${{MFCR2_CATEGORY}}" = ""]?lang)
+ same => n,Set(__{dn.VAR_CALLER_CATEGORY}=${{FILTER({dn.CATEGORY_ALLOWED},${{MFCR2_CATEGORY}})}})
+"""
+
+
+def dahdi_more_digits(inbound_body: str) -> str:
+    """The same inbound body on a pattern that can match more digits. chan_dahdi
+    asks an MFC/R2 (or overlap-dialling PRI) caller for the next DNIS digit only
+    while some extension of the context could still match more; with the
+    ``!`` pattern alone it stops after the first digit (DNIS '7' of '7200')."""
+    return f"exten => _[0-9+*#].,1,{inbound_body}"
+
+
+TEST_CARRIER_ANSWER_SECONDS = 30
+
+
+def render_test_carrier(config: Config) -> str:
+    """The context of a span in the "test_carrier" role (the far end of a
+    loop-back test, appliance.spans.ROLES), only when there is one. A call
+    the appliance places towards it (a trunk call out, an operator's FXS
+    port ringing the simulated phone) is answered and held for a while;
+    ``dtmf`` is where a test's originated call goes once the appliance
+    answers: it sends the digits in VAR_TEST_DTMF ('w' = half a second's
+    pause), then stays on the line until the far end hangs up."""
+    if not any(sp.role == "test_carrier" and sp.enabled for sp in config.spans):
+        return ""
+    return f"""
+[{dn.CTX_TEST_CARRIER}]
+exten => s,1,Answer()
+ same => n,Set(CDR(korund_route)=test-carrier)
+ same => n,Playback(beep)
+ same => n,Wait({TEST_CARRIER_ANSWER_SECONDS})
+ same => n,Hangup(16)
+exten => _[0-9*#+]!,1,Goto(s,1)
+exten => dtmf,1,Wait(1)
+ same => n,SendDTMF(${{FILTER(0-9*#ABCDw,${{{dn.VAR_TEST_DTMF}}})}},250)
+ same => n,Wait(600)
+ same => n,Hangup(16)
+exten => i,1,Hangup(1)
 """

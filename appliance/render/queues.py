@@ -21,6 +21,7 @@ across the group's queues.
 from __future__ import annotations
 
 from .. import routing
+from ..devices import interface
 from ..model import Config
 
 # How often a waiting caller hears their position / estimated wait.
@@ -55,14 +56,14 @@ announce-round-seconds = 30
         out.append(f"[{g.name}]\n{settings}")
         for op, penalty in g.members:
             if op.enabled:
-                out.append(f"member => PJSIP/{op.extension},{penalty},{op.name},PJSIP/{op.extension}\n")
+                out.append(f"member => {interface(op)},{penalty},{op.name},{interface(op)}\n")
         for skill in group_skills(config, g):
             out.append(f"[{routing.skill_queue(g.name, skill)}]\n{settings}")
             for op, _ in g.members:
                 if op.enabled:
                     level = config.skills.get(op.extension, {}).get(skill, 0)
-                    out.append(f"member => PJSIP/{op.extension},{routing.NO_SKILL_PENALTY - level},"
-                               f"{op.name},PJSIP/{op.extension}\n")
+                    out.append(f"member => {interface(op)},{routing.NO_SKILL_PENALTY - level},"
+                               f"{op.name},{interface(op)}\n")
     return "\n".join(out)
 
 

@@ -150,7 +150,7 @@ def test_panel_status_from_the_store(tmp_path):
     panel = frontpanel.FrontPanel(lambda: st)
     panel.press("down")
     panel.press("down")
-    assert panel.lines()[:3] == ["Alarms!          3/4", "1 active", "CRIT E1 1: RED alarm"]
+    assert panel.lines()[:3] == ["Alarms!          3/4", "1 active", "CRIT span 1 RED"]
 
 
 def test_supervisord_runs_the_panel_only_when_a_port_is_set(tmp_path):
@@ -192,7 +192,7 @@ def test_the_frontpanel_command_drives_a_pty(tmp_path):
         assert sim.screen()[0].startswith("IP address!")
         sim.press("up")
         sim.press("up")
-        sim.wait_for(lambda t: "1 active" in t and "CRIT E1 2: BLUE alar" in t)
+        sim.wait_for(lambda t: "1 active" in t and "CRIT span 2 BLUE" in t)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -144,6 +144,20 @@ def test_named_hwmon_and_bus_by_adapter_name(tmp_path):
     assert r["inlet"].status == "ok" and bus.opened[0].endswith("dev/i2c-7")
 
 
+def test_adapter_by_name_on_a_kernel_without_the_adapter_class(tmp_path):
+    """Kernel 7.x in the VM has no /sys/class/i2c-adapter: adapters are
+    /sys/bus/i2c/devices/i2c-N (chips there too, as B-00AA)."""
+    root = Root(tmp_path)
+    for entry, name in (("i2c-0", "SMBus PIIX4 adapter port 0"), ("i2c-3", "SMBus stub driver"),
+                        ("0-0050", "spd")):
+        d = root.path(f"/sys/bus/i2c/devices/{entry}")
+        d.mkdir(parents=True)
+        (d / "name").write_text(name + "\n")
+    assert sensors.resolve_bus(root, "SMBus stub driver") == 3
+    assert sensors.resolve_bus(root, "spd") is None
+    assert sensors.resolve_bus(root, "no such adapter") is None
+
+
 def test_fan_drive_is_set_in_63_steps(root):
     bus = FakeChips(appliance_chips())
     sensors.Sensors(root, smbus=bus).set_fan("fan1", 50)

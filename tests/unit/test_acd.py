@@ -67,7 +67,8 @@ def test_queues_and_dialplan_render_the_settings(demo_db):
     assert "announce-position = no" in q.split("[sales]")[1].split("[support]")[0]
     d = dialplan.render(cfg)
     # t: the operator may transfer (attended transfer); no r: the callers hear music on hold
-    assert "Queue(support,t,,,45)" in d and "Queue(sales,t,,,600)" in d
+    # the 7th argument: the answering member's channel runs korund-record (F12)
+    assert "Queue(support,t,,,45,,korund-record)" in d and "Queue(sales,t,,,600,,korund-record)" in d
     assert "Set(__KORUND_GROUP=sales)" in d and "Set(__KORUND_ROUTE_SOURCE=overflow)" in d
     ops = d.split("[korund-operators]")[1]
     for code, action in (("*51", "login"), ("*52", "logout"), ("*54", "ready")):

@@ -147,7 +147,7 @@ def test_skill_queues_rules_and_dialplan_render(rdb):
     rules = queues.render_rules(config)
     assert rules == "[korund-widen-support]\npenaltychange => 5,+3\npenaltychange => 12,10\n"
     plan = dialplan.render(config)
-    assert "Queue(support--${KORUND_QSKILL}," in plan and ",,,korund-widen-support)" in plan
+    assert "Queue(support--${KORUND_QSKILL}," in plan and ",,korund-record,korund-widen-support)" in plan
     assert "${FILTER(a-z0-9_,${KORUND_SKILL})}" in plan
     assert "QUEUE_EXISTS(support--${KORUND_QSKILL})" in plan
 

@@ -308,6 +308,38 @@
     });
   }
 
+  // --- recording on demand: Record / Pause / Resume of the call on the phone ------------------
+  function recordingUrl(linkedid) {
+    return config.recording.replace("LINKEDID", encodeURIComponent(linkedid));
+  }
+
+  function showRecording(r) {
+    $("recording-card").hidden = !r.live;
+    $("rec-state").textContent = r.paused ? t.rec_paused : (r.recording ? t.rec_on : t.rec_off);
+    // buttons are styled inline-block, which [hidden] alone does not override
+    const only = (id, on) => { $(id).hidden = !on; $(id).style.display = on ? "" : "none"; };
+    only("rec-start", !r.recording);
+    only("rec-pause", r.recording && !r.paused);
+    only("rec-resume", r.paused);
+  }
+
+  function recordingState() {
+    if (config.readonly || !current) return;
+    fetch(recordingUrl(current.linkedid), {credentials: "same-origin"})
+      .then((r) => (r.ok ? r.json() : null)).then((d) => { if (d) showRecording(d); }).catch(() => {});
+  }
+
+  function wireRecording() {
+    for (const action of ["start", "pause", "resume"]) {
+      $("rec-" + action).addEventListener("click", () => {
+        if (!current) return;
+        send("POST", recordingUrl(current.linkedid), {action})
+          .then((d) => { show($("rec-error"), ""); showRecording(d); })
+          .catch((e) => show($("rec-error"), e.message));
+      });
+    }
+  }
+
   // --- today's figures and the state as the ACD sees it, every 15 s ---------------------
   function duration(seconds) {
     const s = Math.round(seconds), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
@@ -333,6 +365,7 @@
                average_seconds: +$("fig-average").dataset.seconds});
   setInterval(refresh, 15000);
   wire();
+  if (!config.readonly) { wireRecording(); setInterval(recordingState, 2000); }
   if (config.current) load(config.current);
   listen();
 }());
