@@ -24,6 +24,7 @@ import json
 from datetime import datetime
 
 from .model import ConfigError
+from .reports import rollup
 
 KINDS = ("trunk", "ivr", "queue", "offer", "operator", "hold", "transfer", "recording", "note", "hangup")
 HANGUP_BY = ("caller", "operator", "system")
@@ -154,6 +155,9 @@ def finish(db, linkedid: str) -> None:
                [queued_at, wait, talk, hold, transfers, hangup_by or "system", ivr_only, linkedid])
     db.execute("UPDATE call_legs SET result = ? WHERE linkedid = ? AND leg_key = 'hangup'",
                [hangup_by or "system", linkedid])
+    # The reports' sums of that day are redone, also for a call completed
+    # late (e.g. from the CDR/CEL logs after the events service was down).
+    rollup.touch(db, started)
 
 
 # --- reading ------------------------------------------------------------------

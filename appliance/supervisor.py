@@ -108,7 +108,16 @@ class _UnixHTTPConnection(HTTPConnection):
     def connect(self):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(10)
-        self.sock.connect(self._path)
+        if len(os.fsencode(self._path)) < 100:
+            self.sock.connect(self._path)
+            return
+        # A socket path longer than sun_path holds (e.g. an instance seen from
+        # the host through the root filesystem): reach it through its folder.
+        folder = os.open(os.path.dirname(self._path), os.O_PATH)
+        try:
+            self.sock.connect(f"/proc/self/fd/{folder}/{os.path.basename(self._path)}")
+        finally:
+            os.close(folder)
 
 
 class _UnixTransport(xmlrpc.client.Transport):

@@ -50,12 +50,29 @@ def configure(kind: str, category: str = dahdi_loop.DEFAULT_CATEGORY,
     TimeoutError / DahdiApplyError / ApplyError saying what is wrong)."""
     inst = instance()
     db = inst.open_store()
-    mgr = manager(db)
     try:
-        return dahdi_loop.configure(inst, db, kind, mgr, category=category, timeout=timeout)
+        for attempt in (1, 2):
+            mgr = manager(db)
+            try:
+                return dahdi_loop.configure(inst, db, kind, mgr, category=category, timeout=timeout)
+            except Exception as exc:   # noqa: BLE001 - AMI dropped: Asterisk went down under us
+                if attempt == 2 or "onnect" not in f"{type(exc).__name__} {exc}":
+                    raise
+                # supervisord starts Asterisk again; then configure once more
+                wait_for(lambda: _ami_answers(db), timeout=90, what="Asterisk back after it dropped AMI")
+            finally:
+                ami.close(mgr)
     finally:
-        ami.close(mgr)
         db.close()
+
+
+def _ami_answers(db) -> bool:
+    try:
+        mgr = manager(db, timeout=5)
+    except Exception:   # noqa: BLE001
+        return False
+    ami.close(mgr)
+    return True
 
 
 def current(kind: str) -> dahdi_loop.Loop:
@@ -132,6 +149,12 @@ def apply_and_ready(db, extensions: list[str], kind: str, category: str = dahdi_
     chan_dahdi load, no reload under live R2 links), then log the operators
     in (ready)."""
     lp = configure(kind, category=category)
+    ready(db, extensions)
+    return lp
+
+
+def ready(db, extensions: list[str]) -> None:
+    """Log the operators in (ready) through Korund's agents code."""
     mgr = manager(db)
     try:
         for ext in extensions:
@@ -139,7 +162,6 @@ def apply_and_ready(db, extensions: list[str], kind: str, category: str = dahdi_
                 agents.login(db, mgr, ext, by="vm-check")
     finally:
         ami.close(mgr)
-    return lp
 
 
 def simulator_phones() -> None:

@@ -149,6 +149,44 @@ def uptime() -> float:
 RESERVE = 45
 
 
+def start_watchdog(out: Path, at_uptime: float) -> int:
+    """A separate process that, should a check hang where the per-check alarm
+    cannot reach it (a C call with signals blocked, a stuck device), stops the
+    runner at *at_uptime* and still prints the results so far and the summary,
+    built from runner.log. Returns its pid (it exits when the runner does)."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        while uptime() < at_uptime:
+            if os.getppid() != parent:
+                os._exit(0)
+            time.sleep(0.5)
+        os.kill(parent, signal.SIGKILL)
+        checks, running = [], None
+        for line in (out / "runner.log").read_text(errors="replace").splitlines():
+            if line.startswith("RUN  "):
+                running = line[5:].strip()
+            elif line.startswith(("PASS ", "FAIL ")):
+                name, _, reason = line[5:].partition(": ")
+                name = name.split(" (")[0]
+                checks.append({"name": name, "passed": line.startswith("PASS"), "reason": reason})
+                running = None
+        if running:
+            checks.append({"name": running, "passed": False,
+                           "reason": "hung past the run's time limit: the runner was stopped"})
+            print(f"FAIL {running}: hung past the run's time limit: the runner was stopped", flush=True)
+        passed = sum(c["passed"] for c in checks)
+        (out / "result.json").write_text(json.dumps({
+            "passed": passed, "failed": len(checks) - passed, "watchdog": True, "checks": checks},
+            indent=2))
+        os.sync()
+        print(f"{passed} passed, {len(checks) - passed} failed", flush=True)
+    finally:
+        os._exit(0)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=Path(os.environ.get("KORUND_OUT", "/var/korund-out")))
@@ -169,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     # A fresh line: the console may hold a getty's half-written prompt.
     print(f"\nkorund guest runner: {TOP} at {started:%H:%M:%S} UTC"
           + (f", only {','.join(only)}" if only else ""), flush=True)
+    watchdog = None
+    if args.limit and args.limit - RESERVE / 2 > uptime():
+        watchdog = start_watchdog(args.out, args.limit - RESERVE / 2)
     results = []
     for name, fn, timeout in discover(only, args.checks):
         print(f"RUN  {name}", flush=True)
@@ -203,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
             collect_logs(args.out)
         except Exception as exc:  # noqa: BLE001 - the summary matters more
             print(f"(could not copy the logs: {exc})", flush=True)
+    if watchdog:
+        os.kill(watchdog, signal.SIGKILL)   # one summary line, this one
+        os.waitpid(watchdog, 0)
     os.sync()
     print(f"{passed} passed, {failed} failed", flush=True)
     return 0 if failed == 0 else 1
