@@ -122,20 +122,31 @@ def put_in_service(inst: Instance, db, mgr, run=dahdi_apply.run_tool, configure:
     configuration is applied while chan_dahdi is out (its reload is never
     used: after a reload with MFC/R2 links, Asterisk 22 crashed on the next
     R2 call in the VM), chan_dahdi is loaded again and every channel
-    checked, and app_queue re-reads its members so that an FXS operator
-    port (DAHDI/<n>) has its real state, not "Invalid".
+    checked. When system.conf and chan_dahdi.conf stay the same and
+    chan_dahdi runs, DAHDI is left alone (Asterisk's apply only).
     DahdiApplyError / ApplyError with what the tools said."""
-    if mgr is not None:
+    targets = dahdi_apply.targets(inst)
+    path = targets["chan_dahdi.conf"]
+    new = dahdi.render(spans.load_all(db), dahdi.hardware())
+    same = mgr is not None and _chan_dahdi_running(mgr) and all(
+        targets[name].exists() and targets[name].read_text(encoding="utf-8") == new[name]
+        for name in ("system.conf", "chan_dahdi.conf"))
+    # The same spans and channels as in service: neither dahdi_cfg (it refuses
+    # channels chan_dahdi holds open) nor an unload (app_queue would keep an
+    # FXS port it saw while chan_dahdi was out as "Invalid").
+    if mgr is not None and not same:
         mgr.send_action({"Action": "ModuleLoad", "Module": "chan_dahdi.so", "LoadType": "unload"})
-    written = dahdi_apply.apply(inst, db, None, run=run, configure=configure)
+    written = dahdi_apply.apply(inst, db, None, run=run, configure=configure and not same)
     applier.apply(inst, db, mgr)
-    if mgr is not None:
-        text = dahdi_apply.targets(inst)["chan_dahdi.conf"].read_text(encoding="utf-8")
-        problems = dahdi_apply.asterisk_reload(mgr, text)
-        ami.command(mgr, "module reload app_queue.so")
+    if mgr is not None and not same:
+        problems = dahdi_apply.asterisk_reload(mgr, path.read_text(encoding="utf-8"))
         if problems:
             raise dahdi_apply.DahdiApplyError("; ".join(problems))
     return written
+
+
+def _chan_dahdi_running(mgr) -> bool:
+    return bool(re.search(r"chan_dahdi\.so.*\bRunning\b", "\n".join(_lines(mgr, "module show like chan_dahdi"))))
 
 
 def _lines(mgr, cli: str) -> list[str]:
