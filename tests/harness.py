@@ -45,6 +45,24 @@ def in_root(*args: str, check: bool = True, timeout: float = 180,
     return proc
 
 
+def korund(appliance, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the ``korund`` command on a test appliance (inside the root filesystem)."""
+    return in_root("korund", "-i", appliance.base, *args, check=check)
+
+
+def configure(appliance, change) -> None:
+    """Change a test appliance's store from the host in one transaction
+    (``change(db)``), then apply it the way the panel does."""
+    from appliance import store
+    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
+    try:
+        with db.atomic():
+            change(db)
+    finally:
+        db.close()
+    assert "applied" in korund(appliance, "apply").stdout
+
+
 def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while True:

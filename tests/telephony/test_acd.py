@@ -8,26 +8,13 @@ import json
 
 import pytest
 
-from appliance import model, store
+from appliance import model
 from tests.conftest import TONES
-from tests.harness import in_root, wait_for
+from tests.harness import configure, korund, wait_for
 
 HOLD = 6
 
 
-def korund(appliance, *args, check=True):
-    return in_root("korund", "-i", appliance.base, *args, check=check)
-
-
-def configure(appliance, change):
-    """Change the appliance's store from here, then apply it."""
-    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
-    try:
-        with db.atomic():
-            change(db)
-    finally:
-        db.close()
-    assert "applied" in korund(appliance, "apply").stdout
 
 
 def agent(appliance, ext: str) -> dict:

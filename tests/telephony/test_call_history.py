@@ -11,21 +11,9 @@ import pytest
 
 from appliance import model, store
 from tests.conftest import TONES
-from tests.harness import in_root, wait_for
+from tests.harness import configure, korund, wait_for
 
 
-def korund(appliance, *args, check=True):
-    return in_root("korund", "-i", appliance.base, *args, check=check)
-
-
-def configure(appliance, change):
-    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
-    try:
-        with db.atomic():
-            change(db)
-    finally:
-        db.close()
-    assert "applied" in korund(appliance, "apply").stdout
 
 
 def paused(appliance, ext: str) -> bool:

@@ -19,14 +19,11 @@ import pytest
 from appliance import archive_service, store, users
 from tests import audio
 from tests.conftest import TONES
-from tests.harness import in_root, wait_for
+from tests.harness import in_root, korund, wait_for
 
 CALLER_TONE = 450
 HOLD = 14
 
-
-def korund(appliance, *args, check=True):
-    return in_root("korund", "-i", appliance.base, *args, check=check)
 
 
 def set_policy(appliance, *args):

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.harness import in_root, wait_for
+from tests.harness import korund, wait_for
 from tests.web.test_browser_desktop import CLIENT_NUMBER, chromium, desktop_of, site  # noqa: F401
 
-
-def korund(appliance, *args):
-    return in_root("korund", "-i", appliance.base, *args)
 
 
 def test_the_dialer_rings_the_operator_and_her_desktop_pops_the_order_with_the_session(chromium, site,

@@ -13,15 +13,12 @@ from playwright.sync_api import expect, sync_playwright
 
 from appliance import moh, store, users
 from tests import audio
-from tests.harness import in_root, wait_for
+from tests.harness import korund, wait_for
 from tests.web.browser import CHROMIUM_ARGS
 
 
 PASSWORD = "Superv1sor-Pa55word"
 
-
-def korund(appliance, *args, check=True):
-    return in_root("korund", "-i", appliance.base, *args, check=check)
 
 
 @pytest.fixture(scope="module")
