@@ -8,7 +8,7 @@
   newest day folders are swept with the channels Asterisk has now.
 - Every GUARD_SECONDS: retention (per policy, never a held recording) and
   the disk guard (alarm below the warning floor, oldest first below the
-  delete floor).
+  delete floor); the rotation of Asterisk's logs (appliance.log_rotation).
 
 When Asterisk is unreachable the sweeps go on (a file that stopped growing
 is finalised), so nothing recorded waits for Asterisk to come back.
@@ -20,10 +20,11 @@ import threading
 import time
 from pathlib import Path
 
-from . import ami, recordings, store
+from . import ami, devices, recordings, store
 from . import dialplan_names as dn
 from .history import endpoint_of
 from .instance import Instance
+from . import log_rotation
 
 log = logging.getLogger("korund.archive")
 
@@ -62,11 +63,19 @@ def on_user_event(db, instance: Instance, headers: dict) -> int | None:
     channel = headers.get("Channel") or ""
     return recordings.started(
         db, instance, path, linkedid=headers.get("Linkedid") or "", uniqueid=headers.get("Uniqueid") or "",
-        channel=channel, operator=endpoint_of(channel) or "", grp=headers.get("Group") or "",
+        channel=channel, operator=_operator_of(db, channel), grp=headers.get("Group") or "",
         ani=headers.get("Ani") or "", dnis=headers.get("Dnis") or "",
         direction=headers.get("Direction") or "inbound", policy=headers.get("Policy") or "",
         mode=headers.get("Mode") or "all", two_channel=headers.get("TwoChannel") == "1",
         at=_event_time(headers))
+
+
+def _operator_of(db, channel: str) -> str:
+    """The recording operator: an IP phone's endpoint, or the operator whose
+    analog phone is the FXS port DAHDI/<n> (appliance.devices)."""
+    if channel.startswith("DAHDI/"):
+        return devices.extension_of(db, channel) or ""
+    return endpoint_of(channel) or ""
 
 
 def _event_time(headers: dict):
@@ -85,6 +94,16 @@ def housekeeping(db, instance: Instance, free_fn=recordings.free_space) -> None:
     if guard["deleted"]:
         log.warning("disk guard deleted %d recording(s); %.1f %% free", len(guard["deleted"]),
                     guard["free_percent"])
+
+
+def rotate_logs(db, instance: Instance, mgr) -> None:
+    """The CDR/CEL logs, messages.log and queue_log (appliance/log_rotation.py):
+    here, because this service keeps the disk and runs whether or not the
+    events service (which only reads those logs) is up."""
+    try:
+        log_rotation.housekeeping(db, instance, mgr)
+    except Exception:
+        log.exception("log rotation failed")
 
 
 def run(instance: Instance, stop: threading.Event | None = None) -> None:
@@ -134,6 +153,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                              len(done["finalised"]))
                 if time.monotonic() >= next_guard:
                     housekeeping(db, instance)
+                    rotate_logs(db, instance, mgr)
                     next_guard = time.monotonic() + GUARD_SECONDS
         except Exception:
             log.exception("archive sweep failed")

@@ -62,7 +62,12 @@ def cmd_apply(args, inst: Instance) -> int:
         return 1
     finally:
         ami.close(mgr)
-    print(f"configuration {result.generation} {'applied' if result.reloaded else 'written'}")
+    if not result.reloaded:
+        print(f"configuration {result.generation} written")
+    elif result.modules:
+        print(f"configuration {result.generation} applied (reloaded in Asterisk: {', '.join(result.modules)})")
+    else:
+        print(f"configuration {result.generation} applied (no Asterisk module to reload)")
     return 0
 
 
@@ -730,6 +735,9 @@ def parser() -> argparse.ArgumentParser:
 
     from . import recordings_cli   # call recording (F12) and the archive service
     recordings_cli.add_parser(sub)
+
+    from . import log_rotation   # rotation of Asterisk's CDR/CEL logs, messages.log, queue_log
+    log_rotation.add_parser(sub)
 
     from .reports import cli as reports_cli   # statistics and reports (F14)
     reports_cli.add_parser(sub)

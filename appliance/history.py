@@ -25,6 +25,7 @@ from pathlib import Path
 from . import call_legs as legs
 from . import devices
 from . import dialplan_names as dn
+from . import log_rotation
 from . import store
 
 log = logging.getLogger("korund.events")
@@ -38,6 +39,7 @@ TRACKED_VARS = {
 CDR_FIELDS = ["uniqueid", "linkedid", "src", "dst", "channel", "dstchannel",
               "start", "answer", "end", "disposition", "dcontext",
               "korund_dnis", "korund_group", "korund_route"]
+# Positions are "INODE:OFFSET" (appliance/log_rotation.py): they survive a rotation.
 CDR_OFFSET = "events.cdr_offset"   # how far into the CDR log catch_up has read
 CEL_FIELDS = ["eventtype", "eventtime", "cidnum", "exten", "context", "channel", "appname", "appdata",
               "uniqueid", "linkedid", "peer", "extra"]
@@ -130,7 +132,7 @@ class CallHistory:
             "WHERE a.uniqueid = ?", [uniqueid]).fetchone()
         if row is None:
             return
-        operator = endpoint_of(channel) or row[2]
+        operator = devices.extension_of(self.db, channel) or row[2]   # an IP phone's or an FXS port's
         self.db.execute(
             "INSERT INTO calls (uniqueid, linkedid, direction, ani, dnis, grp, operator, started_at) "
             "VALUES (?, ?, 'outbound', ?, '', ?, ?, ?) ON CONFLICT(uniqueid) DO NOTHING",
@@ -359,15 +361,11 @@ class CallHistory:
         here. Asterisk writes a call's CDR lines when its caller hangs up, so
         what is read belongs to finished calls. Returns how many calls were
         written."""
-        if not cdr_log.exists():
+        # the files rotated since the last read first (appliance/log_rotation.py)
+        chunk = log_rotation.read_from(cdr_log, store.get_setting(self.db, CDR_OFFSET))
+        if chunk is None:
             return 0
-        offset = int(store.get_setting(self.db, CDR_OFFSET, "0"))
-        if cdr_log.stat().st_size < offset:  # rotated
-            offset = 0
-        with open(cdr_log, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-        complete = data[:data.rfind(b"\n") + 1]
+        complete = chunk.data
         by_call: dict[str, list[dict]] = {}
         for row in csv.reader(io.StringIO(complete.decode("utf-8", errors="replace"))):
             if len(row) in (len(CDR_FIELDS), len(CDR_FIELDS) - 3):
@@ -379,7 +377,7 @@ class CallHistory:
                 primary = [r for r in recs if r["uniqueid"] == linkedid]
                 if primary:
                     written += self._from_cdr(linkedid, primary, recs)
-            store.set_setting(self.db, CDR_OFFSET, offset + len(complete))
+            store.set_setting(self.db, CDR_OFFSET, chunk.position(len(complete)))
         return written
 
     def _from_cdr(self, linkedid: str, primary: list[dict], recs: list[dict]) -> int:
@@ -428,16 +426,12 @@ class CallHistory:
         written twice; a call that ended in a part read before (its lines
         are read again while an earlier call is still up) is not applied
         again. Returns how many calls were applied."""
-        if not cel_log.exists():
+        # the files rotated since the last read first (appliance/log_rotation.py)
+        chunk = log_rotation.read_from(cel_log, store.get_setting(self.db, CEL_OFFSET))
+        if chunk is None:
             return 0
-        offset = int(store.get_setting(self.db, CEL_OFFSET, "0"))
-        seen = int(store.get_setting(self.db, CEL_SEEN, str(offset)))
-        if cel_log.stat().st_size < max(offset, seen):  # rotated
-            offset = seen = 0
-        with open(cel_log, "rb") as f:
-            f.seek(offset)
-            data = f.read()
-        complete = data[:data.rfind(b"\n") + 1]
+        seen = chunk.place(store.get_setting(self.db, CEL_SEEN))   # a place in chunk.data
+        complete = chunk.data
         by_call: dict[str, list[dict]] = {}
         first_pos: dict[str, int] = {}
         end_pos: dict[str, int] = {}
@@ -459,7 +453,7 @@ class CallHistory:
         with self.db.atomic():
             for linkedid, recs in by_call.items():
                 if linkedid in end_pos:
-                    if offset + end_pos[linkedid] >= seen:   # not applied in an earlier round
+                    if end_pos[linkedid] >= seen:   # not applied in an earlier round
                         try:
                             with self.db.atomic():   # a savepoint: one odd call spoils only itself
                                 written += self._from_cel(linkedid, recs)
@@ -467,8 +461,8 @@ class CallHistory:
                             log.exception("could not rebuild call %s from the CEL log; skipped", linkedid)
                 elif newest and (legs.seconds(recs[0]["ts"], newest) or 0) < keep_open_hours * 3600:
                     keep_from = min(keep_from, first_pos[linkedid])
-            store.set_setting(self.db, CEL_OFFSET, offset + keep_from)
-            store.set_setting(self.db, CEL_SEEN, offset + len(complete))
+            store.set_setting(self.db, CEL_OFFSET, chunk.position(keep_from))
+            store.set_setting(self.db, CEL_SEEN, chunk.position(len(complete)))
         return written
 
     def _from_cel(self, linkedid: str, recs: list[dict]) -> int:

@@ -70,8 +70,11 @@ hideconnect = yes
         "modules.conf": "[modules]\nautoload = yes\n"
         + "".join(f"noload => {m}\n" for m in NOLOAD + (
             [] if any(sp.enabled for sp in config.spans) else NOLOAD_WITHOUT_DAHDI)),
+        # 'logger rotate' (sent by appliance/log_rotation.py when messages.log or
+        # queue_log is due) renames them to NAME.<epoch>, compressed and pruned there.
         "logger.conf": """[general]
 dateformat = %F %T.%3q
+rotatestrategy = timestamp
 
 [logfiles]
 messages.log => notice,warning,error
