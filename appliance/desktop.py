@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 
 from . import callbacks, devices
 from . import dialplan_names as dn
-from .history import endpoint_of, iso, only
+from .history import iso, only
 from .model import EXTENSION, GROUP_NAME, ConfigError
 
 MAX_NOTE = 10000
@@ -89,7 +89,8 @@ def _callback_leg(db, e: dict) -> None:
     if e.get("Event") == "VarSet" and e.get("Variable") != dn.VAR_CALLBACK_ORDER:
         return
     channel = e.get("Channel") or ""
-    extension = endpoint_of(channel) if channel.startswith("PJSIP/") else None
+    # an IP phone's PJSIP/<ext>-..., or an FXS port's DAHDI/<n>-... (dialer.originate_action)
+    extension = devices.extension_of(db, channel) if channel.startswith(("PJSIP/", "DAHDI/")) else None
     uniqueid = e.get("Uniqueid")
     if not extension or not uniqueid or not _is_operator(db, extension):
         return

@@ -299,15 +299,22 @@ def is_overdue(order: dict, now: datetime) -> bool:
 
 # --- the service -------------------------------------------------------------------
 
-def originate_action(order: dict, attempt: dict, ring: int, client_ring: int) -> dict:
+def originate_action(order: dict, attempt: dict, ring: int, client_ring: int, device: str = "") -> dict:
+    """The operator's leg of an attempt: *device* is the operator's phone
+    (agents.member_interface: an FXS port DAHDI/<n>), PJSIP/<ext> by default."""
     digits = "".join(ch for ch in order["number"] if ch.isdigit())
     variables = {dn.VAR_CALLBACK_ORDER: order["id"], dn.VAR_CALLBACK_ATTEMPT: attempt["id"],
                  dn.VAR_CALLBACK_NUMBER: digits, dn.VAR_CALLBACK_RING: client_ring, dn.VAR_GROUP: order["grp"]}
-    return {"Action": "Originate", "Channel": f"PJSIP/{attempt['operator']}",
+    return {"Action": "Originate", "Channel": device or f"PJSIP/{attempt['operator']}",
             "Context": dn.CTX_CALLBACK, "Exten": "s", "Priority": "1", "Async": "true",
             "Timeout": str(ring * 1000), "ChannelId": attempt["uniqueid"],
             "CallerID": f'"Callback {order["id"]}" <{digits}>', "ActionID": attempt["uniqueid"],
             "Variable": [f"{k}={v}" for k, v in variables.items()]}
+
+
+def _device(db, attempt: dict) -> str:
+    from . import agents   # the operator's phone, as the queues ring it
+    return agents.member_interface(db, attempt["operator"])
 
 
 def _ready(db, group: str) -> list[str]:
@@ -349,9 +356,10 @@ class Dialer:
                 continue
             busy.add(attempt["operator"])
             lim = limits(self.db, order["grp"])
+            device = _device(self.db, attempt)
             try:
                 resp = self.mgr.send_action(originate_action(order, attempt, lim["operator_ring"],
-                                                             lim["client_ring"]))
+                                                             lim["client_ring"], device))
                 ok = resp.get_header("Response") == "Success"
             except Exception as exc:   # AMI gone: the attempt did not happen
                 log.warning("originate for order %s failed: %s", order["id"], exc)

@@ -10,6 +10,7 @@ CTX_OPERATORS = "korund-operators"    # calls from operators' phones
 CTX_AGI_FAIL = "korund-agi-fail"      # where an AGI script sends a broken call
 CTX_CALLBACK = "korund-callback"      # the dialer: operator answered, now dial the client
 CTX_TEST_CARRIER = "korund-test-carrier"  # channels of a span in the "test_carrier" role (loop tests)
+CTX_DEVSTATE = "korund-devstate"      # <ext>: make Asterisk look at PJSIP/<ext>'s state again (member_states)
 
 # Channel variables (inherited by the call's legs where prefixed with __)
 VAR_ANI = "KORUND_ANI"                # caller number, filtered to [0-9+]
@@ -22,6 +23,11 @@ VAR_TARGET_NUMBER = "KORUND_TARGET_NUMBER"      # a scenario routed to an outsid
 VAR_QUEUE_PRIO = "QUEUE_PRIO"         # app_queue's own: the caller's priority
 VAR_ROUTE_SOURCE = "KORUND_ROUTE_SOURCE"  # "agi" or "fallback"
 VAR_TARGET_RING = "KORUND_TARGET_RING"   # seconds VAR_TARGET_OPERATOR rings (routing, F7)
+# [globals] <VAR_DEVICE_PREFIX><ext> = DAHDI/<n>: an operator whose phone is an analog
+# FXS port (appliance.devices); korund-route dials the target operator on it,
+# else on PJSIP/<ext>, and keeps the dial string in VAR_OPERATOR_DIAL.
+VAR_DEVICE_PREFIX = "KORUND_DEV_"
+VAR_OPERATOR_DIAL = "KORUND_OPERATOR_DIAL"
 VAR_SKILL = "KORUND_SKILL"               # skill asked for: queue <group>--<skill> (routing, F7)
 VAR_QUEUE_MAX_PENALTY = "QUEUE_MAX_PENALTY"  # app_queue's own: highest member penalty offered first
 VAR_LANGUAGE = "CHANNEL(language)"

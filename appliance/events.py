@@ -3,7 +3,9 @@
 It logs in, applies each AMI event as it comes, and every few seconds reads
 the new lines of Asterisk's CDR log to complete what the events did not say
 (calls that ended while it was down); when Asterisk goes away it logs in
-again.
+again. After each reload and every agents.SYNC_SECONDS it also checks that
+app_queue does not hold a reachable operator's phone as unavailable
+(appliance.member_states).
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import logging
 import threading
 import time
 
-from . import agent_events, agents, ami, desktop, store, webhooks
+from . import agent_events, agents, ami, desktop, member_states, store, webhooks
 from .history import CallHistory
 from .instance import Instance
 
@@ -19,6 +21,9 @@ log = logging.getLogger("korund.events")
 
 # How often the CDR log is read for what the events did not say.
 CATCH_UP_SECONDS = 5
+# How long after a reload the queue members' states are checked
+# (app_queue and chan_pjsip settle on them within a second or two).
+AFTER_RELOAD_SECONDS = 3
 
 
 def run(instance: Instance, stop: threading.Event | None = None) -> None:
@@ -26,6 +31,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
     db = store.open_store(instance.db_path)
     history = CallHistory(db)
     lock = threading.Lock()
+    reloaded = threading.Event()   # set on FullyBooted/Reload: check the members soon
     webhooks.start_sender(lambda: store.open_store(instance.db_path), stop=stop)  # posts to the external CRM
 
     def on_event(event, manager):
@@ -34,6 +40,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             history.handle,
             lambda h: agent_events.handle(db, manager, h),  # operator states follow app_queue
             lambda h: agents.sync(db, manager) if h.get("Event") in ("FullyBooted", "Reload") else None,
+            lambda h: reloaded.set() if h.get("Event") in ("FullyBooted", "Reload") else None,
             lambda h: desktop.on_event(db, h),  # screen pop: calls offered to operators' phones
             lambda h: webhooks.on_event(db, h),  # external CRM: call offered / ended (queued)
         )
@@ -60,6 +67,8 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             mgr.register_event("*", on_event)
             next_catch_up = 0.0
             next_sync = 0.0
+            next_members = 0.0
+            members = member_states.Refresher(pjsip_conf=instance.etc / "pjsip.conf")
             while mgr.connected() and not stop.is_set():
                 if time.monotonic() >= next_catch_up:
                     with lock:
@@ -75,6 +84,13 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                     if time.monotonic() >= next_sync:
                         agents.sync(db, mgr)  # on (re)connect, then as a safety net
                         next_sync = time.monotonic() + agents.SYNC_SECONDS
+                if reloaded.is_set():
+                    reloaded.clear()
+                    next_members = min(next_members, time.monotonic() + AFTER_RELOAD_SECONDS)
+                if time.monotonic() >= next_members:
+                    # outside the lock: AMI commands only, nothing of the history
+                    members.refresh(mgr)
+                    next_members = time.monotonic() + agents.SYNC_SECONDS
                 stop.wait(0.5)
         except Exception:
             log.exception("AMI session failed")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .. import dialplan_names as dn
 from .. import routing
-from ..devices import interface
+from ..devices import DEVICE, interface
 from ..model import Config
 
 # Caller names keep letters, digits, spaces and a few harmless marks.
@@ -85,6 +85,26 @@ SKILL_VAR = "KORUND_QSKILL"
 RECORD_ON_ANSWER = f"U({dn.CTX_RECORD}^s^1)"
 
 
+def operator_devices(config: Config) -> str:
+    """[globals] lines naming the phone of each enabled operator who sits on
+    an analog FXS port: ``KORUND_DEV_1093 = DAHDI/49`` (appliance.devices).
+    An IP phone's operator has none: PJSIP/<ext> is the default."""
+    return "".join(f"{dn.VAR_DEVICE_PREFIX}{op.extension} = {op.device}\n" for op in config.operators
+                   if op.enabled and op.extension.isdigit() and DEVICE.match(getattr(op, "device", "") or ""))
+
+
+def dial_target_operator() -> str:
+    """korund-route lines that put what rings VAR_TARGET_OPERATOR (a
+    scenario's, the routing's personal/last operator's, a blind transfer's)
+    in VAR_OPERATOR_DIAL: the operator's FXS port from [globals], else the
+    IP phone PJSIP/<ext> -- the device the operator really uses, as the
+    queues and korund-operators-local ring it."""
+    target = f"${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}}"
+    var = dn.VAR_OPERATOR_DIAL
+    return (f" same => n,Set({var}=${{{dn.VAR_DEVICE_PREFIX}{target}}})\n"
+            f" same => n,Set({var}=${{IF($[\"${{{var}}}\" = \"\"]?PJSIP/{target}:${{{var}}})}})\n")
+
+
 def render(config: Config) -> str:
     s = config.settings
     default = config.default_group
@@ -115,7 +135,7 @@ writeprotect = yes
 clearglobalvars = yes
 
 [globals]
-
+{operator_devices(config)}
 [{dn.CTX_INBOUND}]
 exten => s,1,{inbound_body}
 exten => _[0-9+*#]!,1,{inbound_body}
@@ -133,7 +153,7 @@ exten => s,1,Set(__{dn.VAR_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,Hangup(34)
 exten => operator,1,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
  same => n,Set({dn.VAR_TARGET_RING}=${{FILTER(0-9,${{{dn.VAR_TARGET_RING}}})}})
- same => n,Dial(PJSIP/${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}},${{IF($["${{{dn.VAR_TARGET_RING}}}" != ""]?${{{dn.VAR_TARGET_RING}}}:{OPERATOR_RING_SECONDS})}},t{RECORD_ON_ANSWER})
+{dial_target_operator()} same => n,Dial(${{{dn.VAR_OPERATOR_DIAL}}},${{IF($["${{{dn.VAR_TARGET_RING}}}" != ""]?${{{dn.VAR_TARGET_RING}}}:{OPERATOR_RING_SECONDS})}},t{RECORD_ON_ANSWER})
  ; Not answered: the operator's group (or the default one) takes the call.
  same => n,Set({dn.VAR_TARGET_OPERATOR}=)
  same => n,Goto(s,1)
@@ -163,7 +183,26 @@ exten => s,1,Goto({dn.CTX_ROUTE},s,1)
 """)
     out.append(render_callback(config))
     out.append(render_test_carrier(config))
+    out.append(render_devstate())
     return "".join(out)
+
+
+def render_devstate() -> str:
+    """Where appliance.member_states sends a Local channel for an operator
+    whose device state Asterisk got wrong (<ext> for PJSIP/<ext>, d<n> for
+    the FXS port DAHDI/<n>): a channel to the phone is requested and
+    released without being called (ChanIsAvail; the phone sees nothing),
+    which makes Asterisk ask the driver for the state afresh. Neither half
+    of the Local channel writes a CDR."""
+    return f"""
+[{dn.CTX_DEVSTATE}]
+exten => _XX!,1,Set(CDR_PROP(disable)=1)
+ same => n,ChanIsAvail(PJSIP/${{FILTER(0-9,${{EXTEN}})}})
+ same => n,Hangup()
+exten => _dX!,1,Set(CDR_PROP(disable)=1)
+ same => n,ChanIsAvail(DAHDI/${{FILTER(0-9,${{EXTEN:1}})}})
+ same => n,Hangup()
+"""
 
 
 # --- the callback dialer's context (appliance/dialer.py) ---------------------

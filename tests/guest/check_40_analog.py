@@ -12,6 +12,8 @@ desktop shows the offer against operator 1093 (not a SIP phone).
 """
 from __future__ import annotations
 
+import time
+
 import loop as L
 
 TIMEOUT = 300
@@ -125,3 +127,96 @@ def check_feature_codes_dialled_on_the_fxs_phone_act_for_its_operator():
 
 
 check_fxo_call_reaches_the_ivr_and_rings_the_fxs_operator.timeout = 360
+
+
+DIRECT_SCENARIO = "loop-analog-direct"
+DIRECT_ANI = "5551235"
+
+
+def check_a_scenario_routing_to_the_fxs_operator_rings_the_port_directly():
+    """A scenario whose only step is "route to operator 1093" (no group, no
+    queue): korund-route dials the operator's own device, the FXS port named
+    in [globals], and the telephone on it answers -- the offer is 1093's on
+    DAHDI/<port>, the call never queued."""
+    from appliance import devices
+    from appliance import dialplan_names as dn
+    from appliance.scenarios import store as scenarios
+    db = L.instance().open_store()
+    try:
+        lp = L.current("analog")
+        if lp.fxs_phone not in devices.fxs_ports(db):   # run on its own: the analog loop first
+            L.configure("analog")
+        L.group_with(db, GROUP, EXT, NAME, device=lp.fxs_phone, ring_timeout=45)
+        with db.atomic():
+            graph = {"start": "op", "nodes": {"op": {"type": "route", "to": "operator", "operator": EXT,
+                                                     "pos": [40, 40]}}}
+            if db.execute("SELECT 1 FROM scenarios WHERE name = ?", [DIRECT_SCENARIO]).fetchone():
+                scenarios.save_draft(db, DIRECT_SCENARIO, graph)
+            else:
+                scenarios.create(db, DIRECT_SCENARIO, DIRECT_SCENARIO, graph)
+            scenarios.publish(db, DIRECT_SCENARIO, "vm-check")
+            scenarios.bind(db, "*", scenario=DIRECT_SCENARIO)      # the FXO line brings no number
+        wanted = f"{dn.VAR_DEVICE_PREFIX}{EXT}={lp.fxs_phone}"
+        if wanted not in L.asterisk_once(db, "dialplan show globals").replace(" ", ""):
+            lp = L.apply_and_ready(db, [EXT], "analog")    # run alone: put the port's operator in service
+        dialplan = L.asterisk_once(db, "dialplan show globals")
+        assert wanted in dialplan.replace(" ", ""), dialplan
+        # Two tries, each from idle lines: FSK caller ID can be lost on a starved
+        # machine (as above), and on the software loop the port can miss the
+        # telephone's off-hook while it rings ("Ring/Off-hook in strange state").
+        errors, call = [], None
+        for attempt in (1, 2):
+            _lines_idle(db)
+            since, mark = L.now_iso(), len(L.log_lines())
+            mgr = L.manager(db)
+            try:
+                L.originate(mgr, lp.carrier_dial(), ani=DIRECT_ANI, dtmf="ww")
+            finally:
+                L.ami.close(mgr)
+            try:
+                row = L.wait_for(lambda: L.call_row(db, DIRECT_ANI, since), timeout=45, what="the FXO call")
+                # the port rings for the route's 20 s; answered, the offer is 1093's on the port
+                offer = L.wait_for(lambda: db.execute(
+                    "SELECT extension, state, dest_channel FROM offers WHERE linkedid = ? AND extension = ? "
+                    "AND state IN ('answered', 'ended')", [row["linkedid"], EXT]).fetchone(),
+                    timeout=30, what=f"the FXS port {lp.fxs_phone} answered for operator {EXT}")
+                assert offer[2].startswith(lp.fxs_phone + "-"), offer
+                call = L.wait_for(lambda: (r if (r := L.call_row(db, DIRECT_ANI, since)) and r["operator"]
+                                           else None), timeout=30, what=f"operator {EXT} on the call-history row")
+                break
+            except TimeoutError as exc:
+                errors.append(f"attempt {attempt}: {exc}: " + (" / ".join(
+                    ln for ln in L.log_lines()[mark:] if "CallerID" in ln or "Alarm" in ln or "strange" in ln)
+                    or "-"))
+            finally:
+                L.hangup_all_dahdi(db)
+        if call is None:
+            raise AssertionError(f"the directly routed FXO call from {DIRECT_ANI} did not reach the FXS port "
+                                 f"{lp.fxs_phone}: {'; '.join(errors)}\n"
+                                 + L.evidence(db, DIRECT_ANI, since, "analog-direct"))
+        assert call["answered_at"] and call["operator"] == EXT, call
+        # Straight to the operator's device: no queue took part.
+        assert call["queued_at"] is None, call
+        assert not db.execute("SELECT 1 FROM call_legs WHERE linkedid = ? AND kind = 'queue'",
+                              [call["linkedid"]]).fetchone(), call
+        assert [s.get("node") for s in L.steps(db, call["uniqueid"]) if "type" in s] == ["op"], \
+            L.steps(db, call["uniqueid"])
+    finally:
+        with db.atomic():
+            db.execute("DELETE FROM scenario_bindings WHERE dnis = '*'")
+        try:
+            L.wait_for(lambda: not [c for c in L.asterisk_once(db, "core show channels concise").splitlines()
+                                    if c.startswith("DAHDI/")], timeout=30, what="the lines on hook")
+        except TimeoutError:
+            pass     # the next check hangs up again; this one's own result stands
+        db.close()
+
+
+def _lines_idle(db) -> None:
+    """No DAHDI channel left, then a moment for the loop's hook bits to settle."""
+    L.wait_for(lambda: not [c for c in L.asterisk_once(db, "core show channels concise").splitlines()
+                            if c.startswith("DAHDI/")], timeout=30, what="the lines on hook")
+    time.sleep(3)
+
+
+check_a_scenario_routing_to_the_fxs_operator_rings_the_port_directly.timeout = 300

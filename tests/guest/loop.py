@@ -241,7 +241,7 @@ def evidence(db, ani: str, since: str, label: str) -> str:
         mgr = manager(db)
         try:
             for cli in ("core show uptime", "core show channels concise", "mfcr2 show channels",
-                        "pri show spans", "queue show"):
+                        "pri show spans", "queue show", "pjsip show endpoints", "pjsip show contacts"):
                 parts.append(f"> {cli}\n" + "\n".join(ami.command(mgr, cli)[:40]))
         finally:
             ami.close(mgr)

@@ -5,10 +5,11 @@ rang or answered tells where a call went."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
-from appliance import model
+from appliance import member_states, model
 from tests.conftest import TONES
 from tests.harness import configure, korund, wait_for
 
@@ -145,3 +146,34 @@ def test_overflow_after_max_wait_goes_to_the_other_group(appliance, carrier):
     call.ended(timeout=60)
     row = appliance.call_row(ani="4957000001", since_id=before)
     assert (row["grp"], row["operator"], row["route_source"]) == ("sales", "1002", "overflow")
+
+
+def test_no_ready_member_is_held_unavailable_and_a_state_nudge_reaches_no_phone(appliance, carrier):
+    """appliance.member_states on real Asterisk: the demo's ready operators
+    are not taken for stale members; the nudge a stale member gets makes
+    Asterisk request a channel to the phone and release it uncalled (what
+    makes it compute the device state again) -- the phone never rings, and
+    no CDR line nor history row comes of it."""
+    assert member_states.Refresher().refresh(appliance.mgr) == []
+    calls_before = appliance.last_call_id()
+    mark, carrier_mark = appliance.events.mark(), carrier.events.mark()
+    assert member_states.nudge(appliance.mgr, "PJSIP/1001")
+    requested = appliance.events.wait(mark, 15, Event="VarSet", Variable="AVAILCHAN")
+    assert requested["Value"].startswith("PJSIP/1001-"), requested
+    appliance.events.wait(mark, 15, Event="Hangup", Channel=requested["Value"])
+    wait_for(lambda: not [c for c in appliance.cli("core show channels concise") if "korund-devstate" in c],
+             15, what="the nudge's Local channel gone")
+    time.sleep(2)   # anything sent to the phone would have reached the carrier by now
+    assert not carrier.events.find(carrier_mark, Event="Newchannel")
+    assert not carrier.events.find(carrier_mark, Event="UserEvent", UserEvent="SimPhoneRang")
+    assert appliance.last_call_id() == calls_before
+    cdr = appliance.inst.cdr_log
+    assert "korund-devstate" not in (cdr.read_text(encoding="utf-8") if cdr.exists() else "")
+    assert "(Not in use)" in queue_member(appliance, "support", "1001")
+    # the heavier mend (res_pjsip rebuilds its endpoints' states) leaves ready operators ready
+    mark = appliance.events.mark()
+    assert member_states.resync_pjsip(appliance.mgr, appliance.inst.etc / "pjsip.conf")
+    appliance.events.wait(mark, 15, Event="Reload", Module="res_pjsip.so")
+    wait_for(lambda: "(Not in use)" in queue_member(appliance, "support", "1001"), 15,
+             what="1001 ready in app_queue after res_pjsip's rebuild")
+    assert answered_by(carrier, "4959900001") in ("1001", "1002")
