@@ -208,8 +208,7 @@ def on_event(db, e: dict) -> None:
     kind = e.get("Event")
     if kind not in ("AgentCalled", "DialBegin", "Hangup") or not store.get_setting(db, URL_KEY, ""):
         return
-    from . import clients
-    from .history import endpoint_of
+    from . import clients, devices
     if kind == "Hangup":
         if e.get("Uniqueid") != e.get("Linkedid"):
             return
@@ -224,7 +223,7 @@ def on_event(db, e: dict) -> None:
         enqueue(db, "call.ended", {"call": call, "client": _client_ref(client)})
         return
     dest = e.get("DestChannel") or ""
-    extension = endpoint_of(dest) if dest.startswith("PJSIP/") else None
+    extension = devices.extension_of(db, dest)   # an IP phone, or an analog phone on an FXS port
     offer = e.get("DestUniqueid") or ""
     linkedid = e.get("Linkedid") or e.get("DestLinkedid") or ""
     if not extension or not offer or not linkedid or not db.execute(

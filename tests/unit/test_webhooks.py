@@ -129,3 +129,17 @@ def test_ami_events_queue_offered_once_and_ended(demo_db):
     assert offered["screen_pop_url"] == f"https://crm.example/card?phone=%2B79161234567&op=1001&c={cid}"
     assert ended["call"]["outcome"] == "answered" and ended["call"]["group"] == "support"
     assert ended["client"]["id"] == cid
+
+
+def test_an_offer_to_an_operator_on_an_fxs_port_is_sent_too(demo_db):
+    db = demo_db
+    webhooks.configure(db, "https://crm.example/hook")
+    db.execute("UPDATE operators SET device = 'DAHDI/49' WHERE extension = '1002'")
+    db.execute("INSERT INTO calls (uniqueid, linkedid, ani, dnis, grp, started_at) "
+               "VALUES ('7.0', '7.0', '+74951234567', '300', 'support', '2026-01-01T10:00:00+00:00')")
+    webhooks.on_event(db, {"Event": "AgentCalled", "Queue": "support", "DestChannel": "DAHDI/49-1",
+                           "DestUniqueid": "7.1", "Uniqueid": "7.0", "Linkedid": "7.0"})
+    webhooks.on_event(db, {"Event": "DialBegin", "DestChannel": "DAHDI/50-1", "DestUniqueid": "7.2",
+                           "Uniqueid": "7.0", "Linkedid": "7.0"})   # a port nobody sits at
+    rows = db.execute("SELECT payload FROM webhook_queue WHERE event = 'call.offered'").fetchall()
+    assert [json.loads(r[0])["operator"] for r in rows] == ["1002"]
