@@ -19,7 +19,9 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import ami, spans
+import hashlib
+
+from . import ami, spans, store
 from .apply import write_atomically
 from .instance import Instance
 from .render import dahdi
@@ -147,4 +149,34 @@ def apply(inst: Instance, db, mgr=None, run=run_tool, hw: dahdi.Hardware | None 
             ami.command(mgr, "module reload chan_dahdi.so")
         raise DahdiApplyError("the new DAHDI configuration was not taken, the previous one is "
                               "restored: " + "; ".join(problems))
+    # in service now, or read by chan_dahdi when Asterisk starts
+    store.set_setting(db, APPLIED_KEY, fingerprint(files))
     return Applied(sorted(files), configured=configure, reloaded=mgr is not None)
+
+
+# What DAHDI and chan_dahdi were last given by a DAHDI apply (a hash of the
+# rendered files): the main Apply only writes chan_dahdi.conf
+# (appliance.apply never reloads chan_dahdi), so the Lines page says when the
+# span settings are not in service yet.
+APPLIED_KEY = "dahdi.applied"
+
+
+def fingerprint(files: dict[str, str]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(files):
+        h.update(name.encode() + b"\0" + files[name].encode("utf-8") + b"\0")
+    return h.hexdigest()[:16]
+
+
+def not_in_service(db, hw: dahdi.Hardware | None = None) -> bool:
+    """True when the span settings differ from what the last DAHDI apply put
+    into service (False with no spans and nothing applied yet)."""
+    span_list = spans.load_all(db)
+    applied = store.get_setting(db, APPLIED_KEY, "")
+    if not span_list and not applied:
+        return False
+    try:
+        files = dahdi.render(span_list, hw if hw is not None else dahdi.hardware())
+    except Exception:   # noqa: BLE001 - settings that cannot be rendered are not in service either
+        return True
+    return fingerprint(files) != applied

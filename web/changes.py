@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 
-from appliance import ami, apply as applier, audit, store, supervisor
+from appliance import ami, apply as applier, audit, dahdi_apply, store, supervisor
 
 from . import get_db, gettext, security
 
@@ -34,9 +34,14 @@ def apply_now(db) -> tuple[bool, str]:
     finally:
         ami.close(mgr)
     audit.record(db, g.user.username, "apply", details={"generation": result.generation,
-                                                        "reloaded": result.reloaded})
+                                                        "reloaded": result.reloaded,
+                                                        "modules": result.modules})
     if result.reloaded:
-        return True, gettext("Changes applied: Asterisk reloaded.")
+        said = gettext("Changes applied: Asterisk reloaded.")
+        if dahdi_apply.not_in_service(db):
+            said += " " + gettext("The E1 span settings are not in service yet: use the DAHDI apply on the "
+                                  "Lines page.")
+        return True, said
     return True, gettext("Changes written; Asterisk is not running and will read them when it starts.")
 
 

@@ -20,7 +20,8 @@ EDITORS = ("admin", "technician")
 def index():
     db = get_db()
     return render_template("lines.html", trunks=model.load(db).trunks, spans=spans.load_all(db),
-                           status=live_status(), can_edit=g.user.role in EDITORS)
+                           status=live_status(), can_edit=g.user.role in EDITORS,
+                           dahdi_pending=dahdi_apply.not_in_service(db, hardware()))
 
 
 def live_status() -> dict | None:

@@ -50,36 +50,12 @@ def check_r2_call_delivers_ani_dnis_and_category_to_the_ivr():
         lp = L.current("r2")
         L.ready(db, [EXT])
         assert lp.carrier_dial(DNIS) == f"DAHDI/G1/{DNIS}"     # downward: no glare with the appliance
-        call, since, errors = None, L.now_iso(), []
         # MF tones are audio in real time: on a starved machine (software
         # emulation, other VMs) a compelled sequence can break ("Broken MF
         # Sequence"), and a carrier then seizes again -- so does the check,
-        # up to twice, and says what broke.
-        for attempt in (1, 2):
-            since, mark = L.now_iso(), len(L.log_lines())
-            mgr = L.manager(db)
-            try:
-                # No DTMF from the carrier here: in the VM, Asterisk 22 crashed each time
-                # the R2 caller sent DTMF while the IVR played (supervisord restarted it);
-                # the menu's timeout routes to the group. DTMF navigation: check_20_pri.
-                L.originate(mgr, lp.carrier_dial(DNIS), ani=ANI, dtmf="")
-            finally:
-                L.ami.close(mgr)
-            try:
-                L.wait_for(lambda: L.call_row(db, ANI, since) or L.protocol_errors(mark), timeout=45,
-                           what="the R2 call in the IVR")
-            except TimeoutError:
-                pass
-            if L.call_row(db, ANI, since):
-                break
-            errors.append(f"attempt {attempt}: " + (" / ".join(L.protocol_errors(mark)) or "no call, no error"))
-            L.hangup_all_dahdi(db)
-            L.wait_for(lambda: "SEIZE" not in L.asterisk_once(db, "mfcr2 show channels"), timeout=30,
-                       what="the R2 channels idle again")
+        # up to twice, and says what broke (_r2_call_answered).
         try:
-            call = L.wait_call(db, ANI, since, "r2", lambda: (r := L.call_row(db, ANI, since))
-                               and r.get("operator") == EXT and r.get("answered_at") and r,
-                               timeout=120, what=f"R2 call answered by {EXT} ({'; '.join(errors) or 'first seizure'})")
+            call = _r2_call_answered(db, lp, ANI, "r2")
         finally:
             L.hangup_all_dahdi(db)
         assert call["dnis"] == DNIS, call
@@ -92,6 +68,133 @@ def check_r2_call_delivers_ani_dnis_and_category_to_the_ivr():
         assert any("DAHDI/" in ln for ln in cdr), cdr
     finally:
         db.close()
+
+
+ANI_AFTER_APPLY = "4957650002"
+
+
+def check_an_apply_under_live_r2_links_keeps_asterisk_and_r2_calls():
+    """An admin's Apply (an operator renamed, the group's ring time changed)
+    while the R2 links are up and idle, applied the way the panel does:
+    only res_pjsip and app_queue are reloaded -- never chan_dahdi, never
+    `core reload` (Asterisk 22 crashed on the next R2 call after chan_dahdi
+    was reloaded under live R2 links) -- Asterisk keeps running (same PID,
+    same start time) and the next R2 call reaches the operator."""
+    from appliance import apply, dahdi_loop, model
+    inst = L.instance()
+    db = inst.open_store()
+    try:
+        lp = L.current("r2")
+        if not _r2_up(db, lp):   # run on its own: the pair, group and scenario first
+            check_r2_channels_idle_both_ways()
+        mgr = L.manager(db)
+        reloads = []
+        mgr.register_event("Reload", lambda event, _m: reloads.append(event.headers.get("Module")))
+        try:
+            dahdi_loop.wait_up(mgr, lp, timeout=60)          # up, every R2 channel IDLE both ways
+            before = _asterisk_identity(db)
+            group = next(g for g in model.load(db).groups if g.name == GROUP)
+            renamed = f"{NAME} B" if not _operator_name(db).endswith(" B") else NAME
+            with db.atomic():
+                model.update_operator(db, EXT, renamed, f"sip:{EXT}@127.0.0.2:5060", True)
+                model.update_group(db, GROUP, group.title, group.strategy,
+                                   25 if group.ring_timeout != 25 else 30, group.is_default)
+            result = apply.apply(inst, db, mgr)              # what the panel's Apply runs
+            L.wait_for(lambda: "app_queue.so" in reloads, timeout=10, what="app_queue's Reload event")
+        finally:
+            L.ami.close(mgr)
+        assert {"res_pjsip.so", "app_queue.so"} <= set(result.modules), result.modules
+        assert not any("dahdi" in m for m in result.modules), result.modules
+        assert not {"chan_dahdi.so", "All"} & set(reloads), reloads
+        assert _asterisk_identity(db) == before, f"Asterisk restarted during the apply: {before}"
+        call, failure = None, None
+        try:
+            L.ready(db, [EXT])
+            mgr = L.manager(db)
+            try:
+                dahdi_loop.wait_up(mgr, lp, timeout=30)      # the links stayed up and idle
+            finally:
+                L.ami.close(mgr)
+            call = _r2_call_answered(db, lp, ANI_AFTER_APPLY, "r2-after-apply")
+        except (AssertionError, TimeoutError) as exc:
+            failure = exc
+        after = _asterisk_identity(db)
+        assert after == before, f"Asterisk restarted after the apply ({before} -> {after})" + (
+            f"; the R2 call: {failure}" if failure else "")
+        if failure:
+            raise failure
+        assert call["span"] == "2" and call["dnis"] == DNIS, call
+        assert renamed in L.asterisk_once(db, f"queue show {GROUP}")
+    finally:
+        db.close()
+
+
+check_an_apply_under_live_r2_links_keeps_asterisk_and_r2_calls.timeout = 300
+
+
+def _r2_up(db, lp) -> bool:
+    try:
+        mgr = L.manager(db)
+    except Exception:   # noqa: BLE001 - no AMI: not up
+        return False
+    try:
+        from appliance import dahdi_loop
+        return dahdi_loop.is_up(mgr, lp)[0]
+    finally:
+        L.ami.close(mgr)
+
+
+def _operator_name(db) -> str:
+    row = db.execute("SELECT name FROM operators WHERE extension = ?", [EXT]).fetchone()
+    return row[0] if row else ""
+
+
+def _asterisk_identity(db) -> tuple:
+    """(PID under supervisord, start date and time) of the running Asterisk."""
+    from appliance import supervisor
+    pid = supervisor.status(L.instance()).get("asterisk", {}).get("pid")
+    try:
+        mgr = L.manager(db)
+    except Exception as exc:   # noqa: BLE001 - Asterisk down: that is the answer
+        return pid, f"AMI down: {exc}"
+    try:
+        core = mgr.send_action({"Action": "CoreStatus"})
+        return pid, f"{core.get_header('CoreStartupDate')} {core.get_header('CoreStartupTime')}"
+    finally:
+        L.ami.close(mgr)
+
+
+def _r2_call_answered(db, lp, ani: str, label: str) -> dict:
+    """The test carrier calls DNIS over R2 (seizing again once if the MF
+    sequence breaks on a starved machine); the history row once EXT answered."""
+    errors = []
+    for attempt in (1, 2):
+        since, mark = L.now_iso(), len(L.log_lines())
+        mgr = L.manager(db)
+        try:
+            # No DTMF from the carrier here: in the VM, Asterisk 22 crashed each time
+            # the R2 caller sent DTMF while the IVR played (supervisord restarted it);
+            # the menu's timeout routes to the group. DTMF navigation: check_20_pri.
+            L.originate(mgr, lp.carrier_dial(DNIS), ani=ani, dtmf="")
+        finally:
+            L.ami.close(mgr)
+        try:
+            L.wait_for(lambda: L.call_row(db, ani, since) or L.protocol_errors(mark), timeout=45,
+                       what="the R2 call in the IVR")
+        except TimeoutError:
+            pass
+        if L.call_row(db, ani, since):
+            break
+        errors.append(f"attempt {attempt}: " + (" / ".join(L.protocol_errors(mark)) or "no call, no error"))
+        L.hangup_all_dahdi(db)
+        L.wait_for(lambda: "SEIZE" not in L.asterisk_once(db, "mfcr2 show channels"), timeout=30,
+                   what="the R2 channels idle again")
+    try:
+        return L.wait_call(db, ani, since, label, lambda: (r := L.call_row(db, ani, since))
+                           and r.get("operator") == EXT and r.get("answered_at") and r,
+                           timeout=120, what=f"R2 call answered by {EXT} ({'; '.join(errors) or 'first seizure'})")
+    finally:
+        L.hangup_all_dahdi(db)
 
 
 def check_r2_refuses_the_russian_variant_clearly():

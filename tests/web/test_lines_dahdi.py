@@ -152,17 +152,23 @@ def fake_dahdi_cfg(tmp_path, rc, said):
 def test_apply_to_dahdi_writes_the_files_or_says_why_not(hw_app, tmp_path, monkeypatch):
     inst = hw_app.config["KORUND_INSTANCE"]
     tech = as_role(hw_app, "tech")
+    assert 'id="dahdi-pending"' not in tech.client.get("/lines/").get_data(as_text=True)
     assert tech.post("/lines/span/new", PRI).status_code == 302
+    # saved, not in service yet: the page says so until the DAHDI apply
+    assert 'id="dahdi-pending"' in tech.client.get("/lines/").get_data(as_text=True)
     monkeypatch.setenv("KORUND_DAHDI_CFG", fake_dahdi_cfg(tmp_path, 0, "ok"))
     r = tech.post("/lines/dahdi/apply", {}, token_from="/lines/")
     assert r.status_code == 302
     system = inst.base / "etc" / "dahdi" / "system.conf"
     assert "span=1,1,0,ccs,hdb3,crc4" in system.read_text()
-    assert "DAHDI configuration written" in tech.client.get("/lines/").get_data(as_text=True)
+    page = tech.client.get("/lines/").get_data(as_text=True)
+    assert "DAHDI configuration written" in page and 'id="dahdi-pending"' not in page
     tech.post("/lines/span/1", PRI | {"signalling": "mfcr2", "framing": "cas"})
+    assert 'id="dahdi-pending"' in tech.client.get("/lines/").get_data(as_text=True)
     monkeypatch.setenv("KORUND_DAHDI_CFG", fake_dahdi_cfg(tmp_path, 1, "line 5: Unable to open master device"))
     tech.post("/lines/dahdi/apply", {}, token_from="/lines/")
     page = html.unescape(tech.client.get("/lines/").get_data(as_text=True))
     assert "DAHDI did not take the new configuration" in page
     assert "line 5: Unable to open master device" in page
     assert "hardhdlc=16" in system.read_text()              # the previous file is back
+    assert 'id="dahdi-pending"' in page                      # and the change is still not in service
