@@ -76,9 +76,13 @@ def stale_members(queue_show: list[str], contacts_show: list[str],
 
 def nudge(mgr, interface: str) -> bool:
     """Make Asterisk compute the device state of *interface* ('PJSIP/1001',
-    'DAHDI/18') again."""
+    'DAHDI/18') again; a PJSIP phone is also qualified (an OPTIONS request:
+    its answer sets the contact's status, which res_pjsip carries up to the
+    endpoint's state -- a known cure for an endpoint stuck unavailable)."""
     tech, _, ident = interface.partition("/")
     exten = ident if tech == "PJSIP" else f"d{ident}"
+    if tech == "PJSIP":
+        mgr.send_action({"Action": "PJSIPQualify", "Endpoint": ident})
     resp = mgr.send_action({
         "Action": "Originate", "Channel": f"Local/{exten}@{dn.CTX_DEVSTATE}/n",
         "Application": "NoOp", "Data": "korund device state", "Timeout": "5000", "Async": "true",

@@ -160,6 +160,10 @@ class Appliance(Node):
     def start(self):
         in_root("korund", "-i", self.base, "start", "--timeout", "60")
         self.connect()
+        # supervisord says RUNNING a second after a start; the panel and the
+        # FastAGI server take longer to listen on a loaded machine
+        for service in ("web", "agi"):
+            self.wait_service(service, timeout=60)
 
     def stop(self):
         self.disconnect()

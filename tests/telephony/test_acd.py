@@ -70,9 +70,13 @@ def test_round_robin_takes_turns(appliance, carrier):
 
 def test_ring_all_rings_every_ready_phone(appliance, carrier):
     configure(appliance, lambda db: model.update_group(db, "support", "Support", "ringall", 15, True))
+    assert any("'ringall' strategy" in line for line in appliance.cli("queue show support"))
+    # both phones idle again after the previous test's calls (a busy phone is rightly not rung)
+    wait_for(lambda: all("(Not in use)" in queue_member(appliance, "support", ext) for ext in ("1001", "1002")),
+             20, what="both operators' phones idle")
     call = carrier.call(ani="4953000001", hold=HOLD)
     call.answered_by_phone()
-    rang = {call.wait("SimPhoneRang", 5, Phone=ext)["Phone"] for ext in ("1001", "1002")}
+    rang = {call.wait("SimPhoneRang", 10, Phone=ext)["Phone"] for ext in ("1001", "1002")}
     assert rang == {"1001", "1002"}
     call.ended(timeout=HOLD + 30)
 
@@ -163,7 +167,7 @@ def test_no_ready_member_is_held_unavailable_and_a_state_nudge_reaches_no_phone(
     appliance.events.wait(mark, 15, Event="Hangup", Channel=requested["Value"])
     wait_for(lambda: not [c for c in appliance.cli("core show channels concise") if "korund-devstate" in c],
              15, what="the nudge's Local channel gone")
-    time.sleep(2)   # anything sent to the phone would have reached the carrier by now
+    time.sleep(2)   # a call to the phone would have reached the carrier by now (the qualify's OPTIONS is no call)
     assert not carrier.events.find(carrier_mark, Event="Newchannel")
     assert not carrier.events.find(carrier_mark, Event="UserEvent", UserEvent="SimPhoneRang")
     assert appliance.last_call_id() == calls_before

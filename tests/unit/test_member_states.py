@@ -80,9 +80,12 @@ def test_each_member_is_nudged_at_most_once_a_minute(monkeypatch):
     fake = _Ami()
     refresher = member_states.Refresher(clock=lambda: now[0])
     assert refresher.refresh(fake) == ["DAHDI/18", "PJSIP/1002", "PJSIP/1091"]
-    assert [a["Channel"] for a in fake.sent] == [
+    originated = [a for a in fake.sent if a["Action"] == "Originate"]
+    assert [a["Channel"] for a in originated] == [
         "Local/d18@korund-devstate/n", "Local/1002@korund-devstate/n", "Local/1091@korund-devstate/n"]
-    assert all(a["Variable"] == ["CDR_PROP(disable)=1"] for a in fake.sent)
+    assert all(a["Variable"] == ["CDR_PROP(disable)=1"] for a in originated)
+    # the IP phones are qualified too (an analog port has nothing to qualify)
+    assert [a["Endpoint"] for a in fake.sent if a["Action"] == "PJSIPQualify"] == ["1002", "1091"]
     now[0] += 30
     assert refresher.refresh(fake) == []
     now[0] += 31
