@@ -10,6 +10,18 @@ class AmiError(RuntimeError):
     pass
 
 
+def connect_if_running(inst, db, timeout: float = 5.0) -> Manager | None:
+    """A logged-in client when the instance's Asterisk runs under supervisord
+    and answers, else None (then callers only write files)."""
+    from . import store, supervisor
+    if supervisor.status(inst).get("asterisk", {}).get("state") != "RUNNING":
+        return None
+    try:
+        return connect(store.settings(db), timeout=timeout)
+    except AmiError:
+        return None
+
+
 def connect(settings: dict[str, str], timeout: float = 10.0) -> Manager:
     """Log in to the instance's AMI, retrying until *timeout* seconds pass."""
     deadline = time.monotonic() + timeout

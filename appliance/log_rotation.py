@@ -461,13 +461,7 @@ def cli(args, inst) -> int:
         for key in SETTINGS:
             print(f"{key} = {setting(db, key)}")
         return 0
-    from . import supervisor
-    mgr = None
-    if supervisor.status(inst).get("asterisk", {}).get("state") == "RUNNING":
-        try:
-            mgr = ami.connect(store.settings(db), timeout=10)
-        except ami.AmiError:
-            mgr = None
+    mgr = ami.connect_if_running(inst, db, timeout=10)
     try:
         report = housekeeping(db, inst, mgr, force=args.force)
     finally:

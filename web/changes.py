@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 
-from appliance import ami, apply as applier, audit, dahdi_apply, store, supervisor
+from appliance import ami, apply as applier, audit, dahdi_apply
 
 from . import get_db, gettext, security
 
@@ -19,12 +19,7 @@ def pending(db) -> list[str]:
 def apply_now(db) -> tuple[bool, str]:
     """Apply the stored configuration; (ok, message for the user)."""
     inst = current_app.config["KORUND_INSTANCE"]
-    mgr = None
-    if supervisor.status(inst).get("asterisk", {}).get("state") == "RUNNING":
-        try:
-            mgr = ami.connect(store.settings(db), timeout=5)
-        except ami.AmiError:
-            mgr = None
+    mgr = ami.connect_if_running(inst, db, timeout=5)
     try:
         result = applier.apply(inst, db, mgr)
     except applier.ApplyError as exc:

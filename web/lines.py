@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from appliance import ami, audit, dahdi_apply, model, spans, store, supervisor
+from appliance import ami, audit, dahdi_apply, model, spans
 from appliance.render import dahdi
 
 from . import error_text, get_db, gettext, security
@@ -55,12 +55,7 @@ def dahdi_files():
 def dahdi_apply_now():
     db = get_db()
     inst = current_app.config["KORUND_INSTANCE"]
-    mgr = None
-    if supervisor.status(inst).get("asterisk", {}).get("state") == "RUNNING":
-        try:
-            mgr = ami.connect(store.settings(db), timeout=5)
-        except ami.AmiError:
-            mgr = None
+    mgr = ami.connect_if_running(inst, db, timeout=5)
     try:
         result = dahdi_apply.apply(inst, db, mgr, hw=hardware())
     except model.ConfigError as exc:
