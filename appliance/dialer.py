@@ -317,6 +317,24 @@ def _device(db, attempt: dict) -> str:
     return agents.member_interface(db, attempt["operator"])
 
 
+# Device states of a phone that is on a call (or ringing, or holding one):
+# any call, not only the queues' -- the operator may be talking on a direct
+# call or an outbound one while the store still says "ready".
+BUSY_DEVICE_STATES = {"INUSE", "BUSY", "RINGING", "RINGINUSE", "ONHOLD"}
+
+
+def phone_busy(mgr, device: str) -> bool:
+    """Is *device* ('PJSIP/1001', 'DAHDI/18') on a call now, as Asterisk's
+    DEVICE_STATE says? An unanswered question counts as free: the
+    originate then says whether the phone can be reached."""
+    try:
+        resp = mgr.send_action({"Action": "Getvar", "Variable": f"DEVICE_STATE({device})"})
+        return (resp.get_header("Value") or "").upper() in BUSY_DEVICE_STATES
+    except Exception as exc:   # noqa: BLE001 - AMI hiccup: the originate will tell
+        log.info("cannot read the device state of %s: %s", device, exc)
+        return False
+
+
 def _ready(db, group: str) -> list[str]:
     from . import agents   # the ACD's operator states
     return list(agents.ready_operators(db, group))
@@ -348,6 +366,8 @@ class Dialer:
             except Exception:
                 log.exception("cannot tell the ready operators of %s", order["grp"])
                 continue
+            # a ready operator whose phone is on another call (not a queue's) waits
+            free = [op for op in free if not phone_busy(self.mgr, _device(self.db, {"operator": op}))]
             if not free:
                 continue
             attempt = claim(self.db, order["id"], pick(free, passed_over(self.db, order["id"])), now,

@@ -95,6 +95,31 @@ def test_a_due_order_rings_the_operator_then_the_client_and_is_done(dialing, car
     assert row["status"] == "done" and row["changed_by"] == "dialer" and row["locked_by"] is None
 
 
+def test_a_ready_operator_talking_on_another_call_is_not_rung(dialing, carrier):
+    # 1001 comes first for the dialer; here its phone is on a call no queue
+    # placed (ringinuse does not cover it), while the store still says "ready".
+    dialing.mgr.send_action({"Action": "Originate", "Channel": "PJSIP/1001", "Application": "Wait",
+                             "Data": "60", "Async": "true", "CallerID": "Direct <4950000001>"})
+    busy = wait_for(lambda: [ln for ln in dialing.cli("core show channels concise")
+                             if ln.startswith("PJSIP/1001-") and "!Up!" in ln], 20, what="1001 on its direct call")
+    mark = carrier.events.mark()
+    oid = add_order(dialing, "74957770008", datetime.now(timezone.utc) - timedelta(seconds=5))
+    try:
+        rang = carrier.events.wait(mark, 30, Event="UserEvent", UserEvent="SimPhoneRang")
+        assert rang["Phone"] == "1002" and rang["CallerNum"] == "74957770008", rang
+        assert not carrier.events.find(mark, Event="UserEvent", UserEvent="SimPhoneRang", Phone="1001")
+        done = wait_for(lambda: (rows := attempts(dialing, oid)) and rows, 10, what="the attempt")
+        assert [a["operator"] for a in done] == ["1002"]
+    finally:
+        for leg in channels(dialing, "PJSIP/100"):
+            dialing.mgr.send_action({"Action": "Hangup", "Channel": leg})
+        wait_for(lambda: not channels(dialing, "PJSIP/"), 20, what="the calls to end")
+    assert busy
+    wait_for(lambda: finished(dialing, oid, 1), 20, what="the attempt's result")
+    with dialing.db() as conn:
+        conn.execute("UPDATE callbacks SET status = 'cancelled' WHERE id = ? AND status = 'new'", [oid])
+
+
 def test_a_client_who_does_not_answer_is_retried_then_the_order_fails(dialing, carrier):
     carrier.phone("74957770002", "noanswer")
     oid = add_order(dialing, "74957770002", datetime.now(timezone.utc) - timedelta(seconds=5))

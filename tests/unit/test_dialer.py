@@ -22,12 +22,28 @@ class Response:
         return "Success" if self.ok else "Error"
 
 
+class DeviceState:
+    def __init__(self, value):
+        self.value = value
+
+    def get_header(self, name, default=None):
+        return self.value if name == "Value" else "Success"
+
+
 class FakeAmi:
-    def __init__(self, ok=True):
+    """Keeps the actions sent; answers DEVICE_STATE from *states* (NOT_INUSE by default)."""
+
+    def __init__(self, ok=True, states=None):
         self.actions = []
+        self.asked = []
         self.ok = ok
+        self.states = dict(states or {})
 
     def send_action(self, action):
+        if action["Action"] == "Getvar" and action["Variable"].startswith("DEVICE_STATE("):
+            device = action["Variable"][len("DEVICE_STATE("):-1]
+            self.asked.append(device)
+            return DeviceState(self.states.get(device, "NOT_INUSE"))
         self.actions.append(action)
         return Response(self.ok)
 
@@ -82,6 +98,23 @@ def test_an_operator_busy_with_one_callback_does_not_get_another(demo_db):
     started = make(demo_db).tick()
     assert [a["operator"] for a in started] == ["1001", "1002"]
     assert make(demo_db).tick() == []      # the third waits for a free operator
+
+
+def test_a_ready_operator_whose_phone_is_on_another_call_is_not_rung(demo_db):
+    # 1001 talks on a direct (non-queue) call: app_queue's ringinuse=no does not
+    # cover the dialer's originate, the phone's device state does
+    order(demo_db, T0 - timedelta(minutes=1))
+    d = dialer.Dialer(demo_db, FakeAmi(states={"PJSIP/1001": "INUSE"}), clock=Clock(),
+                      ready=lambda _db, _grp: ["1001", "1002"])
+    assert [a["operator"] for a in d.tick()] == ["1002"]
+    assert "PJSIP/1001" in d.mgr.asked and d.mgr.actions[0]["Channel"] == "PJSIP/1002"
+    # both on calls (one ringing): the order waits, unclaimed and untried
+    waiting = order(demo_db, T0 - timedelta(minutes=1))
+    d = dialer.Dialer(demo_db, FakeAmi(states={"PJSIP/1001": "RINGING", "PJSIP/1002": "INUSE"}), clock=Clock(),
+                      ready=lambda _db, _grp: ["1001", "1002"])
+    assert d.tick() == [] and d.mgr.actions == []
+    status, tries, _next, locked_by = row(demo_db, waiting)
+    assert (status, tries, locked_by) == ("new", 0, None)
 
 
 def test_claim_is_exclusive(demo_db):
