@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template,
                    request, send_file, url_for)
 
-from appliance import audit, health
+from appliance import audit, health, storage
 
 from . import get_db, gettext, security
 
@@ -60,6 +60,7 @@ def page():
             if s["kind"] in ("temperature", "fan") else ""
     return render_template("health.html", boards=boards, boards_error=boards_error, spans=spans,
                            spans_error=spans_error, sensors=sensors, alarms=health.alarms(db),
+                           storage=storage.summary(db, current_app.config["KORUND_INSTANCE"]),
                            can_refresh=g.user.role in TECHNICIANS)
 
 
@@ -78,7 +79,8 @@ def refresh():
 @security.roles(*READERS)
 def api_health():
     db = get_db()
-    return jsonify({"sensors": health.latest(db), "alarms": health.alarms(db, active_only=True)})
+    return jsonify({"sensors": health.latest(db), "alarms": health.alarms(db, active_only=True),
+                    "storage": storage.summary(db, current_app.config["KORUND_INSTANCE"])})
 
 
 # -- diagnostics -------------------------------------------------------------------

@@ -165,3 +165,26 @@ def test_support_bundle_download(seeded):
     with tarfile.open(fileobj=io.BytesIO(r.data), mode="r:gz") as tar:
         names = tar.getnames()
     assert "korund-support/MANIFEST.json" in names and "korund-support/hardware/spans.json" in names
+
+
+def test_storage_shows_free_space_and_what_korund_keeps(seeded, monkeypatch):
+    inst = seeded.config["KORUND_INSTANCE"]
+    (inst.base / "recordings" / "2026").mkdir(parents=True, exist_ok=True)
+    (inst.base / "recordings" / "2026" / "a.wav").write_bytes(b"\0" * 3 * 1048576)
+    inst.log.mkdir(parents=True, exist_ok=True)
+    (inst.log / "messages.log").write_bytes(b"x" * 1048576)
+    page = as_role(seeded, "tech").client.get("/health/").get_data(as_text=True)
+    assert 'id="storage" data-state="' in page
+    assert '<tr data-part="recordings"><td>Call recordings</td><td>1</td><td>3.0</td></tr>' in page
+    assert 'data-part="logs"' in page and 'data-part="database"' in page
+    data = as_role(seeded, "super").client.get("/api/v1/health").get_json()["storage"]
+    parts = {p["name"]: p for p in data["parts"]}
+    assert parts["recordings"] == {"name": "recordings", "files": 1, "bytes": 3 * 1048576}
+    assert parts["logs"]["bytes"] >= 1048576 and parts["database"]["bytes"] > 0
+    assert 0 < data["free"] <= data["total"]
+    # a nearly full disk: below the delete floor, said in the page's state and words
+    from appliance import recordings
+    monkeypatch.setattr(recordings, "free_space", lambda _p: (2 * 1073741824, 100 * 1073741824))
+    page = as_role(seeded, "tech").client.get("/health/").get_data(as_text=True)
+    assert 'data-state="critical"' in page and "Free: 2.0 of 100.0 GiB (2.0 %)" in page
+    assert "the disk guard deletes the oldest recordings" in page
