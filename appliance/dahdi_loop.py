@@ -166,7 +166,8 @@ def is_up(mgr, loop: Loop) -> tuple[bool, str]:
         shown = _lines(mgr, "mfcr2 show channels")
         rows = [ln for ln in shown if re.match(r"^\s*\d+\s", ln)]
         idle = [ln for ln in rows if ln.split()[-1].upper() == "IDLE" and ln.split()[-2].upper() == "IDLE"]
-        return bool(rows) and len(idle) == len(rows), " / ".join(shown[:3] + shown[-2:])
+        busy = [ln.strip() for ln in rows if ln not in idle]   # what is not idle, not just the first rows
+        return bool(rows) and not busy, " / ".join(shown[:1] + (busy or shown[1:3]))
     shown = _lines(mgr, "dahdi show channels")
     present = {int(m.group(1)) for ln in shown if (m := re.match(r"^\s*(\d+)\s", ln))}
     want = set(loop.trunk_channels) | {int(d.split("/")[1]) for d in (loop.fxo_line, loop.fxs_phone) if d}

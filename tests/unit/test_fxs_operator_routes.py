@@ -80,8 +80,12 @@ def test_the_dialer_originates_the_operator_leg_on_the_fxs_port(fxs_db):
     d = dialer.Dialer(fxs_db, FakeAmi(), clock=lambda: T0, ready=lambda _db, _grp: ["1005", "1001"])
     started = d.tick()
     assert [a["operator"] for a in started] == ["1005", "1001"]
-    assert [a["Channel"] for a in d.mgr.actions] == ["DAHDI/49", "PJSIP/1001"]
-    assert f"{dn.VAR_CALLBACK_ORDER}={oid}" in d.mgr.actions[0]["Variable"]
+    originated = [a for a in d.mgr.actions if a["Action"] == "Originate"]
+    assert [a["Channel"] for a in originated] == ["DAHDI/49", "PJSIP/1001"]
+    assert f"{dn.VAR_CALLBACK_ORDER}={oid}" in originated[0]["Variable"]
+    # before ringing, the port's own device state was asked (is it on another call?)
+    asked = [a["Variable"] for a in d.mgr.actions if a["Action"] == "Getvar"]
+    assert "DEVICE_STATE(DAHDI/49)" in asked and "DEVICE_STATE(PJSIP/1001)" in asked
 
 
 def test_the_callback_leg_on_the_port_is_the_operators_in_history_and_desktop(fxs_db):
