@@ -27,7 +27,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from . import ami, dahdi_apply, spans
+from . import ami, dahdi_apply, r2_circuits, spans
 from . import apply as applier
 from .instance import Instance
 from .render import dahdi
@@ -164,10 +164,12 @@ def is_up(mgr, loop: Loop) -> tuple[bool, str]:
         return len(up) >= 2, " / ".join(shown)
     if loop.kind == "r2":
         shown = _lines(mgr, "mfcr2 show channels")
-        rows = [ln for ln in shown if re.match(r"^\s*\d+\s", ln)]
-        idle = [ln for ln in rows if ln.split()[-1].upper() == "IDLE" and ln.split()[-2].upper() == "IDLE"]
-        busy = [ln.strip() for ln in rows if ln not in idle]   # what is not idle, not just the first rows
-        return bool(rows) and not busy, " / ".join(shown[:1] + (busy or shown[1:3]))
+        cas = r2_circuits.circuits(shown)
+        # idle: Tx IDLE, and Rx IDLE or "CLEAR FO" -- the same bits: openr2 keeps that
+        # name for the far end's idle after a circuit was forced idle (appliance.r2_circuits)
+        busy = [f"{ch}: {tx}/{rx}" for ch, (tx, rx) in sorted(cas.items())
+                if not (tx == "IDLE" and rx in ("IDLE", "CLEAR FO"))]
+        return bool(cas) and not busy, " / ".join(shown[:1] + (busy or shown[1:3]))
     shown = _lines(mgr, "dahdi show channels")
     present = {int(m.group(1)) for ln in shown if (m := re.match(r"^\s*(\d+)\s", ln))}
     want = set(loop.trunk_channels) | {int(d.split("/")[1]) for d in (loop.fxo_line, loop.fxs_phone) if d}

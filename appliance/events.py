@@ -5,7 +5,8 @@ the new lines of Asterisk's CDR log to complete what the events did not say
 (calls that ended while it was down); when Asterisk goes away it logs in
 again. After each reload and every agents.SYNC_SECONDS it also checks that
 app_queue does not hold a reachable operator's phone as unavailable
-(appliance.member_states).
+(appliance.member_states); every few seconds it returns MFC/R2 circuits
+left half-released after a call to idle (appliance.r2_circuits).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 import threading
 import time
 
-from . import agent_events, agents, ami, desktop, member_states, store, webhooks
+from . import agent_events, agents, ami, desktop, member_states, r2_circuits, store, webhooks
 from .history import CallHistory
 from .instance import Instance
 
@@ -69,6 +70,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             next_sync = 0.0
             next_members = 0.0
             members = member_states.Refresher(pjsip_conf=instance.etc / "pjsip.conf")
+            circuits, next_circuits = r2_circuits.Watchdog(), 0.0
             while mgr.connected() and not stop.is_set():
                 if time.monotonic() >= next_catch_up:
                     with lock:
@@ -91,6 +93,9 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                     # outside the lock: AMI commands only, nothing of the history
                     members.refresh(mgr)
                     next_members = time.monotonic() + agents.SYNC_SECONDS
+                if time.monotonic() >= next_circuits:
+                    circuits.check(mgr)   # AMI commands only, like the members
+                    next_circuits = time.monotonic() + r2_circuits.CHECK_EVERY
                 stop.wait(0.5)
         except Exception:
             log.exception("AMI session failed")

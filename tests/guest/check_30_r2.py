@@ -57,7 +57,7 @@ def check_r2_call_delivers_ani_dnis_and_category_to_the_ivr():
         try:
             call = _r2_call_answered(db, lp, ANI, "r2")
         finally:
-            L.hangup_all_dahdi(db)
+            _hang_up_carrier_first(db)
         assert call["dnis"] == DNIS, call
         assert call["caller_category"] == "National Priority Subscriber", call
         assert call["span"] == "2" and int(call["dahdi_channel"]) in lp.trunk_channels, call
@@ -68,6 +68,103 @@ def check_r2_call_delivers_ani_dnis_and_category_to_the_ivr():
         assert any("DAHDI/" in ln for ln in cdr), cdr
     finally:
         db.close()
+
+
+ANI_DROPPED, ANI_AFTER_DROP = "4957650003", "4957650004"
+
+
+def check_a_circuit_left_half_released_is_returned_to_idle_and_takes_the_next_call():
+    """The appliance's end of a call is dropped without a clear back (its
+    circuit forced idle under the call, then hung up): the carrier's end of
+    the circuit is left sending "clear forward" with no call on it -- the
+    state CI's VM run once found after a normal call, which no new call
+    could seize. The events service's watchdog (appliance.r2_circuits)
+    forces it idle with a warning in events.log, and the carrier's next
+    call seizes that same circuit again."""
+    from appliance import r2_circuits
+    db = L.instance().open_store()
+    try:
+        lp = L.current("r2")
+        if not _r2_up(db, lp):
+            check_r2_channels_idle_both_ways()
+        mark = len(_events_log())
+        since = L.now_iso()
+        mgr = L.manager(db)
+        try:
+            L.originate(mgr, lp.carrier_dial(DNIS), ani=ANI_DROPPED, dtmf="")
+        finally:
+            L.ami.close(mgr)
+        app, car = L.wait_for(lambda: _r2_legs(db), timeout=60, what="the R2 call's two ends")
+        L.wait_for(lambda: L.call_row(db, ANI_DROPPED, since), timeout=30, what="the call in the IVR")
+        mgr = L.manager(db)
+        try:
+            # answered: the appliance's end sends ANSWER and the carrier's end has seen it
+            L.wait_for(lambda: (cas := r2_circuits.circuits(L.ami.command(mgr, "mfcr2 show channels")))
+                       and cas.get(app, ("",))[0] == "ANSWER" and cas.get(car, ("", ""))[1] == "ANSWER",
+                       timeout=30, what=f"circuit {car}/{app} answered")
+            L.asterisk(mgr, f"mfcr2 set idle {app}")      # our end lets go without a clear back
+            mgr.send_action({"Action": "Hangup", "Channel": f"/^DAHDI\\/{app}-/"})
+            stuck = L.wait_for(lambda: (cas := r2_circuits.circuits(
+                L.ami.command(mgr, "mfcr2 show channels")).get(car)) and r2_circuits.released(*cas) and cas,
+                timeout=20, what=f"circuit {car} left half-released")
+            L.wait_for(lambda: not any(ln.startswith(f"DAHDI/{car}-")
+                                       for ln in L.ami.command(mgr, "core show channels concise")),
+                       timeout=30, what=f"no call left on circuit {car}")
+        finally:
+            L.ami.close(mgr)
+        # CHECK_EVERY + STUCK_AFTER (+ a round): forced idle, said in the events log
+        warned = L.wait_for(lambda: [ln for ln in _events_log()[mark:]
+                                     if f"MFC/R2 channel {car} stayed half-released" in ln],
+                            timeout=60, what=f"the watchdog's warning for circuit {car} (was {stuck})")
+        assert warned
+        L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle again")
+        since = L.now_iso()
+        mgr = L.manager(db)
+        try:
+            L.originate(mgr, lp.carrier_dial(DNIS), ani=ANI_AFTER_DROP, dtmf="")
+        finally:
+            L.ami.close(mgr)
+        try:
+            again = L.wait_for(lambda: (r := L.call_row(db, ANI_AFTER_DROP, since)) and r.get("dahdi_channel") and r,
+                               timeout=60, what="the next R2 call in the IVR")
+            # the carrier hunts downward from its top circuit: the one just mended
+            assert int(again["dahdi_channel"]) == app, (again, app, car)
+        finally:
+            _hang_up_carrier_first(db)
+    finally:
+        db.close()
+
+
+check_a_circuit_left_half_released_is_returned_to_idle_and_takes_the_next_call.timeout = 240
+
+
+def _events_log() -> list[str]:
+    path = L.instance().log / "events.log"
+    return path.read_text(encoding="utf-8", errors="replace").splitlines() if path.exists() else []
+
+
+def _r2_legs(db) -> tuple[int, int] | None:
+    """(appliance's circuit, carrier's circuit) of the one R2 call up, once both ends exist."""
+    chans = [int(ln.split("-")[0].split("/")[1]) for ln in L.asterisk_once(db, "core show channels concise").splitlines()
+             if ln.startswith("DAHDI/") and ln.split("/")[1].split("-")[0].isdigit()]
+    app = [c for c in chans if c > 31]
+    car = [c for c in chans if c <= 31]
+    return (app[0], car[0]) if app and car else None
+
+
+def _hang_up_carrier_first(db) -> None:
+    """End the calls as a caller does: the carrier's end first, then whatever is left."""
+    try:
+        mgr = L.manager(db)
+        try:
+            mgr.send_action({"Action": "Hangup", "Channel": "/^DAHDI\\/([1-9]|[12][0-9]|3[01])-/"})
+        finally:
+            L.ami.close(mgr)
+        L.wait_for(lambda: "DAHDI/" not in L.asterisk_once(db, "core show channels concise"), timeout=20,
+                   what="the calls gone")
+    except Exception:   # noqa: BLE001 - cleaning up must not hide the check's own failure
+        pass
+    L.hangup_all_dahdi(db)
 
 
 ANI_AFTER_APPLY = "4957650002"
@@ -194,7 +291,7 @@ def _r2_call_answered(db, lp, ani: str, label: str) -> dict:
                            and r.get("operator") == EXT and r.get("answered_at") and r,
                            timeout=120, what=f"R2 call answered by {EXT} ({'; '.join(errors) or 'first seizure'})")
     finally:
-        L.hangup_all_dahdi(db)
+        _hang_up_carrier_first(db)
 
 
 def check_r2_refuses_the_russian_variant_clearly():

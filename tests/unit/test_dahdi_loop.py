@@ -148,6 +148,13 @@ def test_r2_is_up_when_every_channel_is_idle_both_ways(db, monkeypatch):
     monkeypatch.setattr(dahdi_loop.ami, "command", lambda mgr, cli: [
         header, "   1    0 ITU     10      4        No        No               IDLE     IDLE"])
     assert dahdi_loop.is_up(object(), loop)[0] is True
+    # a circuit forced idle keeps the name "CLEAR FO" for the far end's idle bits: up;
+    # one still sending a clear back is not, and the message names it
+    monkeypatch.setattr(dahdi_loop.ami, "command", lambda mgr, cli: [
+        header, "  31    1 ITU     10      4        No        No               IDLE     CLEAR FO",
+        "  62    2 ITU     10      4        No        No               CLEAR BA CLEAR FO"])
+    up, said = dahdi_loop.is_up(object(), loop)
+    assert up is False and "62: CLEAR BA/CLEAR FO" in said and "31:" not in said
 
 
 def test_put_in_service_runs_dahdi_cfg_on_korunds_own_files(inst, db, monkeypatch, tmp_path):
