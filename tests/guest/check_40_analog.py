@@ -100,6 +100,10 @@ def check_feature_codes_dialled_on_the_fxs_phone_act_for_its_operator():
         lp = L.current("analog")
         for code, state in (("*52", "logged_out"), ("*51", "ready")):
             for attempt in (1, 2):      # DTMF is audio too: a starved machine may lose a digit
+                # Picked up again at once after the phone went on hook, the originate
+                # failed every first time (no channel at all, both codes, in the VM's
+                # full run): a person takes a moment, and so does chan_dahdi's FXO side.
+                time.sleep(3)
                 mgr = L.manager(db)
                 try:
                     resp = mgr.send_action({"Action": "Originate", "Channel": f"{lp.telephone}/{code}",
