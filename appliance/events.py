@@ -55,6 +55,10 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                     log.exception("could not handle %s in %s", headers.get("Event"),
                                   getattr(handle, "__qualname__", handle))
 
+    def record_mend(chan, cas):   # an R2 circuit forced idle: in the hardware alarm log
+        with lock:
+            r2_circuits.record_alarm(db, chan, cas)
+
     while not stop.is_set():
         settings = store.settings(db)
         try:
@@ -70,7 +74,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             next_sync = 0.0
             next_members = 0.0
             members = member_states.Refresher(pjsip_conf=instance.etc / "pjsip.conf")
-            circuits, next_circuits = r2_circuits.Watchdog(), 0.0
+            circuits, next_circuits = r2_circuits.Watchdog(on_forced=record_mend), 0.0
             while mgr.connected() and not stop.is_set():
                 if time.monotonic() >= next_catch_up:
                     with lock:

@@ -18,7 +18,8 @@ that happen).
 a circuit that sends a clear while the far end's bits say cleared or idle,
 has no Asterisk channel, and stays exactly so for STUCK_AFTER seconds is
 forced back to idle (``mfcr2 set idle <chan>``),
-with a warning in the events log. Circuits in call set-up (seize, MF
+with a warning in the events log and a (cleared) entry in the hardware
+alarm log. Circuits in call set-up (seize, MF
 signalling: there is no Asterisk channel yet either) or blocked by the
 exchange are never touched. The events service runs it every CHECK_EVERY
 seconds.
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 CHECK_EVERY = 10.0      # how often the events service looks at the circuits
 STUCK_AFTER = 15.0      # released on both directions, no call, unchanged this long: stuck
 RETRY_EVERY = 60.0      # a circuit that did not go idle is forced again at most this often
+ALARM_KIND = "circuit_stuck"
 
 # chan_dahdi prints the CAS names cut to 8 characters: "CLEAR BA", "SEIZE AC", ...
 _CAS = r"CLEAR BA\w*|CLEAR FO\w*|SEIZE AC\w*|FORCED R\w*|\S+"
@@ -70,11 +72,26 @@ def owned(channels_concise: list[str]) -> set[int]:
     return {int(m.group(1)) for line in channels_concise if (m := _OWNED.match(line))}
 
 
-class Watchdog:
-    """Remembers since when each circuit has shown the same released state."""
+def record_alarm(db, chan: int, cas: tuple[str, str], at: str | None = None) -> None:
+    """The mend in the hardware alarm log (Hardware health page), raised
+    and cleared at once: a technician sees which circuit stuck and when,
+    and how often -- a trunk that keeps doing it wants the carrier's look."""
+    from datetime import datetime, timezone
+    at = at or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    with db.atomic():
+        db.execute("INSERT INTO health_alarms (source, kind, severity, message, raised_at, cleared_at) "
+                   "VALUES (?, ?, 'warning', ?, ?, ?)",
+                   [f"r2:{chan}", ALARM_KIND, f"MFC/R2 circuit {chan} stayed half-released "
+                    f"(tx {cas[0]}, rx {cas[1]}) with no call; returned to idle", at, at])
 
-    def __init__(self, clock=time.monotonic):
+
+class Watchdog:
+    """Remembers since when each circuit has shown the same released state;
+    *on_forced(chan, (tx, rx))* is called for each circuit forced idle."""
+
+    def __init__(self, clock=time.monotonic, on_forced=None):
         self.clock = clock
+        self.on_forced = on_forced
         self.since: dict[int, tuple[tuple[str, str], float]] = {}
         self.forced: dict[int, float] = {}
 
@@ -107,6 +124,11 @@ class Watchdog:
                 log.info("could not force MFC/R2 channel %d idle: %s", ch, said.strip())
                 continue
             forced.append(ch)
+            if self.on_forced is not None:
+                try:
+                    self.on_forced(ch, cas)
+                except Exception:   # noqa: BLE001 - the mend stands even if its record fails
+                    log.exception("could not record the mend of MFC/R2 channel %d", ch)
             log.warning("MFC/R2 channel %d stayed half-released (tx %s, rx %s) with no call for %.0f s; "
                         "forced it back to idle", ch, cas[0], cas[1], now - first)
         return forced

@@ -117,6 +117,10 @@ def check_a_circuit_left_half_released_is_returned_to_idle_and_takes_the_next_ca
                                      if f"MFC/R2 channel {car} stayed half-released" in ln],
                             timeout=60, what=f"the watchdog's warning for circuit {car} (was {stuck})")
         assert warned
+        # ... and in the hardware alarm log the Hardware health page shows, already cleared
+        logged = db.execute("SELECT severity, message, cleared_at FROM health_alarms WHERE source = ? "
+                            "AND kind = 'circuit_stuck' ORDER BY id DESC", [f"r2:{car}"]).fetchall()
+        assert logged and logged[0][0] == "warning" and logged[0][2], logged
         L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle again")
         since = L.now_iso()
         mgr = L.manager(db)

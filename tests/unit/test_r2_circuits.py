@@ -61,12 +61,14 @@ def test_a_circuit_stuck_half_released_is_forced_idle_once_it_stayed_so(monkeypa
     now = [1000.0]
     cli = _Cli(STUCK, NO_CALLS)
     monkeypatch.setattr(r2_circuits.ami, "command", cli)
-    dog = r2_circuits.Watchdog(clock=lambda: now[0])
+    mended = []
+    dog = r2_circuits.Watchdog(clock=lambda: now[0], on_forced=lambda ch, cas: mended.append((ch, cas)))
     assert dog.check(None) == []                          # first seen
     now[0] += 10
     assert dog.check(None) == []                          # not STUCK_AFTER yet
     now[0] += 10
     assert dog.check(None) == [62]                        # 20 s the same, no call on it
+    assert mended == [(62, ("CLEAR BA", "CLEAR FO"))]
     assert [c for c in cli.ran if c.startswith("mfcr2 set")] == ["mfcr2 set idle 62"]   # never 61
     now[0] += 10
     assert dog.check(None) == [] and dog.since == {}      # idle again: forgotten
@@ -96,3 +98,27 @@ def test_a_failing_ami_session_is_not_fatal(monkeypatch):
         raise ConnectionError("AMI went away")
     monkeypatch.setattr(r2_circuits.ami, "command", broken)
     assert r2_circuits.Watchdog().check(None) == []
+
+
+def test_a_mend_is_in_the_hardware_alarm_log_already_cleared(db):
+    from appliance import health
+    r2_circuits.record_alarm(db, 62, ("CLEAR BA", "CLEAR FO"), at="2026-11-26T10:00:00+00:00")
+    rows = health.alarms(db)
+    assert [(a["source"], a["kind"], a["severity"], a["cleared_at"]) for a in rows] == [
+        ("r2:62", "circuit_stuck", "warning", "2026-11-26T10:00:00+00:00")]
+    assert "circuit 62 stayed half-released" in rows[0]["message"]
+    assert health.alarms(db, active_only=True) == []      # nothing left to act on
+    health.sweep(db, spans_reader=lambda _r: [])           # the health sweep leaves it alone
+    assert len(health.alarms(db)) == 1
+
+
+def test_a_failing_record_does_not_undo_the_mend(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(r2_circuits.ami, "command", _Cli(STUCK, NO_CALLS))
+
+    def broken(ch, cas):
+        raise RuntimeError("database locked")
+    dog = r2_circuits.Watchdog(clock=lambda: now[0], on_forced=broken)
+    dog.check(None)
+    now[0] += 20
+    assert dog.check(None) == [62]
