@@ -88,12 +88,7 @@ def check_a_circuit_left_half_released_is_returned_to_idle_and_takes_the_next_ca
         if not _r2_up(db, lp):
             check_r2_channels_idle_both_ways()
         mark = len(_events_log())
-        since = L.now_iso()
-        mgr = L.manager(db)
-        try:
-            L.originate(mgr, lp.carrier_dial(DNIS), ani=ANI_DROPPED, dtmf="")
-        finally:
-            L.ami.close(mgr)
+        since = _carrier_calls(db, lp, ANI_DROPPED)
         app, car = L.wait_for(lambda: _r2_legs(db), timeout=60, what="the R2 call's two ends")
         L.wait_for(lambda: L.call_row(db, ANI_DROPPED, since), timeout=30, what="the call in the IVR")
         mgr = L.manager(db)
@@ -122,12 +117,7 @@ def check_a_circuit_left_half_released_is_returned_to_idle_and_takes_the_next_ca
                             "AND kind = 'circuit_stuck' ORDER BY id DESC", [f"r2:{car}"]).fetchall()
         assert logged and logged[0][0] == "warning" and logged[0][2], logged
         L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle again")
-        since = L.now_iso()
-        mgr = L.manager(db)
-        try:
-            L.originate(mgr, lp.carrier_dial(DNIS), ani=ANI_AFTER_DROP, dtmf="")
-        finally:
-            L.ami.close(mgr)
+        since = _carrier_calls(db, lp, ANI_AFTER_DROP)
         try:
             again = L.wait_for(lambda: (r := L.call_row(db, ANI_AFTER_DROP, since)) and r.get("dahdi_channel") and r,
                                timeout=60, what="the next R2 call in the IVR")
@@ -265,20 +255,27 @@ def _asterisk_identity(db) -> tuple:
         L.ami.close(mgr)
 
 
+def _carrier_calls(db, lp, ani: str) -> str:
+    """The test carrier calls DNIS over R2 from *ani*; when it did (for call_row).
+    No DTMF from the carrier: in the VM, Asterisk 22 crashed each time the R2
+    caller sent DTMF while the IVR played (supervisord restarted it); the
+    menu's timeout routes to the group. DTMF navigation: check_20_pri."""
+    since = L.now_iso()
+    mgr = L.manager(db)
+    try:
+        L.originate(mgr, lp.carrier_dial(DNIS), ani=ani, dtmf="")
+    finally:
+        L.ami.close(mgr)
+    return since
+
+
 def _r2_call_answered(db, lp, ani: str, label: str) -> dict:
     """The test carrier calls DNIS over R2 (seizing again once if the MF
     sequence breaks on a starved machine); the history row once EXT answered."""
     errors = []
     for attempt in (1, 2):
-        since, mark = L.now_iso(), len(L.log_lines())
-        mgr = L.manager(db)
-        try:
-            # No DTMF from the carrier here: in the VM, Asterisk 22 crashed each time
-            # the R2 caller sent DTMF while the IVR played (supervisord restarted it);
-            # the menu's timeout routes to the group. DTMF navigation: check_20_pri.
-            L.originate(mgr, lp.carrier_dial(DNIS), ani=ani, dtmf="")
-        finally:
-            L.ami.close(mgr)
+        mark = len(L.log_lines())
+        since = _carrier_calls(db, lp, ani)
         try:
             L.wait_for(lambda: L.call_row(db, ani, since) or L.protocol_errors(mark), timeout=45,
                        what="the R2 call in the IVR")
