@@ -360,6 +360,13 @@ class Dialer:
         now = self.clock()
         started = []
         busy = busy_operators(self.db)
+        phones: dict[str, bool] = {}   # operator -> phone busy, asked once per pass
+
+        def on_a_call(op: str) -> bool:
+            if op not in phones:
+                phones[op] = phone_busy(self.mgr, _device(self.db, {"operator": op}))
+            return phones[op]
+
         for order in due_orders(self.db, now):
             try:
                 free = [op for op in self.ready(self.db, order["grp"]) if op not in busy]
@@ -367,7 +374,7 @@ class Dialer:
                 log.exception("cannot tell the ready operators of %s", order["grp"])
                 continue
             # a ready operator whose phone is on another call (not a queue's) waits
-            free = [op for op in free if not phone_busy(self.mgr, _device(self.db, {"operator": op}))]
+            free = [op for op in free if not on_a_call(op)]
             if not free:
                 continue
             attempt = claim(self.db, order["id"], pick(free, passed_over(self.db, order["id"])), now,

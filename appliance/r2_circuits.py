@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from datetime import datetime, timezone
 
 from . import ami
 
@@ -76,7 +77,6 @@ def record_alarm(db, chan: int, cas: tuple[str, str], at: str | None = None) -> 
     """The mend in the hardware alarm log (Hardware health page), raised
     and cleared at once: a technician sees which circuit stuck and when,
     and how often -- a trunk that keeps doing it wants the carrier's look."""
-    from datetime import datetime, timezone
     at = at or datetime.now(timezone.utc).isoformat(timespec="seconds")
     with db.atomic():
         db.execute("INSERT INTO health_alarms (source, kind, severity, message, raised_at, cleared_at) "

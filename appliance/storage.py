@@ -30,17 +30,18 @@ def tree_size(root: Path) -> tuple[int, int]:
 
 def summary(db, instance, free_fn=None) -> dict:
     """{'free', 'total', 'free_percent', 'state', 'warn_free_percent',
-    'delete_free_percent', 'parts': [{'name', 'files', 'bytes'}]}."""
-    base = Path(instance.base)
-    free, total = (free_fn or recordings.free_space)(base)
-    percent = round(100.0 * free / total, 1) if total else 0.0
-    floors = recordings.guard_settings(db)
-    state = ("critical" if percent < floors["delete_free_percent"]
-             else "warning" if percent < floors["warn_free_percent"] else "ok")
+    'delete_free_percent', 'parts': [{'name', 'files', 'bytes'}]}. The
+    recordings' figures come from their index (appliance.recordings.usage,
+    which the archive service keeps whole), not from walking years of files."""
+    rec = recordings.usage(db, instance, free_fn or recordings.free_space)
+    state = ("critical" if rec["free_percent"] < rec["delete_free_percent"]
+             else "warning" if rec["warning"] else "ok")
     db_files = [p for p in (instance.db_path, Path(f"{instance.db_path}-wal")) if p.exists()]
     parts = [
-        dict(zip(("files", "bytes"), tree_size(recordings.recordings_dir(instance))), name="recordings"),
+        {"name": "recordings", "files": rec["files"], "bytes": rec["bytes"]},
         {"name": "database", "files": len(db_files), "bytes": sum(p.stat().st_size for p in db_files)},
         dict(zip(("files", "bytes"), tree_size(instance.log)), name="logs"),
     ]
-    return {"free": free, "total": total, "free_percent": percent, "state": state, **floors, "parts": parts}
+    return {"free": rec["free"], "total": rec["total"], "free_percent": rec["free_percent"], "state": state,
+            "warn_free_percent": rec["warn_free_percent"], "delete_free_percent": rec["delete_free_percent"],
+            "parts": parts}

@@ -112,7 +112,11 @@ def test_a_ready_operator_whose_phone_is_on_another_call_is_not_rung(demo_db):
     waiting = order(demo_db, T0 - timedelta(minutes=1))
     d = dialer.Dialer(demo_db, FakeAmi(states={"PJSIP/1001": "RINGING", "PJSIP/1002": "INUSE"}), clock=Clock(),
                       ready=lambda _db, _grp: ["1001", "1002"])
+    order(demo_db, T0 - timedelta(minutes=1))
     assert d.tick() == [] and d.mgr.actions == []
+    # 1002 still has the first order's callback (the store says so: not asked);
+    # 1001's phone is asked once for the pass, not once per waiting order
+    assert d.mgr.asked == ["PJSIP/1001"]
     status, tries, _next, locked_by = row(demo_db, waiting)
     assert (status, tries, locked_by) == ("new", 0, None)
 
