@@ -76,7 +76,10 @@ def check_fxo_call_reaches_the_ivr_and_rings_the_fxs_operator():
                 "AND state IN ('answered', 'ended')", [call["linkedid"], EXT]).fetchone(),
                 timeout=120, what=f"the FXS port {lp.fxs_phone} answered for operator {EXT}")
             assert offer[2].startswith(lp.fxs_phone + "-"), offer
-            call = L.call_row(db, ANI, since)
+            # The port's Up state marks the offer answered a moment before app_queue's
+            # DialEnd/AgentConnect name the operator on the call-history row.
+            call = L.wait_for(lambda: (r if (r := L.call_row(db, ANI, since)) and r["operator"] else None),
+                              timeout=30, what=f"operator {EXT} on the call-history row")
         finally:
             L.ami.close(mgr)
             L.hangup_all_dahdi(db)
