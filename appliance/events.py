@@ -83,7 +83,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                         history.catch_up_cel(instance.cel_log)
                         n = history.catch_up(instance.cdr_log)
                     if n:
-                        log.info("completed %d call(s) from the CDR log", n)
+                        log.info("checked %d ended call(s) against the CDR log", n)
                     next_catch_up = time.monotonic() + CATCH_UP_SECONDS
                 with lock:
                     agents.finish_wrapups(db)
