@@ -255,27 +255,25 @@ def _asterisk_identity(db) -> tuple:
         L.ami.close(mgr)
 
 
-def _carrier_calls(db, lp, ani: str) -> str:
-    """The test carrier calls DNIS over R2 from *ani*; when it did (for call_row).
-    No DTMF from the carrier: in the VM, Asterisk 22 crashed each time the R2
-    caller sent DTMF while the IVR played (supervisord restarted it); the
-    menu's timeout routes to the group. DTMF navigation: check_20_pri."""
+def _carrier_calls(db, lp, ani: str, dnis: str = DNIS, dtmf: str = "") -> str:
+    """The test carrier calls *dnis* over R2 from *ani* (sending *dtmf* once
+    answered); when it did (for call_row)."""
     since = L.now_iso()
     mgr = L.manager(db)
     try:
-        L.originate(mgr, lp.carrier_dial(DNIS), ani=ani, dtmf="")
+        L.originate(mgr, lp.carrier_dial(dnis), ani=ani, dtmf=dtmf)
     finally:
         L.ami.close(mgr)
     return since
 
 
-def _r2_call_answered(db, lp, ani: str, label: str) -> dict:
-    """The test carrier calls DNIS over R2 (seizing again once if the MF
+def _r2_call_answered(db, lp, ani: str, label: str, dnis: str = DNIS, dtmf: str = "") -> dict:
+    """The test carrier calls *dnis* over R2 (seizing again once if the MF
     sequence breaks on a starved machine); the history row once EXT answered."""
     errors = []
     for attempt in (1, 2):
         mark = len(L.log_lines())
-        since = _carrier_calls(db, lp, ani)
+        since = _carrier_calls(db, lp, ani, dnis, dtmf)
         try:
             L.wait_for(lambda: L.call_row(db, ani, since) or L.protocol_errors(mark), timeout=45,
                        what="the R2 call in the IVR")
@@ -293,6 +291,45 @@ def _r2_call_answered(db, lp, ani: str, label: str) -> dict:
                            timeout=120, what=f"R2 call answered by {EXT} ({'; '.join(errors) or 'first seizure'})")
     finally:
         _hang_up_carrier_first(db)
+
+
+ANI_KEYS, DNIS_KEYS, SCENARIO_KEYS = "4957650005", "7201", "loop-r2-keys"
+
+
+def check_an_r2_callers_keys_neither_crash_asterisk_nor_hold_up_the_ivr():
+    """The R2 caller presses keys while the menu plays (and again later).
+    Asterisk 22's chan_dahdi crashed on every DTMF digit it detected on an
+    MFC/R2 channel (segfault reading the analog dial mode through a null
+    pointer: the whole appliance restarted, every call dropped); Korund's
+    dialplan turns digit detection off on R2 channels, and the IVR takes the
+    menu's 'fail' way at once instead of waiting for keys it cannot hear."""
+    db = L.instance().open_store()
+    try:
+        lp = L.current("r2")
+        if not _r2_up(db, lp):
+            check_r2_channels_idle_both_ways()
+        L.test_scenario(db, SCENARIO_KEYS, GROUP, DNIS_KEYS, with_input=True)   # menu: 1 -> a code
+        L.ready(db, [EXT])
+        before = _asterisk_identity(db)
+        crashes = _segfaults()
+        call = _r2_call_answered(db, lp, ANI_KEYS, "r2-keys", dnis=DNIS_KEYS, dtmf="w1w1ww1234#ww1")
+        assert _asterisk_identity(db) == before, f"Asterisk restarted under the R2 caller's keys: {before}"
+        assert _segfaults() == crashes, _segfaults()
+        path = L.steps(db, call["uniqueid"])
+        assert {"node": "menu", "set": "keys", "value": "not heard (MFC/R2)"} in path, path
+        assert "code" not in [s.get("node") for s in path], path     # key 1 was not taken
+        assert call["dnis"] == DNIS_KEYS and call["operator"] == EXT, call
+    finally:
+        db.close()
+
+
+def _segfaults() -> list[str]:
+    import subprocess
+    out = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+    return [ln for ln in out.splitlines() if "segfault" in ln]
+
+
+check_an_r2_callers_keys_neither_crash_asterisk_nor_hold_up_the_ivr.timeout = 300
 
 
 def check_r2_refuses_the_russian_variant_clearly():
