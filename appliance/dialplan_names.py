@@ -38,12 +38,6 @@ VAR_SPAN = "KORUND_SPAN"
 VAR_DAHDI_CHANNEL = "KORUND_DAHDI_CHANNEL"
 VAR_CALLER_CATEGORY = "KORUND_CALLER_CATEGORY"
 CATEGORY_ALLOWED = "A-Za-z "
-# "1" on a call whose keys cannot be heard: an MFC/R2 channel, where the
-# dialplan turns chan_dahdi's in-band digit detection off (Asterisk 22's
-# chan_dahdi crashes on a DTMF digit detected on an MFC/R2 channel: it reads
-# the analog dial mode through a pointer only analog channels have). The IVR
-# then takes a menu's or an input's 'fail' way at once (appliance.agi).
-VAR_NO_KEYS = "KORUND_NO_KEYS"
 # The test carrier's context: DTMF digits to send after the far end answers.
 VAR_TEST_DTMF = "KORUND_TEST_DTMF"
 # Set by the callback dialer (appliance/dialer.py) on the operator's leg it

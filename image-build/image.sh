@@ -18,7 +18,7 @@
 #     into a local package (korund-dahdi-modules, which provides dahdi-dkms),
 #     and dkms, gcc, make and the kernel headers are purged. The result is
 #     cached as $KORUND_CACHE/image-<hash>.tar.zst, the hash covering
-#     recipe.sh, packages.txt, image-packages.txt, requirements.lock and this
+#     recipe.sh, packages.txt, chan_dahdi/, image-packages.txt, requirements.lock and this
 #     script.
 #  2. the disk, assembled from the base each time (well under a minute): the
 #     checkout's files -- the working tree's tracked and untracked-but-not-
@@ -40,7 +40,8 @@ say() { printf '[image] %s\n' "$*" >&2; }
 image_key() {
     # image.sh counts up to the assembly marker: the assembly below it runs on
     # every build anyway, so changing it needs no new base.
-    { cat "$here/recipe.sh" "$here/packages.txt" "$here/image-packages.txt" "$top/requirements.lock"
+    { cat "$here/recipe.sh" "$here/packages.txt" "$here"/chan_dahdi/* "$here/image-packages.txt" \
+          "$top/requirements.lock"
       sed '/^#### assembly/q' "$here/image.sh"; } \
         | { cat; echo "$mirror sid"; } | sha256sum | cut -c1-16
 }
@@ -140,6 +141,7 @@ build_base() {
     trap "umount_pseudo '$root'; rm -rf '$work'" EXIT
     mkdir -p "$work/stage/image-build"
     ln -s "$here/recipe.sh" "$work/stage/image-build/recipe.sh"
+    cp -r "$here/chan_dahdi" "$work/stage/image-build/chan_dahdi"
     cat "$here/packages.txt" "$here/image-packages.txt" > "$work/stage/image-build/packages.txt"
     ln -s "$top/requirements.lock" "$work/stage/requirements.lock"
     say "building the base image with recipe.sh (packages.txt + image-packages.txt)"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The recipe of the appliance root filesystem (Debian sid + Asterisk 22 +
 # DAHDI tools + Korund's Python environment), written as a zstd tarball to $1.
-# rootfs.sh caches its output under the hash of this file, packages.txt and
-# requirements.lock: change any of them and the next run rebuilds.
+# Asterisk's chan_dahdi.so is rebuilt from Debian's source with the patches
+# in chan_dahdi/ (chan_dahdi/build.sh; each patch says why).
+# rootfs.sh caches its output under the hash of this file, packages.txt,
+# chan_dahdi/ and requirements.lock: change any of them and the next run rebuilds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -39,5 +41,8 @@ mmdebstrap --variant=apt \
     --customize-hook='echo /opt/korund/src > "$(echo "$1"/opt/korund/venv/lib/python3*/site-packages)/korund-src.pth"' \
     --customize-hook='printf "#!/bin/sh\nexec /opt/korund/venv/bin/python -m appliance.cli \"\$@\"\n" > "$1/usr/local/bin/korund"; chmod 755 "$1/usr/local/bin/korund"' \
     --customize-hook='ln -sfn ru_RU_f_IvrvoiceRU "$1/usr/share/asterisk/sounds/ru"' \
+    --customize-hook="copy-in $here/chan_dahdi /tmp" \
+    --customize-hook="$chr KORUND_MIRROR=$mirror sh /tmp/chan_dahdi/build.sh" \
+    --customize-hook='rm -rf "$1/tmp/chan_dahdi"' \
     --customize-hook='rm -rf "$1/opt/korund/wheels" "$1/var/cache/apt/archives/"*.deb' \
     sid "$out" "$mirror"

@@ -27,7 +27,7 @@ say() { printf '[rootfs] %s\n' "$*" >&2; }
 
 recipe_key() {
     # Everything that decides what ends up in the tarball.
-    cat "$here/recipe.sh" "$here/packages.txt" "$top/requirements.lock" \
+    cat "$here/recipe.sh" "$here/packages.txt" "$here"/chan_dahdi/* "$top/requirements.lock" \
         | { cat; echo "$mirror $suite"; } | sha256sum | cut -c1-16
 }
 

@@ -69,6 +69,17 @@ def check_asterisk_has_dahdi():
     assert "3.4" in text, text
 
 
+def check_chan_dahdi_is_korunds_patched_build():
+    """image-build/chan_dahdi/: Debian's module diverted aside, Korund's in its place."""
+    import subprocess
+    diverted = subprocess.run(["dpkg-divert", "--list", "*chan_dahdi.so"], capture_output=True,
+                              text=True).stdout
+    assert "chan_dahdi.so.debian" in diverted, diverted
+    module = next(Path("/usr/lib").glob("*/asterisk/modules/chan_dahdi.so"))
+    assert module.with_name("chan_dahdi.so.debian").exists()
+    assert module.read_bytes() != module.with_name("chan_dahdi.so.debian").read_bytes()
+
+
 def check_first_boot():
     name = socket.gethostname()
     assert re.fullmatch(r"korund-[0-9a-f]{4}", name), name
