@@ -38,6 +38,13 @@ VAR_SPAN = "KORUND_SPAN"
 VAR_DAHDI_CHANNEL = "KORUND_DAHDI_CHANNEL"
 VAR_CALLER_CATEGORY = "KORUND_CALLER_CATEGORY"
 CATEGORY_ALLOWED = "A-Za-z "
+# "1" on a call whose keys cannot be heard: an MFC/R2 channel, where the
+# dialplan turns chan_dahdi's in-band digit detection off (Debian's 22.10.1
+# crashed on any digit detected there -- fixed in Korund's build,
+# image-build/chan_dahdi/ -- and even fixed, only a circuit's first call
+# after Asterisk started heard keys). The IVR then takes a menu's or an
+# input's 'fail' way at once (appliance.agi).
+VAR_NO_KEYS = "KORUND_NO_KEYS"
 # The test carrier's context: DTMF digits to send after the far end answers.
 VAR_TEST_DTMF = "KORUND_TEST_DTMF"
 # Set by the callback dialer (appliance/dialer.py) on the operator's leg it

@@ -17,9 +17,12 @@ KEYS = "0123456789*#"
 
 
 class AgiCallIO:
-    def __init__(self, agi, sounds, language: str, db=None):
+    def __init__(self, agi, sounds, language: str, db=None, takes_keys: bool = True):
         self.agi = agi
         self.db = db
+        # False on a channel whose keys are not listened for (dialplan_names.VAR_NO_KEYS):
+        # menus and inputs then go their 'fail' way without waiting
+        self.takes_keys = takes_keys
         self.sounds = sounds
         self.language = language
         self.route_result: tuple[str, str, int] | None = None

@@ -62,7 +62,7 @@ def inbound(agi, ctx: CallContext) -> None:
     if binding[0] == "group":
         route(agi, ctx.db, ani, dnis, routing.Request(binding[1], source="direct"))
         return
-    io = AgiCallIO(agi, ctx.sounds, language, ctx.db)
+    io = AgiCallIO(agi, ctx.sounds, language, ctx.db, takes_keys=agi.get_variable(dn.VAR_NO_KEYS) != "1")
     session = engine.Session(vars={"ani": ani, "dnis": dnis})
     try:
         engine.run(binding[1], io, session, load=lambda name: scenarios.published(ctx.db, name))

@@ -245,11 +245,16 @@ exten => h,1,Set(DB({dn.DB_CALLBACK_RESULTS}/${{FILTER(0-9,${{{dn.VAR_CALLBACK_A
 def dahdi_inbound() -> str:
     """Lines of the inbound body for calls on a DAHDI channel: the span and
     channel they came in on, the trunk named after the span, the MFC/R2
-    caller category (letters and spaces only). Other channels skip to (lang)."""
+    caller category (letters and spaces only). Other channels skip to (lang).
+    On an MFC/R2 channel in-band digit detection is turned off before the
+    IVR answers (why: dialplan_names.VAR_NO_KEYS)."""
     return f""" same => n,GotoIf($["${{CHANNEL(channeltype)}}" != "DAHDI"]?lang)
  same => n,Set(__{dn.VAR_SPAN}=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})
  same => n,Set(__{dn.VAR_DAHDI_CHANNEL}=${{FILTER(0-9,${{CHANNEL(dahdi_channel)}})}})
  same => n,Set(__{dn.VAR_TRUNK}=span${{{dn.VAR_SPAN}}})
+ same => n,GotoIf($["${{CHANNEL(dahdi_type)}}" != "mfc/r2"]?lang)
+ same => n,Set(CHANNEL(digitdetect)=off)
+ same => n,Set({dn.VAR_NO_KEYS}=1)
  same => n,GotoIf($["${{MFCR2_CATEGORY}}" = ""]?lang)
  same => n,Set(__{dn.VAR_CALLER_CATEGORY}=${{FILTER({dn.CATEGORY_ALLOWED},${{MFCR2_CATEGORY}})}})
 """
@@ -278,13 +283,15 @@ def render_test_carrier(config: Config) -> str:
         return ""
     return f"""
 [{dn.CTX_TEST_CARRIER}]
-exten => s,1,Answer()
+exten => s,1,ExecIf($["${{CHANNEL(dahdi_type)}}" = "mfc/r2"]?Set(CHANNEL(digitdetect)=off))
+ same => n,Answer()
  same => n,Set(CDR(korund_route)=test-carrier)
  same => n,Playback(beep)
  same => n,Wait({TEST_CARRIER_ANSWER_SECONDS})
  same => n,Hangup(16)
 exten => _[0-9*#+]!,1,Goto(s,1)
-exten => dtmf,1,Wait(1)
+exten => dtmf,1,ExecIf($["${{CHANNEL(dahdi_type)}}" = "mfc/r2"]?Set(CHANNEL(digitdetect)=off))
+ same => n,Wait(1)
  same => n,SendDTMF(${{FILTER(0-9*#ABCDw,${{{dn.VAR_TEST_DTMF}}})}},250)
  same => n,Wait(600)
  same => n,Hangup(16)

@@ -25,6 +25,9 @@ def validate(node):
 
 
 def run(node, io, session):
+    if not getattr(io, "takes_keys", True):   # keys cannot be heard (an MFC/R2 line): see menu.run
+        session.path.append({"node": session.node_id, "set": "keys", "value": "not heard (MFC/R2)"})
+        return "fail"
     lo, hi = node.get("min_digits", 1), node.get("max_digits", 10)
     pattern = re.compile(node["pattern"]) if node.get("pattern") else None
     for attempt in range(node.get("retries", 2) + 1):

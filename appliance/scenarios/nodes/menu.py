@@ -20,6 +20,11 @@ def validate(node):
 
 
 def run(node, io, session):
+    if not getattr(io, "takes_keys", True):
+        # a caller whose keys cannot be heard (an MFC/R2 line): no prompt to press
+        # a key, no waiting -- the menu's 'fail' way, as after the last retry
+        session.path.append({"node": session.node_id, "set": "keys", "value": "not heard (MFC/R2)"})
+        return "fail"
     options = node.get("options") or {}
     retries = node.get("retries", 2)
     for attempt in range(retries + 1):
