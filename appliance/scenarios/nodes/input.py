@@ -2,7 +2,7 @@
 and a pattern; 'fail' after the retries."""
 import re
 
-from . import NodeType, int_in, need, prompts_of, register
+from . import NodeType, int_in, keys_not_heard, need, prompts_of, register
 
 VARIABLE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -25,8 +25,7 @@ def validate(node):
 
 
 def run(node, io, session):
-    if not getattr(io, "takes_keys", True):   # keys cannot be heard (an MFC/R2 line): see menu.run
-        session.path.append({"node": session.node_id, "set": "keys", "value": "not heard (MFC/R2)"})
+    if keys_not_heard(io, session):
         return "fail"
     lo, hi = node.get("min_digits", 1), node.get("max_digits", 10)
     pattern = re.compile(node["pattern"]) if node.get("pattern") else None

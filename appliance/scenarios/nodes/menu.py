@@ -1,6 +1,6 @@
 """A DTMF menu: each key leads to a node; no input and wrong keys get their
 own prompts and a number of retries, then the 'fail' output."""
-from . import NodeType, int_in, prompts_of, register
+from . import NodeType, int_in, keys_not_heard, prompts_of, register
 
 KEYS = set("0123456789*#")
 
@@ -20,10 +20,7 @@ def validate(node):
 
 
 def run(node, io, session):
-    if not getattr(io, "takes_keys", True):
-        # a caller whose keys cannot be heard (an MFC/R2 line): no prompt to press
-        # a key, no waiting -- the menu's 'fail' way, as after the last retry
-        session.path.append({"node": session.node_id, "set": "keys", "value": "not heard (MFC/R2)"})
+    if keys_not_heard(io, session):
         return "fail"
     options = node.get("options") or {}
     retries = node.get("retries", 2)
