@@ -18,8 +18,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import ami, model, render
-from .instance import ASTERISK_USER, Instance
+from appliance.base import ami
+from appliance.operators import store as model
+from appliance import render
+from appliance.base.instance import ASTERISK_USER
+from appliance.base.instance import Instance
 
 GENERATION_VAR = "KORUND_CONFIG_GENERATION"
 

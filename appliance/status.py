@@ -4,8 +4,11 @@ from __future__ import annotations
 import re
 import shutil
 
-from . import ami, model, store, supervisor
-from .instance import Instance
+from appliance.base import ami
+from appliance.operators import store as model
+from appliance.base import store
+from appliance.base import supervisor
+from appliance.base.instance import Instance
 
 
 def collect(inst: Instance, db) -> dict:

@@ -50,9 +50,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import store  # noqa: E402
-from appliance import datatables  # noqa: E402
-from appliance.scenarios import store as scenarios  # noqa: E402
+from appliance.base import store
+from appliance.tables import store as datatables
+from appliance.scenarios import store as scenarios
 from tests.harness import in_root, rootfs_path, start_pair, stop_pair, wait_for  # noqa: E402
 
 APPLIANCE_ADDR, CARRIER_ADDR, RTP = "127.0.0.71", "127.0.0.72", 24000

@@ -17,7 +17,7 @@ lunch and breaks) follows the calls they took. Then:
 - baseline in the same run: the same reports for June answered from the raw
   rows (``raw=True``), and the ratio;
 - ingestion: --ingest calls fed as AMI events through the history
-  (appliance.history.CallHistory: Newchannel, QueueCallerJoin, AgentConnect,
+  (appliance.history.store.CallHistory: Newchannel, QueueCallerJoin, AgentConnect,
   Hangup — the path that finishes a call row), then the rollup catch-up of
   those calls; calls per second of each;
 - the store's size on disk per million calls, with and without the rollups.
@@ -43,11 +43,13 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import dialplan_names as dn  # noqa: E402
-from appliance import store  # noqa: E402
-from appliance.history import CallHistory  # noqa: E402
-from appliance.reports import engine, forms, rollup  # noqa: E402
-from appliance.reports import period as P  # noqa: E402
+from appliance.base import dialplan_names as dn
+from appliance.base import store
+from appliance.history.store import CallHistory
+from appliance.reports import engine
+from appliance.reports import forms
+from appliance.reports import rollup
+from appliance.reports import period as P
 
 RESULTS = Path(__file__).resolve().parent / "results" / "report_queries.json"
 OPERATORS, GROUPS, YEAR = 200, 20, 2025

@@ -1,4 +1,4 @@
-"""Routing decision time: appliance.routing.decide() on a large store.
+"""Routing decision time: appliance.routing.store.decide() on a large store.
 
 Builds a throw-away SQLite store (in a temporary directory, all migrations
 applied) with 200 operators in 20 groups of 10, each operator with 1-3
@@ -29,8 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from appliance import instance, routing, store  # noqa: E402
-from appliance.instance import Instance  # noqa: E402
+from appliance.base import instance
+from appliance.routing import store as routing
+from appliance.base import store
+from appliance.base.instance import Instance
 
 RESULTS = Path(__file__).resolve().parent / "results" / "routing_decision.json"
 OPERATORS, GROUPS, CALLS, CLIENTS = 200, 20, 100_000, 50_000

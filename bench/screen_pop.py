@@ -33,7 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from appliance import store, users  # noqa: E402
+from appliance.base import store
+from appliance.users import store as users
 from tests.harness import rootfs_path, start_pair, stop_pair, wait_for  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "screen_pop.json"

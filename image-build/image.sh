@@ -200,10 +200,10 @@ install_guest() {
     # made here, so the first boot's `korund init` finds them (it re-makes only
     # those whose text changed). No database and no secrets are made here.
     mount -t proc proc "$root/proc"
-    in_root "$root" /opt/korund/venv/bin/python -c 'from appliance import moh, prompts
-from appliance.instance import Instance
+    in_root "$root" /opt/korund/venv/bin/python -c 'from appliance.prompts import builtin, moh
+from appliance.base.instance import Instance
 inst = Instance.at("/var/lib/korund/appliance")
-prompts.build(inst.sounds)
+builtin.build(inst.sounds)
 moh.generate(inst)' || { umount "$root/proc"; say "could not make the prompts"; return 1; }
     umount "$root/proc"
     [ ! -e "$root/var/lib/korund/appliance/korund.db" ] || { say "a database in the image"; return 1; }

@@ -21,8 +21,10 @@ from pathlib import Path
 
 from asterisk.manager import Manager
 
-from appliance import ami, simulator, supervisor
-from appliance.instance import Instance
+from appliance.base import ami
+from devtools import simulator
+from appliance.base import supervisor
+from appliance.base.instance import Instance
 
 TOP = Path(__file__).resolve().parent.parent
 ROOTFS_SH = TOP / "image-build" / "rootfs.sh"
@@ -53,7 +55,7 @@ def korund(appliance, *args: str, check: bool = True) -> subprocess.CompletedPro
 def configure(appliance, change) -> None:
     """Change a test appliance's store from the host in one transaction
     (``change(db)``), then apply it the way the panel does."""
-    from appliance import store
+    from appliance.base import store
     db = store.open_store(appliance.host_base / "korund.db", migrate=False)
     try:
         with db.atomic():
@@ -243,7 +245,7 @@ class Appliance(Node):
 
 
 class Carrier(Node):
-    """The PSTN carrier and the operators' phones (appliance.simulator)."""
+    """The PSTN carrier and the operators' phones (devtools.simulator)."""
 
     def __init__(self, root: Path, name: str, address: str, appliance: str, rtp: int):
         super().__init__(root, name)

@@ -9,8 +9,8 @@ from datetime import timedelta
 from flask import Flask, g, jsonify, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
-from appliance import store
-from appliance.instance import Instance
+from appliance.base import store
+from appliance.base.instance import Instance
 
 from . import i18n, security
 

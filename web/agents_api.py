@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, jsonify
 
-from appliance import agents, ami, audit, model, store
+from appliance.operators import states as agents
+from appliance.base import ami
+from appliance.base import audit
+from appliance.operators import store as model
+from appliance.base import store
 
 from . import get_db, security
 from .api import body, invalid

@@ -10,7 +10,11 @@ from dataclasses import asdict
 
 from flask import Blueprint, abort, g, jsonify, request
 
-from appliance import audit, model, routing, spans, users
+from appliance.base import audit
+from appliance.operators import store as model
+from appliance.routing import store as routing
+from appliance.lines import store as spans
+from appliance.users import store as users
 
 from . import changes, error_text, get_db, security, settings_page, status
 from .openapi import spec

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from appliance import audit
+from appliance.base import audit
 
 from . import get_db, security
 

@@ -11,8 +11,10 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from appliance import call_legs, model, schedules
-from appliance.model import ConfigError
+from appliance.history import legs as call_legs
+from appliance.operators import store as model
+from appliance.schedules import store as schedules
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import invalid

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, redirect, request, url_for
 
-from appliance import ami, apply as applier, audit, dahdi_apply
+from appliance.base import ami
+from appliance import apply as applier
+from appliance.base import audit
+from appliance.lines import apply as dahdi_apply
 
 from . import get_db, gettext, security
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance import audit, clients, webhooks
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.clients import store as clients
+from appliance.clients import webhooks
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

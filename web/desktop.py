@@ -14,8 +14,13 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
 
-from appliance import agents, ami, audit, clients, desktop, store
-from appliance.model import ConfigError
+from appliance.operators import states as agents
+from appliance.base import ami
+from appliance.base import audit
+from appliance.clients import store as clients
+from appliance.clients import desktop
+from appliance.base import store
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, security
 

@@ -12,7 +12,9 @@ from pathlib import Path
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template,
                    request, send_file, url_for)
 
-from appliance import audit, health, storage
+from appliance.base import audit
+from appliance.health import store as health
+from appliance.health import storage
 
 from . import get_db, gettext, security
 

@@ -8,8 +8,13 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
     send_file, url_for
 
-from appliance import audit, callbacks, dialer, messages, model, schedules
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.callbacks import store as callbacks
+from appliance.callbacks import service as dialer
+from appliance.messages import store as messages
+from appliance.operators import store as model
+from appliance.schedules import store as schedules
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from appliance import ami, audit, dahdi_apply, model, spans
-from appliance.render import dahdi
+from appliance.base import ami
+from appliance.base import audit
+from appliance.lines import apply as dahdi_apply
+from appliance.operators import store as model
+from appliance.lines import store as spans
+from appliance.lines import render as dahdi
 
 from . import error_text, get_db, gettext, security
 

@@ -11,7 +11,7 @@ NSTR, NINT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
 REF = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
 LIST = lambda name: {"type": "array", "items": REF(name)}  # noqa: E731
 
-# A call recording (appliance.recording_search; the recordings table is appliance.recordings').
+# A call recording (appliance.recordings.search; the recordings table is appliance.recordings.store').
 RECORDING = dict(
     id=INT, linkedid=STR, started_at=STR, ended_at=NSTR, duration={"type": ["number", "null"]}, size=NINT,
     sha256=NSTR, channels=INT, operator=STR, group=STR, ani=STR, dnis=STR, policy=STR,
@@ -21,7 +21,7 @@ RECORDING = dict(
     score={"type": ["number", "null"], "description": "average of its quality scores, 0-100"},
     audio={**NSTR, "description": "where to stream it (HTTP Range; ?download=1 for a file)"})
 
-# A call of the history (appliance.call_legs) and its legs.
+# A call of the history (appliance.history.legs) and its legs.
 NNUM = {"type": ["number", "null"]}
 CALL = dict(
     id=INT, uniqueid=STR, direction={**STR, "description": "inbound or outbound (the callback dialer's)"},
@@ -58,7 +58,7 @@ SCHEMAS = {
     "OperatorInput": {"type": "object", "properties": {"extension": STR, "name": STR, "contact": NSTR, "device": STR,
                                                        "skills": {"type": "object", "additionalProperties": INT}},
                       "required": ["extension", "name"]},
-    # ACD settings: see appliance.model.set_group_acd; routing: appliance.routing.set_group_settings.
+    # ACD settings: see appliance.operators.store.set_group_acd; routing: appliance.routing.store.set_group_settings.
     "Group": S(name=STR, title=STR, strategy=STR, ring_timeout=INT, is_default=BOOL,
                members={"type": "array", "items": STR},
                wrapup=INT, max_wait=INT, overflow_kind=STR, overflow_target=STR, announce_position=BOOL,
@@ -81,7 +81,7 @@ SCHEMAS = {
     "Settings": {"type": "object", "additionalProperties": NSTR},
     "AuditEntry": S(id=INT, at=STR, username=NSTR, action=STR, target=NSTR, details=NSTR),
     "Health": S(sensors={"type": "array"}, alarms={"type": "array"}),
-    # Recording policies, the disk guard and recording a live call (appliance.recordings).
+    # Recording policies, the disk guard and recording a live call (appliance.recordings.store).
     "RecordingPolicy": S(scope={**STR, "description": "default, group, number (DNIS) or callbacks "
                                                      "(the callback dialer's calls)"},
                          target={**STR, "description": "the group's name or the number; '' otherwise"},

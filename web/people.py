@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from appliance import agents, audit, devices, model, overflow_offer, routing
+from appliance.operators import states as agents
+from appliance.base import audit
+from appliance.operators import devices
+from appliance.operators import store as model
+from appliance.callbacks import overflow_offer
+from appliance.routing import store as routing
 
 from . import error_text, get_db, gettext, security
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template,
                    request, send_file, url_for)
 
-from appliance import audit, prompt_library
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.prompts import store as prompt_library
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 

@@ -8,8 +8,11 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance import audit, model, quality, schedules
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.operators import store as model
+from appliance.recordings import quality
+from appliance.schedules import store as schedules
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

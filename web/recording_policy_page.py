@@ -1,13 +1,16 @@
 """Записи разговоров → Политика (admin): the recording policies, the disk
 guard's floors and the recordings' disk usage; and the API to record a live
 call on demand (start / pause / resume), used by the operator's desktop and
-the supervisor's status page. The library is appliance.recordings."""
+the supervisor's status page. The library is appliance.recordings.store."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance import ami, desktop, recordings, store
-from appliance.model import ConfigError
+from appliance.base import ami
+from appliance.clients import desktop
+from appliance.recordings import store as recordings
+from appliance.base import store
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

@@ -1,7 +1,7 @@
 """The recording archive (F12): search, playback, download, legal hold and
 scoring beside the player; the same under /api/v1/recordings.
 
-Who may see which recording is decided in appliance.recording_search (an operator
+Who may see which recording is decided in appliance.recordings.search (an operator
 only their own calls); a recording they may not see is a 404, the same as
 one that does not exist. Every playback and download is in the audit log.
 """
@@ -13,9 +13,13 @@ import math
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
     send_file, url_for
 
-from appliance import audit, model, quality, recordings, schedules
-from appliance import recording_search as archive
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.operators import store as model
+from appliance.recordings import quality
+from appliance.recordings import store as recordings
+from appliance.schedules import store as schedules
+from appliance.recordings import search as archive
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance import audit, desktop, model
-from appliance.model import ConfigError
-from appliance.reports import chart, engine, export, forms
+from appliance.base import audit
+from appliance.clients import desktop
+from appliance.operators import store as model
+from appliance.operators.store import ConfigError
+from appliance.reports import chart
+from appliance.reports import engine
+from appliance.reports import export
+from appliance.reports import forms
 from appliance.reports import measures as M
 from appliance.reports import period as P
-from appliance.reports.spec import CHARTS, MAX_DIMENSIONS, Spec, check_filters, check_spec
+from appliance.reports.spec import CHARTS
+from appliance.reports.spec import MAX_DIMENSIONS
+from appliance.reports.spec import Spec
+from appliance.reports.spec import check_filters
+from appliance.reports.spec import check_spec
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

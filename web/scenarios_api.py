@@ -6,8 +6,12 @@ import re
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
-from appliance import audit, callbacks, datatables, prompts, schedules
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.callbacks import store as callbacks
+from appliance.tables import store as datatables
+from appliance.prompts import builtin as prompts
+from appliance.schedules import store as schedules
+from appliance.operators.store import ConfigError
 from appliance.scenarios import graph as graphs
 from appliance.scenarios import simulate
 from appliance.scenarios import store as scenarios

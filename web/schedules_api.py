@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, g, jsonify, request
 
-from appliance import audit, schedules
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.schedules import store as schedules
+from appliance.operators.store import ConfigError
 
 from . import get_db, security
 from .api import body, invalid

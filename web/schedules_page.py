@@ -8,8 +8,10 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from appliance import audit, model, schedules
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.operators import store as model
+from appliance.schedules import store as schedules
+from appliance.operators.store import ConfigError
 from appliance.scenarios import store as scenarios
 
 from . import error_text, get_db, gettext, security

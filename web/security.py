@@ -13,7 +13,7 @@ import secrets
 
 from flask import abort, g, redirect, request, session, url_for
 
-from appliance import users
+from appliance.users import store as users
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
-from appliance import audit, model, prompts, store
+from appliance.base import audit
+from appliance.operators import store as model
+from appliance.prompts import builtin as prompts
+from appliance.base import store
 
 from . import error_text, get_db, gettext, i18n, security
 

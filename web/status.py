@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template
 
-from appliance import agents, health, recordings, status
+from appliance.operators import states as agents
+from appliance.health import store as health
+from appliance.recordings import store as recordings
+from appliance import status
 
 from . import get_db, security
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance import audit, datatables
-from appliance.model import ConfigError
+from appliance.base import audit
+from appliance.tables import store as datatables
+from appliance.operators.store import ConfigError
 
 from . import error_text, get_db, gettext, security
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from appliance import audit, model, users
+from appliance.base import audit
+from appliance.operators import store as model
+from appliance.users import store as users
 
 from . import error_text, get_db, gettext, security
 

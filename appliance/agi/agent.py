@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import logging
 
-from .. import agents, ami, devices
-from .. import dialplan_names as dn
-from ..model import ConfigError
-from ..scenarios import engine
-from ..scenarios import store as scenarios
-from .call_io import AgiCallIO
-from .registry import CallContext, script
+from appliance.operators import states as agents
+from appliance.base import ami
+from appliance.operators import devices
+from appliance.base import dialplan_names as dn
+from appliance.operators.store import ConfigError
+from appliance.scenarios import engine
+from appliance.scenarios import store as scenarios
+from appliance.agi.call_io import AgiCallIO
+from appliance.agi.registry import CallContext
+from appliance.agi.registry import script
 
 log = logging.getLogger("korund.agi")
 

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from asterisk.agi import AGIException
 
-from .. import callbacks, messages
-from .. import dialplan_names as dn
-from .. import datatables, prompts
+from appliance.callbacks import store as callbacks
+from appliance.messages import store as messages
+from appliance.base import dialplan_names as dn
+from appliance.tables import store as datatables
+from appliance.prompts import builtin as prompts
 
 KEYS = "0123456789*#"
 
@@ -70,7 +72,7 @@ class AgiCallIO:
 
     def route(self, kind, target, priority, skill=""):
         self.route_result = (kind, target, priority)
-        self.route_skill = skill   # a route node's skill (appliance.routing)
+        self.route_skill = skill   # a route node's skill (appliance.routing.store)
 
     def hangup(self):
         self.agi.set_variable(dn.VAR_AGI_DONE, "hangup")

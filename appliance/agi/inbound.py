@@ -10,12 +10,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
-from .. import dialplan_names as dn
-from .. import prompts, routing
-from ..scenarios import engine
-from ..scenarios import store as scenarios
-from .call_io import AgiCallIO
-from .registry import CallContext, script
+from appliance.base import dialplan_names as dn
+from appliance.prompts import builtin as prompts
+from appliance.routing import store as routing
+from appliance.scenarios import engine
+from appliance.scenarios import store as scenarios
+from appliance.agi.call_io import AgiCallIO
+from appliance.agi.registry import CallContext
+from appliance.agi.registry import script
 
 log = logging.getLogger("korund.agi")
 
@@ -29,7 +31,7 @@ def route_to_group(agi, group: str | None, source: str, priority: int = 0) -> No
 
 
 def route(agi, db, ani, dnis, request: routing.Request) -> routing.Decision:
-    """Decide (appliance.routing) and hand the result to korund-route: only
+    """Decide (appliance.routing.store) and hand the result to korund-route: only
     names and numbers our own code produced reach the dialplan."""
     try:
         d = routing.decide(db, ani, dnis, request)

@@ -16,10 +16,12 @@ import socketserver
 
 from asterisk.agi import AGI, AGIException
 
-from .. import store
-from ..instance import Instance
-from . import agent, inbound  # noqa: F401 - registers the scripts
-from .registry import SCRIPTS, CallContext
+from appliance.base import store
+from appliance.base.instance import Instance
+from appliance.agi import agent
+from appliance.agi import inbound
+from appliance.agi.registry import SCRIPTS
+from appliance.agi.registry import CallContext
 
 log = logging.getLogger("korund.agi")
 

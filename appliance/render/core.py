@@ -2,9 +2,10 @@
 files every instance needs."""
 from __future__ import annotations
 
-from .. import moh
-from ..instance import ASTERISK_USER, Instance
-from ..model import Config
+from appliance.prompts import moh
+from appliance.base.instance import ASTERISK_USER
+from appliance.base.instance import Instance
+from appliance.operators.store import Config
 
 MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 DATA_DIR = "/usr/share/asterisk"

@@ -1,10 +1,11 @@
 """extensions.conf: inbound calls, routing to groups, the AGI-down fallback."""
 from __future__ import annotations
 
-from .. import dialplan_names as dn
-from .. import routing
-from ..devices import DEVICE, interface
-from ..model import Config
+from appliance.base import dialplan_names as dn
+from appliance.routing import store as routing
+from appliance.operators.devices import DEVICE
+from appliance.operators.devices import interface
+from appliance.operators.store import Config
 
 # Caller names keep letters, digits, spaces and a few harmless marks.
 NAME_ALLOWED = r"a-zA-Z0-9 ._-"
@@ -63,7 +64,7 @@ def queue_options(g) -> str:
 def queue(g) -> str:
     """Queue() for the group: the skill queue ``<group>--<skill>`` with the
     group's widening rule when the routing asked for a skill it has
-    (appliance.routing, appliance.render.queues), else the group's queue."""
+    (appliance.routing.store, appliance.operators.render), else the group's queue."""
     wait = g.max_wait or MAX_WAIT_SECONDS
     skill = f"${{{SKILL_VAR}}}"
     return f""" same => n,Set({SKILL_VAR}=${{FILTER(a-z0-9_,${{{dn.VAR_SKILL}}})}})
@@ -80,14 +81,14 @@ def queue(g) -> str:
 # The skill asked for, filtered, on the caller's channel only.
 SKILL_VAR = "KORUND_QSKILL"
 
-# Recording (F12, appliance.render.recording): the answering operator's
+# Recording (F12, appliance.recordings.render): the answering operator's
 # channel runs korund-record (Queue()'s gosub argument, Dial()'s U option).
 RECORD_ON_ANSWER = f"U({dn.CTX_RECORD}^s^1)"
 
 
 def operator_devices(config: Config) -> str:
     """[globals] lines naming the phone of each enabled operator who sits on
-    an analog FXS port: ``KORUND_DEV_1093 = DAHDI/49`` (appliance.devices).
+    an analog FXS port: ``KORUND_DEV_1093 = DAHDI/49`` (appliance.operators.devices).
     An IP phone's operator has none: PJSIP/<ext> is the default."""
     return "".join(f"{dn.VAR_DEVICE_PREFIX}{op.extension} = {op.device}\n" for op in config.operators
                    if op.enabled and op.extension.isdigit() and DEVICE.match(getattr(op, "device", "") or ""))
@@ -188,7 +189,7 @@ exten => s,1,Goto({dn.CTX_ROUTE},s,1)
 
 
 def render_devstate() -> str:
-    """Where appliance.member_states sends a Local channel for an operator
+    """Where appliance.operators.member_states sends a Local channel for an operator
     whose device state Asterisk got wrong (<ext> for PJSIP/<ext>, d<n> for
     the FXS port DAHDI/<n>): a channel to the phone is requested and
     released without being called (ChanIsAvail; the phone sees nothing),
@@ -273,7 +274,7 @@ TEST_CARRIER_ANSWER_SECONDS = 30
 
 def render_test_carrier(config: Config) -> str:
     """The context of a span in the "test_carrier" role (the far end of a
-    loop-back test, appliance.spans.ROLES), only when there is one. A call
+    loop-back test, appliance.lines.store.ROLES), only when there is one. A call
     the appliance places towards it (a trunk call out, an operator's FXS
     port ringing the simulated phone) is answered and held for a while;
     ``dtmf`` is where a test's originated call goes once the appliance

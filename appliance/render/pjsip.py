@@ -1,8 +1,8 @@
 """pjsip.conf: the SIP transport, the PSTN trunk(s) and the operators' phones."""
 from __future__ import annotations
 
-from .. import dialplan_names as dn
-from ..model import Config
+from appliance.base import dialplan_names as dn
+from appliance.operators.store import Config
 
 CODECS = "alaw,ulaw"
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 import json
 import sys
 
-from ..model import ConfigError
-from . import engine, export, forms, rollup
-from . import measures as M
-from . import period as P
-from .spec import check_filters, check_spec
+from appliance.operators.store import ConfigError
+from appliance.reports import engine
+from appliance.reports import export
+from appliance.reports import forms
+from appliance.reports import rollup
+from appliance.reports import measures as M
+from appliance.reports import period as P
+from appliance.reports.spec import check_filters
+from appliance.reports.spec import check_spec
 
 
 def add_parser(sub) -> None:

@@ -9,11 +9,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
-from .. import quality
-from . import measures as M
-from . import period as P
-from . import rollup
-from .spec import Spec
+from appliance.recordings import quality
+from appliance.reports import measures as M
+from appliance.reports import period as P
+from appliance.reports import rollup
+from appliance.reports.spec import Spec
 
 log = logging.getLogger("korund.reports")
 

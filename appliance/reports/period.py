@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone  # noqa: F401 (date for callers)
 from zoneinfo import ZoneInfo
 
-from ..model import ConfigError
-from ..schedules import default_timezone
+from appliance.operators.store import ConfigError
+from appliance.schedules.store import default_timezone
 
 KINDS = ("day", "week", "month", "year", "custom")
 MAX_DAYS = 731

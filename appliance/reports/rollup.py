@@ -29,8 +29,9 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from .. import store
-from . import measures, period
+from appliance.base import store
+from appliance.reports import measures
+from appliance.reports import period
 
 CALLS_WATERMARK = "reports.calls_watermark"
 STATES_WATERMARK = "reports.states_watermark"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..model import ConfigError
-from . import measures as M
-from .period import KINDS
+from appliance.operators.store import ConfigError
+from appliance.reports import measures as M
+from appliance.reports.period import KINDS
 
 CHARTS = ("bar", "line", "none")
 MAX_DIMENSIONS = 3

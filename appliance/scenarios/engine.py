@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from .nodes import TYPES
+from appliance.scenarios.nodes import TYPES
 
 MAX_STEPS = 300
 

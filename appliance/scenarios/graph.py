@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .nodes import TYPES
+from appliance.scenarios.nodes import TYPES
 
 NODE_ID = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 MAX_NODES = 500

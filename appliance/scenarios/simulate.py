@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import callbacks
-from .engine import ScenarioError, Session, run
+from appliance.callbacks import store as callbacks
+from appliance.scenarios.engine import ScenarioError
+from appliance.scenarios.engine import Session
+from appliance.scenarios.engine import run
 
 
 class SimulatedCall:

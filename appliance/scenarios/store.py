@@ -7,9 +7,13 @@ import json
 import re
 from datetime import datetime, timezone
 
-from ..model import ConfigError, DISPLAY_NAME, GROUP_NAME, check_match
-from .. import schedules
-from .graph import Problem, check
+from appliance.operators.store import ConfigError
+from appliance.operators.store import DISPLAY_NAME
+from appliance.operators.store import GROUP_NAME
+from appliance.operators.store import check_match
+from appliance.schedules import store as schedules
+from appliance.scenarios.graph import Problem
+from appliance.scenarios.graph import check
 
 DNIS_PATTERN = re.compile(r"^[0-9+*#]{1,20}$|^\*$")
 

@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import guest
-from appliance import supervisor
+from appliance.base import supervisor
 
 
 def check_services_running():

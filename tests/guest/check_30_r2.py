@@ -122,10 +122,10 @@ def check_a_circuit_left_half_released_is_returned_to_idle_and_takes_the_next_ca
     circuit forced idle under the call, then hung up): the carrier's end of
     the circuit is left sending "clear forward" with no call on it -- the
     state CI's VM run once found after a normal call, which no new call
-    could seize. The events service's watchdog (appliance.r2_circuits)
+    could seize. The events service's watchdog (appliance.lines.r2_circuits)
     forces it idle with a warning in events.log, and the carrier's next
     call seizes that same circuit again."""
-    from appliance import r2_circuits
+    from appliance.lines import r2_circuits
     db = L.instance().open_store()
     try:
         lp = L.current("r2")
@@ -215,7 +215,9 @@ def check_an_apply_under_live_r2_links_keeps_asterisk_and_r2_calls():
     `core reload` (Asterisk 22 crashed on the next R2 call after chan_dahdi
     was reloaded under live R2 links) -- Asterisk keeps running (same PID,
     same start time) and the next R2 call reaches the operator."""
-    from appliance import apply, dahdi_loop, model
+    from appliance import apply
+    from devtools import dahdi_loop
+    from appliance.operators import store as model
     inst = L.instance()
     db = inst.open_store()
     try:
@@ -273,7 +275,7 @@ def _r2_up(db, lp) -> bool:
     except Exception:   # noqa: BLE001 - no AMI: not up
         return False
     try:
-        from appliance import dahdi_loop
+        from devtools import dahdi_loop
         return dahdi_loop.is_up(mgr, lp)[0]
     finally:
         L.ami.close(mgr)
@@ -286,7 +288,7 @@ def _operator_name(db) -> str:
 
 def _asterisk_identity(db) -> tuple:
     """(PID under supervisord, start date and time) of the running Asterisk."""
-    from appliance import supervisor
+    from appliance.base import supervisor
     pid = supervisor.status(L.instance()).get("asterisk", {}).get("pid")
     try:
         mgr = L.manager(db)
@@ -338,8 +340,8 @@ def _r2_call_answered(db, lp, ani: str, label: str, dnis: str = DNIS, dtmf: str 
 
 
 def check_r2_refuses_the_russian_variant_clearly():
-    from appliance import spans
-    from appliance.model import ConfigError
+    from appliance.lines import store as spans
+    from appliance.operators.store import ConfigError
     try:
         spans.validate({"span": 2, "name": "R2", "signalling": "mfcr2", "framing": "cas", "mfcr2_variant": "ru"})
     except ConfigError as exc:

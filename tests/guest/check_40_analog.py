@@ -97,7 +97,7 @@ def check_fxo_call_reaches_the_ivr_and_rings_the_fxs_operator():
 def check_feature_codes_dialled_on_the_fxs_phone_act_for_its_operator():
     """The telephone on the FXS port goes off hook and dials *52 (log out),
     then *51 (log in): Korund's agent script finds the operator by the port."""
-    from appliance import agents
+    from appliance.operators import states as agents
     db = L.instance().open_store()
     try:
         lp = L.current("analog")
@@ -145,8 +145,8 @@ def check_a_scenario_routing_to_the_fxs_operator_rings_the_port_directly():
     queue): korund-route dials the operator's own device, the FXS port named
     in [globals], and the telephone on it answers -- the offer is 1093's on
     DAHDI/<port>, the call never queued."""
-    from appliance import devices
-    from appliance import dialplan_names as dn
+    from appliance.operators import devices
+    from appliance.base import dialplan_names as dn
     from appliance.scenarios import store as scenarios
     db = L.instance().open_store()
     try:

@@ -13,11 +13,11 @@ import hwcheck
 import loop
 
 import guest
-from appliance import ami
+from appliance.base import ami
 
 TIMEOUT = 300
 TRUNK = 2
-CARRIER_DYNAMIC = "dynamic=loc,1:0,31,0"     # span 1 of the loop (appliance.dahdi_loop)
+CARRIER_DYNAMIC = "dynamic=loc,1:0,31,0"     # span 1 of the loop (devtools.dahdi_loop)
 
 
 def _span(number: int):

@@ -50,7 +50,7 @@ def check_fan_drive_written_to_the_chip():
     from drivers import sensors
     bus = hwcheck.stub_bus()
     with guest.store_session() as db:
-        from appliance import health
+        from appliance.health import store as health
         reader = sensors.Sensors(health.hw_root(db), health.hw_model(db), sensors.default_smbus,
                                  hwcheck.STUB_ADAPTER)
     reader.set_fan("fan1", 100)

@@ -20,8 +20,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from appliance import ami, store, supervisor
-from appliance.instance import Instance
+from appliance.base import ami
+from appliance.base import store
+from appliance.base import supervisor
+from appliance.base.instance import Instance
 
 INSTANCE = Path("/var/lib/korund/appliance")
 OUT = Path(os.environ.get("KORUND_OUT", "/var/korund-out"))   # copied to the host after poweroff

@@ -10,7 +10,10 @@ import secrets
 from pathlib import Path
 
 import guest
-from appliance import health, store, supervisor, users
+from appliance.health import store as health
+from appliance.base import store
+from appliance.base import supervisor
+from appliance.users import store as users
 
 PANEL_PORT = "/dev/ttyS1"        # qemu's -serial unix:... socket; the host runs tests/vm/panel_peer.py
 STUB_ADAPTER = "SMBus stub driver"
@@ -49,7 +52,7 @@ def api_health() -> dict:
 
 
 def sweep() -> dict:
-    """One health sweep, the health service's own (appliance.health.sweep on the
+    """One health sweep, the health service's own (appliance.health.store.sweep on the
     appliance's store, settings and hardware), in this process: the service
     itself runs one only every health.interval seconds. As `korund health
     --once --json` prints it: readings (dicts), spans, spans_error."""

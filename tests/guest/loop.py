@@ -22,9 +22,15 @@ import re
 import time
 from pathlib import Path
 
-from appliance import agents, ami, dahdi_loop, model, prompt_library, simulator, store
-from appliance import dialplan_names as dn
-from appliance.instance import Instance
+from appliance.operators import states as agents
+from appliance.base import ami
+from devtools import dahdi_loop
+from appliance.operators import store as model
+from appliance.prompts import store as prompt_library
+from devtools import simulator
+from appliance.base import store
+from appliance.base import dialplan_names as dn
+from appliance.base.instance import Instance
 from appliance.scenarios import store as scenarios
 
 INSTANCE = os.environ.get("KORUND_INSTANCE", "/var/lib/korund/appliance")
@@ -166,7 +172,7 @@ def ready(db, extensions: list[str]) -> None:
 
 def simulator_phones() -> None:
     """The PSTN simulator's Asterisk (127.0.0.2) as the operators' IP phones:
-    a phone there answers with a test tone (appliance.simulator)."""
+    a phone there answers with a test tone (devtools.simulator)."""
     sim = Instance.at(SIM_BASE)
     if not simulator.settings_path(sim).exists():
         simulator.init(sim, simulator.SimSettings())

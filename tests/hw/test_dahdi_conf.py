@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from appliance import dahdi_apply, instance, spans, store
-from appliance.instance import Instance
-from appliance.model import ConfigError
-from appliance.render import dahdi
+from appliance.lines import apply as dahdi_apply
+from appliance.base import instance
+from appliance.lines import store as spans
+from appliance.base import store
+from appliance.base.instance import Instance
+from appliance.operators.store import ConfigError
+from appliance.lines import render as dahdi
 
 HERE = Path(__file__).parent
 FIXTURES = HERE.parent / "fixtures" / "hw"

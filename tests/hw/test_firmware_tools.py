@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance import cli as korund_cli
+from korund import cli as korund_cli
 from drivers import bundle, cli, maint
 from drivers.root import Root
 

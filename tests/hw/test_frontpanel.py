@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from appliance import health, store
+from appliance.health import store as health
+from appliance.base import store
 from drivers import frontpanel
 
 
@@ -154,8 +155,8 @@ def test_panel_status_from_the_store(tmp_path):
 
 
 def test_supervisord_runs_the_panel_only_when_a_port_is_set(tmp_path):
-    from appliance import supervisor
-    from appliance.instance import Instance
+    from appliance.base import supervisor
+    from appliance.base.instance import Instance
     inst = Instance(tmp_path / "appliance")
     inst.create_dirs()
     db = inst.open_store()
@@ -171,7 +172,7 @@ def test_the_frontpanel_command_drives_a_pty(tmp_path):
     """`korund frontpanel` as supervisord runs it: settings, the store's alarms."""
     import subprocess
     import sys
-    from appliance.instance import Instance
+    from appliance.base.instance import Instance
     inst = Instance(tmp_path / "appliance")
     inst.create_dirs()
     db = inst.open_store()
@@ -180,7 +181,7 @@ def test_the_frontpanel_command_drives_a_pty(tmp_path):
                "VALUES ('span:2', 'blue', 'critical', 'E1 2: BLUE alarm', '2026-01-01T00:00:00+00:00')")
     db.close()
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "appliance.cli", "-i", str(inst.base), "frontpanel",
+    proc = subprocess.Popen([sys.executable, "-m", "korund.cli", "-i", str(inst.base), "frontpanel",
                              "--port", os.ttyname(slave)], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import health, store
+from appliance.health import store as health
+from appliance.base import store
 from drivers import sensor_models, sensors
 from drivers.root import Root
 
@@ -246,7 +247,7 @@ def test_chart_svg_draws_points_and_limits():
 
 
 def test_hardware_settings_are_checked(tmp_path):
-    from appliance.model import ConfigError
+    from appliance.operators.store import ConfigError
     db = store.open_store(tmp_path / "k.db")
     health.set_setting(db, "hw.i2c_bus", "SMBus stub driver")
     health.set_setting(db, "health.interval", "10")

@@ -19,7 +19,8 @@ import sys
 import tarfile
 from pathlib import Path
 
-from appliance import health, store
+from appliance.health import store as health
+from appliance.base import store
 from drivers import bundle, frontpanel, spans
 from drivers.root import Root
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from appliance import member_states, model
+from appliance.operators import member_states
+from appliance.operators import store as model
 from tests.conftest import TONES
 from tests.harness import configure, korund, wait_for
 
@@ -158,7 +159,7 @@ def test_overflow_after_max_wait_goes_to_the_other_group(appliance, carrier):
 
 
 def test_no_ready_member_is_held_unavailable_and_a_state_nudge_reaches_no_phone(appliance, carrier):
-    """appliance.member_states on real Asterisk: the demo's ready operators
+    """appliance.operators.member_states on real Asterisk: the demo's ready operators
     are not taken for stale members; the nudge a stale member gets makes
     Asterisk request a channel to the phone and release it uncalled (what
     makes it compute the device state again) -- the phone never rings, and

@@ -9,7 +9,7 @@ from tests.harness import in_root
 APPLY_BROKEN = textwrap.dedent("""
     import sys
     from appliance import ami, apply, model, render, store
-    from appliance.instance import Instance
+    from appliance.base.instance import Instance
     inst = Instance.at(sys.argv[1])
     db = inst.open_store()
     files = render.render_all(model.load(db), inst)

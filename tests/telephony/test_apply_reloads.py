@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from appliance import apply, model
+from appliance import apply
+from appliance.operators import store as model
 from tests.harness import configure, in_root, korund, wait_for
 from tests.telephony.test_chan_dahdi_conf import SPAN_IN
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from appliance import model, store
+from appliance.operators import store as model
+from appliance.base import store
 from tests.conftest import TONES
 from tests.harness import configure, korund, wait_for
 
@@ -101,7 +102,7 @@ def test_a_call_abandoned_in_the_queue(appliance, carrier):
 
 
 def test_a_blind_transfer_from_the_desktop(appliance, carrier):
-    from appliance import desktop
+    from appliance.clients import desktop
     before = appliance.last_call_id()
     call = carrier.call(ani="4956100003", hold=25)
     assert call.answered_by_phone()["Phone"] == "1001"
@@ -181,7 +182,7 @@ def test_a_call_made_while_the_events_service_was_stopped_is_rebuilt(appliance, 
 
 
 def test_an_attended_transfer_from_the_desktop(appliance, carrier):
-    from appliance import desktop
+    from appliance.clients import desktop
     before = appliance.last_call_id()
     call = carrier.call(ani="4956100006", hold=30)
     assert call.answered_by_phone()["Phone"] == "1001"

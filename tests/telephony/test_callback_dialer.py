@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import dialplan_names as dn
+from appliance.base import dialplan_names as dn
 from tests.harness import in_root, wait_for
 
 

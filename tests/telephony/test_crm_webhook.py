@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from appliance import clients, store, webhooks
+from appliance.clients import store as clients
+from appliance.base import store
+from appliance.clients import webhooks
 from tests.harness import in_root, wait_for
 
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import dahdi_loop, spans
-from appliance import dialplan_names as dn
-from appliance.render import dahdi
+from devtools import dahdi_loop
+from appliance.lines import store as spans
+from appliance.base import dialplan_names as dn
+from appliance.lines import render as dahdi
 from tests.harness import in_root
 from tests.telephony.test_chan_dahdi_conf import NO_HARDWARE, load_in_asterisk, option_names  # noqa: F401
 
@@ -37,7 +38,7 @@ def test_chan_dahdi_reads_each_loop_kind(root, option_names, kind):  # noqa: F81
 
 CLEAR = """
 import sys
-from appliance.instance import Instance
+from appliance.base.instance import Instance
 db = Instance.at(sys.argv[1]).open_store()
 with db.atomic():
     db.execute("DELETE FROM spans")

@@ -1,6 +1,6 @@
 """Every path that rings one operator directly rings the phone the operator
 really uses: an IP phone's PJSIP/<ext>, or an analog telephone on an FXS
-port (operators.device 'DAHDI/<n>', appliance.devices) -- a scenario's
+port (operators.device 'DAHDI/<n>', appliance.operators.devices) -- a scenario's
 "route to operator", the routing's personal operator (F7), a blind transfer
 (the same korund-route step) and the callback dialer's operator leg.
 
@@ -17,8 +17,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import clients, model
-from appliance import dialplan_names as dn
+from appliance.clients import store as clients
+from appliance.operators import store as model
+from appliance.base import dialplan_names as dn
 from tests.harness import configure, wait_for
 from tests.telephony.test_scenarios import publish_and_bind
 

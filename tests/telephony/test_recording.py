@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance import archive_service, store, users
+from appliance.recordings import service as archive_service
+from appliance.base import store
+from appliance.users import store as users
 from tests import audio
 from tests.conftest import TONES
 from tests.harness import in_root, korund, wait_for

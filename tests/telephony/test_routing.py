@@ -10,7 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import clients, model, routing
+from appliance.clients import store as clients
+from appliance.operators import store as model
+from appliance.routing import store as routing
 from appliance.scenarios import store as scenarios
 from tests.harness import wait_for
 from tests.telephony.test_acd import HOLD, answered_by, configure, korund, paused_in_asterisk

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from appliance import store
+from appliance.base import store
 from appliance.scenarios import store as scenarios
 from tests import audio
 from tests.conftest import TONES
@@ -170,7 +170,7 @@ BALANCE = {
 
 @pytest.fixture(scope="module")
 def balance_line(ivr):
-    from appliance import datatables
+    from appliance.tables import store as datatables
     publish_and_bind(ivr, "balance", BALANCE, "200", before=lambda db: datatables.import_csv(
         db, "accounts", "account;balance\n4242;1500\n".encode("cp1251"), "account"))
     return ivr

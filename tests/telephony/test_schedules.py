@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance import schedules, store
+from appliance.schedules import store as schedules
+from appliance.base import store
 from appliance.scenarios import store as scenarios
 from tests import audio
 from tests.conftest import TONES

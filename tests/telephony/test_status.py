@@ -11,7 +11,8 @@ import urllib.request
 
 import pytest
 
-from appliance import store, users
+from appliance.base import store
+from appliance.users import store as users
 from tests.conftest import CARRIER_ADDR
 from tests.harness import in_root
 

@@ -1,7 +1,9 @@
 import pytest
 
-from appliance import demo, instance, store
-from appliance.instance import Instance
+from devtools import demo
+from appliance.base import instance
+from appliance.base import store
+from appliance.base.instance import Instance
 
 
 @pytest.fixture

@@ -7,8 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import agent_events, agents, model
-from appliance.render import dialplan, queues
+from appliance.operators import queue_events as agent_events
+from appliance.operators import states as agents
+from appliance.operators import store as model
+from appliance.render import dialplan
+from appliance.operators import render as queues
 
 
 class FakeAmi:
@@ -155,7 +158,7 @@ def test_pause_reasons(demo_db):
 
 
 def test_agent_cli(inst, demo_db, capsys):
-    from appliance import cli
+    from korund import cli
     base = ["-i", str(inst.base), "agent"]
     assert cli.main(base + ["pause", "1001", "3"]) == 0
     assert "1001 paused (technical break)" in capsys.readouterr().out

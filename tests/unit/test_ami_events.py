@@ -1,4 +1,4 @@
-from appliance import ami
+from appliance.base import ami
 
 
 class FakeEvent:

@@ -8,7 +8,9 @@ import re
 
 import pytest
 
-from appliance import apply, model, render
+from appliance import apply
+from appliance.operators import store as model
+from appliance import render
 
 ALL = [module for module, _ in apply.RELOADS]
 

@@ -1,6 +1,7 @@
 import io
 
-from appliance import cli, users
+from korund import cli
+from appliance.users import store as users
 
 
 def test_user_add_reads_the_password_from_stdin_and_refuses_weak_ones(inst, db, monkeypatch, capsys):
@@ -20,7 +21,7 @@ def test_calls_on_an_empty_history(inst, db, capsys):
 
 def test_scenario_import_publish_bind_and_simulate(inst, db, tmp_path, capsys):
     import json
-    from appliance import demo
+    from devtools import demo
     demo.seed(db)
     graph = {"start": "m", "nodes": {
         "m": {"type": "menu", "prompts": ["welcome"], "options": {"1": "r"}, "next": {"fail": "r"}},

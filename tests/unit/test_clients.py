@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import clients
-from appliance.model import ConfigError
+from appliance.clients import store as clients
+from appliance.operators.store import ConfigError
 
 
 @pytest.mark.parametrize("raw,stored", [

@@ -8,10 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from appliance import dahdi_loop, model, spans
-from appliance import dialplan_names as dn
-from appliance.model import ConfigError
-from appliance.render import dahdi, dialplan, queues
+from devtools import dahdi_loop
+from appliance.operators import store as model
+from appliance.lines import store as spans
+from appliance.base import dialplan_names as dn
+from appliance.operators.store import ConfigError
+from appliance.lines import render as dahdi
+from appliance.render import dialplan
+from appliance.operators import render as queues
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hw"
 
@@ -176,7 +180,7 @@ def test_put_in_service_runs_dahdi_cfg_on_korunds_own_files(inst, db, monkeypatc
 # --- analog operator phones on FXS ports ---------------------------------------
 
 def analog_operator(db):
-    from appliance import demo
+    from devtools import demo
     demo.seed(db)
     dahdi_loop.store(db, "analog")
     model.add_operator(db, "1005", "Vera Analog", device="DAHDI/49")
@@ -213,7 +217,9 @@ def test_operator_device_must_be_a_free_fxs_port(db, device, words):
 
 
 def test_events_on_the_port_find_the_operator(db):
-    from appliance import agents, desktop, devices
+    from appliance.operators import states as agents
+    from appliance.clients import desktop
+    from appliance.operators import devices
     analog_operator(db)
     assert devices.extension_of(db, "DAHDI/49-1") == "1005"
     assert devices.extension_of(db, "PJSIP/1001-0000002a") == "1001"
@@ -233,7 +239,7 @@ def test_events_on_the_port_find_the_operator(db):
 
 
 def test_call_history_names_the_fxs_operator_and_keeps_span_channel_category(db):
-    from appliance.history import CallHistory
+    from appliance.history.store import CallHistory
     analog_operator(db)
     h = CallHistory(db, clock=lambda: 1_800_000_000.0)
     base = {"Uniqueid": "88.1", "Linkedid": "88.1"}
@@ -265,7 +271,8 @@ class FakeAgi:
 
 
 def test_feature_codes_from_the_fxs_port_act_for_its_operator(db, monkeypatch, tmp_path):
-    from appliance import agents, ami
+    from appliance.operators import states as agents
+    from appliance.base import ami
     from appliance.agi import agent
     from appliance.agi.registry import CallContext
     analog_operator(db)

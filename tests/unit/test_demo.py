@@ -1,5 +1,5 @@
 """The demo configuration `make run` loads stays valid as the product grows."""
-from appliance import demo
+from devtools import demo
 from appliance.scenarios import graph
 
 
@@ -10,6 +10,6 @@ def test_the_demo_ivr_has_no_problems_and_every_prompt_in_both_languages():
 
 
 def test_the_demo_accounts_table_is_clean():
-    from appliance import datatables
+    from appliance.tables import store as datatables
     preview = datatables.preview(demo.DEMO_ACCOUNTS.encode("utf-8"), "account")
     assert not preview.problems and len(preview.rows) == 3

@@ -6,9 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import callbacks, dialer, store
-from appliance import dialplan_names as dn
-from appliance.model import ConfigError, load
+from appliance.callbacks import store as callbacks
+from appliance.callbacks import service as dialer
+from appliance.base import store
+from appliance.base import dialplan_names as dn
+from appliance.operators.store import ConfigError
+from appliance.operators.store import load
 from appliance.render import dialplan
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -256,7 +259,7 @@ def test_the_callback_context_dials_only_digits(demo_db):
 
 
 def test_the_cli_retries_a_failed_order_and_refuses_a_closed_one(inst, demo_db, capsys):
-    from appliance import cli
+    from korund import cli
     oid = order(demo_db)
     demo_db.execute("UPDATE callbacks SET status = 'failed', tries = 3 WHERE id = ?", [oid])
     demo_db.conn.commit()

@@ -14,8 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from appliance import archive_service, callbacks, dahdi_loop, desktop, dialer, history, model
-from appliance import dialplan_names as dn
+from appliance.recordings import service as archive_service
+from appliance.callbacks import store as callbacks
+from devtools import dahdi_loop
+from appliance.clients import desktop
+from appliance.callbacks import service as dialer
+from appliance.history import store as history
+from appliance.operators import store as model
+from appliance.base import dialplan_names as dn
 from appliance.render import dialplan
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hw"

@@ -1,4 +1,4 @@
-from appliance.history import CallHistory
+from appliance.history.store import CallHistory
 
 UID = "1700000000.1"
 

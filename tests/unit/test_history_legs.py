@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance import call_legs, callbacks
-from appliance.history import CallHistory
-from appliance.model import ConfigError
+from appliance.history import legs as call_legs
+from appliance.callbacks import store as callbacks
+from appliance.history.store import CallHistory
+from appliance.operators.store import ConfigError
 
 DATA = Path(__file__).parent / "data"
 EVENTS = json.loads((DATA / "history_ivr_queue_call.json").read_text())
@@ -245,8 +246,8 @@ def test_the_ivr_leg_carries_the_path_and_the_inputs(demo_db):
 
 
 def test_asterisk_logs_the_channel_events_the_catch_up_reads(demo_db, inst):
-    from appliance import model
-    from appliance.history import CEL_FIELDS
+    from appliance.operators import store as model
+    from appliance.history.store import CEL_FIELDS
     from appliance.render import core
     files = core.render(model.load(demo_db), inst)
     assert "enable = yes" in files["cel.conf"]

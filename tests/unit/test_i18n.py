@@ -36,7 +36,7 @@ def test_translations_keep_the_placeholders():
 
 
 def test_config_errors_translate_with_their_values():
-    from appliance import model
+    from appliance.operators import store as model
     t = i18n.Translator(i18n.load_catalogs())
     try:
         model.check_host("bad host;")

@@ -11,9 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from appliance import call_legs, log_rotation, store
-from appliance.history import CDR_OFFSET, CEL_OFFSET, CEL_SEEN, CallHistory
-from appliance.model import ConfigError
+from appliance.history import legs as call_legs
+from appliance.history import log_rotation
+from appliance.base import store
+from appliance.history.store import CDR_OFFSET
+from appliance.history.store import CEL_OFFSET
+from appliance.history.store import CEL_SEEN
+from appliance.history.store import CallHistory
+from appliance.operators.store import ConfigError
 
 from .test_history import cdr_line
 
@@ -271,7 +276,7 @@ def test_after_a_long_outage_the_files_are_read_a_few_at_a_time(demo_db, inst):
 
 
 def test_the_logs_command(demo_db, inst, capsys):
-    from appliance import cli
+    from korund import cli
     append(inst.cdr_log, call(1))
     assert cli.main(["-i", str(inst.base), "logs", "status", "--set", "logs.keep_days=365"]) == 0
     out = capsys.readouterr().out
@@ -290,7 +295,8 @@ def test_the_logs_command(demo_db, inst, capsys):
 
 def test_asterisk_and_supervisord_are_configured_to_rotate(demo_db, inst):
     import configparser
-    from appliance import model, supervisor
+    from appliance.operators import store as model
+    from appliance.base import supervisor
     from appliance.render import core
     logger = configparser.ConfigParser(strict=False)
     logger.read_string(core.render(model.load(demo_db), inst)["logger.conf"])

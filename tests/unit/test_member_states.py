@@ -1,9 +1,9 @@
 """Which queue members app_queue holds as unavailable by mistake
-(appliance.member_states), from `queue show` and `pjsip show contacts` as
+(appliance.operators.member_states), from `queue show` and `pjsip show contacts` as
 Asterisk 22 prints them."""
 from __future__ import annotations
 
-from appliance import member_states
+from appliance.operators import member_states
 
 QUEUE_SHOW = """\
 loop_pri has 1 calls (max unlimited) in 'ringall' strategy (0s holdtime, 0s talktime), W:0, C:0, A:0, SL:0.0%, SL2:0.0% within 0s

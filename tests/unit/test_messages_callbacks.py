@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance import callbacks, messages
+from appliance.callbacks import store as callbacks
+from appliance.messages import store as messages
 from appliance.agi.call_io import AgiCallIO
-from appliance.model import ConfigError
+from appliance.operators.store import ConfigError
 from appliance.scenarios.graph import check
 from appliance.scenarios.nodes import TYPES
 from appliance.scenarios.simulate import simulate
@@ -195,7 +196,7 @@ def test_stores_list_and_close(db):
 
 
 def test_the_command_line_lists_and_closes(inst, db, capsys):
-    from appliance import cli
+    from korund import cli
     base = ["-i", str(inst.base)]
     message_id = messages.add(db, "support", "4951234567", "u1", "a.wav", 3.0)
     order = callbacks.add(db, "support", "79161234567", "4951234567", "u1", datetime.now().astimezone(), None, True)

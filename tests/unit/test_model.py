@@ -1,6 +1,6 @@
 import pytest
 
-from appliance import model
+from appliance.operators import store as model
 
 
 def test_demo_has_a_default_group_with_two_operators(demo_db):

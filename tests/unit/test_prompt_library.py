@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from appliance import prompt_library as lib
-from appliance import prompts
-from appliance.model import ConfigError
+from appliance.prompts import store as lib
+from appliance.prompts import builtin as prompts
+from appliance.operators.store import ConfigError
 from appliance.scenarios import store as scenarios
 
 
@@ -226,7 +226,7 @@ def test_wav_file_serves_only_exact_existing_variants(db, inst):
 
 
 def test_the_cli_lists_and_refuses_clearly(inst, db, tmp_path, capsys):
-    from appliance import cli
+    from korund import cli
     lib.say(db, inst.sounds, "menu", "ru", "Меню", "admin", FAKE)
     base = ["-i", str(inst.base), "prompt"]
     assert cli.main(base + ["list"]) == 0

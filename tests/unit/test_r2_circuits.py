@@ -1,9 +1,9 @@
-"""MFC/R2 circuits left half-released are returned to idle (appliance.r2_circuits),
+"""MFC/R2 circuits left half-released are returned to idle (appliance.lines.r2_circuits),
 from `mfcr2 show channels` as Asterisk 22's chan_dahdi prints it (the stuck
 circuit 62 is the one CI's VM run saw)."""
 from __future__ import annotations
 
-from appliance import r2_circuits
+from appliance.lines import r2_circuits
 
 HEADER = "Chan Link# Variant Max ANI Max DNIS ANI First Immediate Accept Tx CAS   Rx CAS "
 STUCK = f"""\
@@ -101,7 +101,7 @@ def test_a_failing_ami_session_is_not_fatal(monkeypatch):
 
 
 def test_a_mend_is_in_the_hardware_alarm_log_already_cleared(db):
-    from appliance import health
+    from appliance.health import store as health
     r2_circuits.record_alarm(db, 62, ("CLEAR BA", "CLEAR FO"), at="2026-11-26T10:00:00+00:00")
     rows = health.alarms(db)
     assert [(a["source"], a["kind"], a["severity"], a["cleared_at"]) for a in rows] == [

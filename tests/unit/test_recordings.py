@@ -1,5 +1,5 @@
 """Recording policies, the index's crash recovery, retention and the disk
-guard (appliance.recordings), with real files in a temporary instance, a
+guard (appliance.recordings.store), with real files in a temporary instance, a
 fixed clock and a fake free-space function."""
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance import model, recordings
-from appliance.model import ConfigError
-from appliance.render import recording as render_recording
+from appliance.operators import store as model
+from appliance.recordings import store as recordings
+from appliance.operators.store import ConfigError
+from appliance.recordings import render as render_recording
 
 NOW = datetime(2027, 3, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -292,7 +293,7 @@ def test_disk_guard_settings_are_checked(db):
 
 
 def test_health_sweeps_leave_the_recordings_alarm_alone(db, inst):
-    from appliance import health
+    from appliance.health import store as health
     recordings.disk_guard(db, inst, lambda _p: (1, 100), NOW)
     health._reconcile(db, {}, "2027-03-10T12:00:00+00:00", True)
     assert db.execute("SELECT COUNT(*) FROM health_alarms WHERE cleared_at IS NULL").fetchone()[0] == 1

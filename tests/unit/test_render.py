@@ -1,6 +1,9 @@
 import re
 
-from appliance import apply, dialplan_names as dn, model, render
+from appliance import apply
+from appliance.base import dialplan_names as dn
+from appliance.operators import store as model
+from appliance import render
 
 
 def rendered(db, inst):

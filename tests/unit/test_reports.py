@@ -19,9 +19,11 @@ import json
 
 import pytest
 
-from appliance import store
-from appliance.model import ConfigError
-from appliance.reports import engine, forms, rollup
+from appliance.base import store
+from appliance.operators.store import ConfigError
+from appliance.reports import engine
+from appliance.reports import forms
+from appliance.reports import rollup
 from appliance.reports import period as P
 from appliance.reports.spec import check_spec
 from tests import reports_fixture as fx
@@ -252,7 +254,7 @@ def test_periods():
 
 
 def test_cli_shows_a_report_and_catches_up(hist, inst, capsys):
-    from appliance import cli
+    from korund import cli
     base = ["-i", str(inst.base), "reports"]
     assert cli.main(base + ["refresh"]) == 0
     assert cli.main(base + ["show", "groups", "--from", "2026-03-01", "--to", "2026-03-31", "--format", "csv"]) == 0

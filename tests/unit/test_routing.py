@@ -6,8 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import agents, clients, model, routing
-from appliance.render import dialplan, queues
+from appliance.operators import states as agents
+from appliance.clients import store as clients
+from appliance.operators import store as model
+from appliance.routing import store as routing
+from appliance.render import dialplan
+from appliance.operators import render as queues
 from appliance.scenarios import nodes
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
@@ -168,7 +172,7 @@ def test_route_node_skill_is_validated_and_passed_on():
 
 
 def test_routing_command(inst, demo_db, capsys):
-    from appliance import cli
+    from korund import cli
     base = ["-i", str(inst.base), "routing"]
     assert cli.main(base + ["skills", "1002", "billing:9,", "en:4"]) == 0
     assert cli.main(base + ["skills", "1001", "billing:0"]) == 2

@@ -89,7 +89,8 @@ def test_goto_goes_on_in_another_published_scenario():
 def test_a_caller_whose_keys_are_not_heard_takes_the_fail_ways_without_waiting():
     """An MFC/R2 line (dialplan_names.VAR_NO_KEYS): no menu prompt asking for a
     key, no wait, no retries -- the menu's and the input's 'fail' outputs."""
-    from appliance.scenarios.engine import Session, run
+    from appliance.scenarios.engine import Session
+    from appliance.scenarios.engine import run
     from appliance.scenarios.simulate import SimulatedCall
     call = SimulatedCall("1")           # a key the line could not deliver anyway
     call.takes_keys = False

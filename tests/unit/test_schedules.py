@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from appliance import schedules
-from appliance.model import ConfigError
+from appliance.schedules import store as schedules
+from appliance.operators.store import ConfigError
 from appliance.scenarios import graph as graphs
 from appliance.scenarios import simulate
 from appliance.scenarios import store as scenarios
@@ -296,7 +296,7 @@ def test_condition_node_reads_the_store_through_the_agi_callio(db):
 
 def test_cli_schedule_set_list_rm_and_bind_by_schedule(inst, demo_db, tmp_path, capsys):
     import json
-    from appliance import cli
+    from korund import cli
     db = demo_db
     publish(db, "day", DAY)
     publish(db, "night", NIGHT)

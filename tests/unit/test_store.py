@@ -1,4 +1,5 @@
-from appliance import migrations, store
+from appliance.base import migrations
+from appliance.base import store
 
 
 def test_store_is_wal_with_busy_timeout_and_records_migrations(inst):
@@ -42,7 +43,7 @@ def test_settings_round_trip(db):
 
 
 def test_initialise_generates_a_strong_ami_secret_once(db):
-    from appliance import instance
+    from appliance.base import instance
     secret = store.get_setting(db, "ami.secret")
     assert len(secret) >= 24
     instance.initialise(db)

@@ -12,8 +12,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from appliance import webhooks
-from appliance.model import ConfigError
+from appliance.clients import webhooks
+from appliance.operators.store import ConfigError
 
 
 @pytest.fixture
@@ -90,7 +90,7 @@ def test_the_sender_thread_delivers(db, inst, receiver):
     url, got, _answers = receiver
     webhooks.configure(db, url)
     webhooks.call_ended(db, {"uniqueid": "2"})
-    from appliance import store
+    from appliance.base import store
     stop = webhooks.start_sender(lambda: store.open_store(inst.db_path), interval=0.05)
     try:
         for _ in range(100):
@@ -103,7 +103,7 @@ def test_the_sender_thread_delivers(db, inst, receiver):
 
 
 def test_ami_events_queue_offered_once_and_ended(demo_db):
-    from appliance import clients
+    from appliance.clients import store as clients
     db = demo_db
     webhooks.on_event(db, {"Event": "AgentCalled", "DestChannel": "PJSIP/1001-1", "DestUniqueid": "9.1",
                            "Linkedid": "9.0"})

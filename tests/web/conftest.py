@@ -6,8 +6,11 @@ import re
 
 import pytest
 
-from appliance import demo, instance, store, users
-from appliance.instance import Instance
+from devtools import demo
+from appliance.base import instance
+from appliance.base import store
+from appliance.users import store as users
+from appliance.base.instance import Instance
 from web import create_app
 
 PASSWORD = "Correct-Horse-42"

@@ -3,7 +3,9 @@ and pause reasons in the panel (Flask test client, no Asterisk: changes are
 stored and pushed by the events service's sync later)."""
 from __future__ import annotations
 
-from appliance import agents, model, users
+from appliance.operators import states as agents
+from appliance.operators import store as model
+from appliance.users import store as users
 from tests.web.conftest import as_role
 
 

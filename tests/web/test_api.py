@@ -2,7 +2,7 @@
 code and response schema, with a bearer token."""
 from __future__ import annotations
 
-from appliance import users
+from appliance.users import store as users
 from tests.web.conftest import as_role
 from tests.web.test_calls_page import seed_calls
 from tests.web.test_inbox import seed_inbox

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import re
 
-from appliance import instance, store, users
-from appliance.instance import Instance
+from appliance.base import instance
+from appliance.base import store
+from appliance.users import store as users
+from appliance.base.instance import Instance
 from tests.web.conftest import PASSWORD, Browser, as_role
 from web import create_app
 

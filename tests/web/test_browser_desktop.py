@@ -12,7 +12,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from appliance import clients, store, users
+from appliance.clients import store as clients
+from appliance.base import store
+from appliance.users import store as users
 from appliance.scenarios import store as scenarios
 from tests.harness import in_root, wait_for
 from tests.web.browser import chromium  # noqa: F401 (fixtures)

@@ -10,7 +10,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from appliance import store, users
+from appliance.base import store
+from appliance.users import store as users
 from tests import audio
 from tests.conftest import TONES
 from tests.harness import in_root

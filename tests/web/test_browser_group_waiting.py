@@ -11,7 +11,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from appliance import moh, store, users
+from appliance.prompts import moh
+from appliance.base import store
+from appliance.users import store as users
 from tests import audio
 from tests.harness import korund, wait_for
 from tests.web.browser import CHROMIUM_ARGS
@@ -125,7 +127,7 @@ def test_a_group_that_rings_plays_no_music(admin_page, appliance, carrier):
 
 
 def test_a_bad_music_choice_is_refused(admin_page, appliance):
-    from appliance import model
+    from appliance.operators import store as model
     db = store.open_store(appliance.host_base / "korund.db", migrate=False)
     try:
         with pytest.raises(model.ConfigError) as err:

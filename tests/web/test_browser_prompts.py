@@ -10,7 +10,7 @@ import wave
 import pytest
 from playwright.sync_api import expect
 
-from appliance import store
+from appliance.base import store
 from appliance.scenarios import store as scenarios
 from tests import audio
 from tests.harness import in_root

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from appliance import store, users
+from appliance.base import store
+from appliance.users import store as users
 from tests import audio
 from tests.harness import in_root, wait_for
 from tests.web.browser import chromium  # noqa: F401 (fixtures)

@@ -14,7 +14,9 @@ import urllib.request
 import pytest
 from playwright.sync_api import expect
 
-from appliance import recordings, store, users
+from appliance.recordings import store as recordings
+from appliance.base import store
+from appliance.users import store as users
 from tests.harness import wait_for
 from tests.web.browser import CHROMIUM_ARGS
 

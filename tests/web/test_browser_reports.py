@@ -7,7 +7,7 @@ this month's reports."""
 from __future__ import annotations
 
 from playwright.sync_api import expect
-from appliance import store
+from appliance.base import store
 from tests import reports_fixture as fx
 from tests.web.browser import ADMIN_PASSWORD, chromium, login, page, site  # noqa: F401 (fixtures)
 

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from appliance.scenarios import store as scenarios
-from appliance import store
+from appliance.base import store
 from tests import audio
 from tests.harness import wait_for
 from tests.web.test_browser_desktop import chromium, desktop_of, offer_state, site as desktop_site  # noqa: F401

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from appliance import callbacks, dialer, users
+from appliance.callbacks import store as callbacks
+from appliance.callbacks import service as dialer
+from appliance.users import store as users
 from tests.web.conftest import as_role
 
 

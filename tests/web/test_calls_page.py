@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from appliance.history import CallHistory
+from appliance.history.store import CallHistory
 from tests.web.conftest import as_role
 
 EVENTS = json.loads((Path(__file__).parent.parent / "unit" / "data" / "history_ivr_queue_call.json").read_text())

@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import re
 
-from appliance import clients, webhooks
+from appliance.clients import store as clients
+from appliance.clients import webhooks
 from tests.web.conftest import as_role
 
 CSV = "name;phones;company;tariff\r\nИван Петров;8 916 123-45-67;Ромашка;Премиум\r\n".encode("cp1251")

@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance import dahdi_loop, model, spans, store
+from devtools import dahdi_loop
+from appliance.operators import store as model
+from appliance.lines import store as spans
+from appliance.base import store
 from tests.web.conftest import as_role
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "hw"

@@ -8,8 +8,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance import desktop, store, users
-from appliance.history import CallHistory
+from appliance.clients import desktop
+from appliance.base import store
+from appliance.users import store as users
+from appliance.history.store import CallHistory
 from tests.web.conftest import PASSWORD, Browser, as_role
 
 CALL = "1764130000.10"

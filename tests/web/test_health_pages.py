@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import health, store
+from appliance.health import store as health
+from appliance.base import store
 from drivers import sensors
 from web import health_page
 
@@ -173,7 +174,7 @@ def test_storage_shows_free_space_and_what_korund_keeps(seeded, monkeypatch):
     inst = seeded.config["KORUND_INSTANCE"]
     (inst.base / "recordings" / "2026").mkdir(parents=True, exist_ok=True)
     (inst.base / "recordings" / "2026" / "a.wav").write_bytes(b"\0" * 3 * 1048576)
-    from appliance import recordings as archive
+    from appliance.recordings import store as archive
     db = store.open_store(inst.db_path)
     # what the archive service does with a file it finds (here one that stopped growing an hour ago)
     archive.sweep(db, inst, set(), days=None, clock=lambda: time.time() + 3600)
@@ -190,7 +191,7 @@ def test_storage_shows_free_space_and_what_korund_keeps(seeded, monkeypatch):
     assert parts["logs"]["bytes"] >= 1048576 and parts["database"]["bytes"] > 0
     assert 0 < data["free"] <= data["total"]
     # a nearly full disk: below the delete floor, said in the page's state and words
-    from appliance import recordings
+    from appliance.recordings import store as recordings
     monkeypatch.setattr(recordings, "free_space", lambda _p: (2 * 1073741824, 100 * 1073741824))
     page = as_role(seeded, "tech").client.get("/health/").get_data(as_text=True)
     assert 'data-state="critical"' in page and "Free: 2.0 of 100.0 GiB (2.0 %)" in page

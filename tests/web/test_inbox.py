@@ -5,8 +5,10 @@ from __future__ import annotations
 import struct
 from datetime import datetime, timedelta
 
-from appliance import callbacks, messages, users
-from appliance.instance import Instance
+from appliance.callbacks import store as callbacks
+from appliance.messages import store as messages
+from appliance.users import store as users
+from appliance.base.instance import Instance
 from tests.web.conftest import as_role
 
 

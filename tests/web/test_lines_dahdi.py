@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from appliance import spans, store
+from appliance.lines import store as spans
+from appliance.base import store
 from tests.web.conftest import as_role
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "hw"

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from appliance import recordings, store
+from appliance.recordings import store as recordings
+from appliance.base import store
 
 from .conftest import as_role
 

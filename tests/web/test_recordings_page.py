@@ -11,7 +11,9 @@ import re
 
 import pytest
 
-from appliance import quality, recordings, users
+from appliance.recordings import quality
+from appliance.recordings import store as recordings
+from appliance.users import store as users
 from tests.web.conftest import as_role
 from tests.web.test_inbox import wav
 
@@ -421,7 +423,7 @@ def test_quality_over_the_api(seeded):
 
 
 def test_pages_keep_the_filters(seeded, monkeypatch):
-    from appliance import recording_search as archive
+    from appliance.recordings import search as archive
     panel, ids = seeded
     monkeypatch.setattr(archive, "PER_PAGE", 2)
     sup = as_role(panel, "super")

@@ -10,7 +10,7 @@ import re
 import openpyxl
 import pytest
 
-from appliance import users
+from appliance.users import store as users
 from tests import reports_fixture as fx
 from tests.web.conftest import PASSWORD, Browser, as_role
 

@@ -2,7 +2,7 @@
 routing settings, refusals that keep what was stored (Flask test client)."""
 from __future__ import annotations
 
-from appliance import routing
+from appliance.routing import store as routing
 from tests.web.conftest import as_role
 from tests.web.test_agents import bearer
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from appliance.scenarios import graph as graphs, simulate
+from appliance.scenarios import graph as graphs
+from appliance.scenarios import simulate
 from appliance.scenarios.nodes import TYPES
 from tests.web.conftest import as_role
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from appliance import schedules
+from appliance.schedules import store as schedules
 from appliance.scenarios import store as scenarios
 from tests.web.conftest import as_role
 

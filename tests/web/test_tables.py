@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from appliance import datatables
+from appliance.tables import store as datatables
 from tests.web.conftest import as_role
 
 CSV = "account;name;balance\r\n1001;Иван Петров;4200\r\n1002;Анна Смирнова;15\r\n".encode("cp1251")

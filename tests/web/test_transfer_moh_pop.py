@@ -8,8 +8,11 @@ import json
 
 import pytest
 
-from appliance import desktop, model, moh, overflow_offer
-from appliance.instance import Instance
+from appliance.clients import desktop
+from appliance.operators import store as model
+from appliance.prompts import moh
+from appliance.callbacks import overflow_offer
+from appliance.base.instance import Instance
 from appliance.render import core
 from appliance.scenarios import store as scenarios
 from appliance.scenarios.graph import check

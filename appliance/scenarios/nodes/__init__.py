@@ -60,4 +60,15 @@ def int_in(node: dict, key: str, lo: int, hi: int, default: int) -> list[str]:
     return []
 
 
-from . import callback, condition, goto, hangup, input, lookup, menu, message, play, route, say, setvar  # noqa: E402,F401,E501
+from appliance.scenarios.nodes import callback
+from appliance.scenarios.nodes import condition
+from appliance.scenarios.nodes import goto
+from appliance.scenarios.nodes import hangup
+from appliance.scenarios.nodes import input
+from appliance.scenarios.nodes import lookup
+from appliance.scenarios.nodes import menu
+from appliance.scenarios.nodes import message
+from appliance.scenarios.nodes import play
+from appliance.scenarios.nodes import route
+from appliance.scenarios.nodes import say
+from appliance.scenarios.nodes import setvar

@@ -1,12 +1,15 @@
 """Order a callback (F3). The caller picks when: key 1 = as soon as possible,
 keys 2..9 = the configured slots in order ("14:00-16:00", "tomorrow
-09:00-12:00", see appliance.callbacks). Then the number: the caller's own is
+09:00-12:00", see appliance.callbacks.store). Then the number: the caller's own is
 read back (1 = right, 2 = enter another); an entered number is read back the
 same way. The order is stored for the group; 'fail' after the retries."""
 import re
 
-from ... import callbacks
-from . import NodeType, int_in, prompts_of, register
+from appliance.callbacks import store as callbacks
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import int_in
+from appliance.scenarios.nodes import prompts_of
+from appliance.scenarios.nodes import register
 
 GROUP = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ASAP_KEY = "1"

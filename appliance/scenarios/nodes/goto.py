@@ -1,7 +1,8 @@
 """Go on in another scenario's published version (shared sub-menus)."""
 import re
 
-from . import NodeType, register
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import register
 
 
 def validate(node):

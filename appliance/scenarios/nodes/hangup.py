@@ -1,5 +1,7 @@
 """End the call (after an optional goodbye prompt)."""
-from . import NodeType, prompts_of, register
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import prompts_of
+from appliance.scenarios.nodes import register
 
 
 def run(node, io, session):

@@ -2,7 +2,12 @@
 and a pattern; 'fail' after the retries."""
 import re
 
-from . import NodeType, int_in, keys_not_heard, need, prompts_of, register
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import int_in
+from appliance.scenarios.nodes import keys_not_heard
+from appliance.scenarios.nodes import need
+from appliance.scenarios.nodes import prompts_of
+from appliance.scenarios.nodes import register
 
 VARIABLE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 

@@ -1,7 +1,9 @@
 """Look a record up in a data table (F4) by a session variable or the
 caller's number; its fields become session variables ``<prefix>_<column>``."""
-from . import NodeType, need, register
-from .input import VARIABLE
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import need
+from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.input import VARIABLE
 
 
 def validate(node):

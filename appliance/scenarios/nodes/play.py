@@ -1,5 +1,7 @@
 """Play one or more prompts; interruptible by a key if asked."""
-from . import NodeType, prompts_of, register
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import prompts_of
+from appliance.scenarios.nodes import register
 
 
 def validate(node):

@@ -2,7 +2,9 @@
 or an external number. The walk ends here; the session travels with the call."""
 import re
 
-from . import NodeType, int_in, register
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import int_in
+from appliance.scenarios.nodes import register
 
 TARGETS = ("group", "operator", "number")
 

@@ -1,6 +1,8 @@
 """Set a session variable (``{other}`` expands to another variable)."""
-from . import NodeType, need, register
-from .input import VARIABLE
+from appliance.scenarios.nodes import NodeType
+from appliance.scenarios.nodes import need
+from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.input import VARIABLE
 
 
 def validate(node):

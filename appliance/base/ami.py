@@ -1,0 +1,97 @@
+"""A thin layer over pyst2's AMI client for the parts Korund uses."""
+from __future__ import annotations
+
+import time
+
+from asterisk.manager import Manager, ManagerException, ManagerSocketException
+
+
+class AmiError(RuntimeError):
+    pass
+
+
+def connect_if_running(inst, db, timeout: float = 5.0) -> Manager | None:
+    """A logged-in client when the instance's Asterisk runs under supervisord
+    and answers, else None (then callers only write files)."""
+    from appliance.base import store
+    from appliance.base import supervisor
+    if supervisor.status(inst).get("asterisk", {}).get("state") != "RUNNING":
+        return None
+    try:
+        return connect(store.settings(db), timeout=timeout)
+    except AmiError:
+        return None
+
+
+def connect(settings: dict[str, str], timeout: float = 10.0) -> Manager:
+    """Log in to the instance's AMI, retrying until *timeout* seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        mgr = Manager()
+        try:
+            mgr.connect(settings["net.address"], int(settings["ami.port"]))
+            mgr.login(settings["ami.user"], settings["ami.secret"])
+            return mgr
+        except (ManagerSocketException, ManagerException, OSError) as exc:
+            close(mgr)
+            if time.monotonic() > deadline:
+                raise AmiError(f"cannot log in to AMI at {settings['net.address']}:"
+                               f"{settings['ami.port']}: {exc}") from exc
+            time.sleep(0.3)
+
+
+def close(mgr: Manager | None) -> None:
+    """Log off and close; a connection Asterisk already dropped is fine."""
+    if mgr is None:
+        return
+    try:
+        mgr.close()
+    except (ManagerException, ManagerSocketException, OSError, ValueError):
+        pass
+
+
+def command(mgr: Manager, cli: str) -> list[str]:
+    """Run a CLI command; return its output lines.
+
+    pyst2 keeps only the last ``Output:`` header, so read the raw lines.
+    A line break would end the AMI message early and desynchronise every
+    later response, so it is refused.
+    """
+    if "\r" in cli or "\n" in cli:
+        raise AmiError(f"refusing a CLI command with a line break: {cli!r}")
+    resp = mgr.command(cli)
+    lines = []
+    for raw in resp.response:
+        line = raw.rstrip("\r\n")
+        if line.startswith("Output: "):
+            lines.append(line[len("Output: "):])
+        elif line == "Output:":
+            lines.append("")
+    return lines
+
+
+def getvar(mgr: Manager, name: str, channel: str | None = None) -> str | None:
+    resp = mgr.getvar(name, channel) if channel else mgr.send_action({"Action": "Getvar", "Variable": name})
+    if resp.get_header("Response") != "Success":
+        return None
+    return resp.get_header("Value")
+
+
+def event_headers(event) -> dict[str, str]:
+    """All headers of a pyst2 event.
+
+    Asterisk passes a caller ID's line breaks into AMI events unescaped; pyst2
+    then stops reading headers at the first line without a colon and leaves
+    the rest (Context, Uniqueid, ...) in ``event.data``. Recover them: a line
+    without a colon continues the previous header's value.
+    """
+    headers = dict(event.headers)
+    last = next(reversed(headers), None)
+    for line in (event.data or "").splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key and " " not in key:
+            headers[key] = value
+            last = key
+        elif last is not None:
+            headers[last] = headers[last] + "\n" + line
+    return headers

@@ -1,0 +1,89 @@
+"""Every dialplan context and channel-variable name that Python and the
+generated dialplan share. The renderer writes these names into
+extensions.conf and the AGI scripts read/set them, so the two never drift.
+"""
+
+# Contexts
+CTX_INBOUND = "korund-inbound"        # calls arriving from the PSTN trunk
+CTX_ROUTE = "korund-route"            # queue a call to the group in VAR_GROUP
+CTX_OPERATORS = "korund-operators"    # calls from operators' phones
+CTX_AGI_FAIL = "korund-agi-fail"      # where an AGI script sends a broken call
+CTX_CALLBACK = "korund-callback"      # the dialer: operator answered, now dial the client
+CTX_TEST_CARRIER = "korund-test-carrier"  # channels of a span in the "test_carrier" role (loop tests)
+CTX_DEVSTATE = "korund-devstate"      # <ext>: make Asterisk look at PJSIP/<ext>'s state again (member_states)
+
+# Channel variables (inherited by the call's legs where prefixed with __)
+VAR_ANI = "KORUND_ANI"                # caller number, filtered to [0-9+]
+VAR_DNIS = "KORUND_DNIS"              # dialled number, filtered
+VAR_TRUNK = "KORUND_TRUNK"            # name of the trunk the call came in on
+VAR_GROUP = "KORUND_GROUP"            # queue (group) the call is routed to
+VAR_AGI_DONE = "KORUND_AGI_DONE"      # 1: the AGI routed the call; hangup: end it
+VAR_TARGET_OPERATOR = "KORUND_TARGET_OPERATOR"  # a scenario routed to one operator
+VAR_TARGET_NUMBER = "KORUND_TARGET_NUMBER"      # a scenario routed to an outside number
+VAR_QUEUE_PRIO = "QUEUE_PRIO"         # app_queue's own: the caller's priority
+VAR_ROUTE_SOURCE = "KORUND_ROUTE_SOURCE"  # "agi" or "fallback"
+VAR_TARGET_RING = "KORUND_TARGET_RING"   # seconds VAR_TARGET_OPERATOR rings (routing, F7)
+# [globals] <VAR_DEVICE_PREFIX><ext> = DAHDI/<n>: an operator whose phone is an analog
+# FXS port (appliance.operators.devices); korund-route dials the target operator on it,
+# else on PJSIP/<ext>, and keeps the dial string in VAR_OPERATOR_DIAL.
+VAR_DEVICE_PREFIX = "KORUND_DEV_"
+VAR_OPERATOR_DIAL = "KORUND_OPERATOR_DIAL"
+VAR_SKILL = "KORUND_SKILL"               # skill asked for: queue <group>--<skill> (routing, F7)
+VAR_QUEUE_MAX_PENALTY = "QUEUE_MAX_PENALTY"  # app_queue's own: highest member penalty offered first
+VAR_LANGUAGE = "CHANNEL(language)"
+# Calls arriving on DAHDI (E1 PRI, MFC/R2, analog FXO): where they came in,
+# from CHANNEL(dahdi_span) / CHANNEL(dahdi_channel), and the MFC/R2 caller
+# category chan_dahdi reports in MFCR2_CATEGORY ("National Subscriber" ...).
+VAR_SPAN = "KORUND_SPAN"
+VAR_DAHDI_CHANNEL = "KORUND_DAHDI_CHANNEL"
+VAR_CALLER_CATEGORY = "KORUND_CALLER_CATEGORY"
+CATEGORY_ALLOWED = "A-Za-z "
+# "1" on a call whose keys cannot be heard: an MFC/R2 channel, where the
+# dialplan turns chan_dahdi's in-band digit detection off (Debian's 22.10.1
+# crashed on any digit detected there -- fixed in Korund's build,
+# image-build/chan_dahdi/ -- and even fixed, only a circuit's first call
+# after Asterisk started heard keys). The IVR then takes a menu's or an
+# input's 'fail' way at once (appliance.agi).
+VAR_NO_KEYS = "KORUND_NO_KEYS"
+# The test carrier's context: DTMF digits to send after the far end answers.
+VAR_TEST_DTMF = "KORUND_TEST_DTMF"
+# Set by the callback dialer (appliance/dialer.py) on the operator's leg it
+# originates: the desktop pops the order's card from VAR_CALLBACK_ORDER (the
+# callbacks.id; it shows in the channel's VarSet events and Getvar).
+VAR_CALLBACK_ORDER = "KORUND_CALLBACK_ORDER"      # callbacks.id of the order being placed
+VAR_CALLBACK_ATTEMPT = "KORUND_CALLBACK_ATTEMPT"  # callback_attempts.id of this attempt
+VAR_CALLBACK_NUMBER = "KORUND_CALLBACK_NUMBER"    # the client's number (digits) dialed after the operator
+VAR_CALLBACK_RING = "KORUND_CALLBACK_RING"        # seconds the client's phone may ring
+DB_CALLBACK_RESULTS = "korund_cb"                  # AstDB family: <attempt id> = the client leg's DIALSTATUS
+
+# AGI script names (agi://host:port/<name>)
+AGI_INBOUND = "inbound"
+AGI_AGENT = "agent"                   # phone feature codes: login, logout, pause, ready
+AGI_OVERFLOW = "overflow"             # a group's overflow scenario
+VAR_OVERFLOWS = "KORUND_OVERFLOWS"    # how many times the call overflowed already
+
+# Characters a caller ID may keep; everything else is dropped before the
+# number reaches the dialplan or the database.
+ANI_ALLOWED = "0-9+"
+DNIS_ALLOWED = "0-9+*#"
+
+
+# A group's skill queues are named "<group>--<skill>" (appliance.routing.store);
+# whoever reads a queue name from an AMI event wants the group.
+QUEUE_SEPARATOR = "--"
+
+
+def group_of_queue(queue: str | None) -> str:
+    """'support--billing' -> 'support'; a plain group's queue is the group."""
+    return (queue or "").split(QUEUE_SEPARATOR, 1)[0]
+
+
+# Call recording (F12; appliance.recordings.store, appliance.recordings.render).
+CTX_RECORD = "korund-record"                 # Gosub on the operator's channel once answered
+CTX_RECORD_POLICY = "korund-record-policy"   # one extension per recording policy
+VAR_REC_MODE = "KORUND_REC_MODE"             # the chosen policy's mode: all, none, sampled, demand
+VAR_REC_PERCENT = "KORUND_REC_PERCENT"       # its sample share (sampled)
+VAR_REC_TWO_CHANNEL = "KORUND_REC_2CH"       # 1: caller and operator in separate channels
+VAR_REC_POLICY = "KORUND_REC_POLICY"         # its key: default, callbacks, group:<name>, number:<dnis>
+VAR_REC_FILE = "KORUND_REC_FILE"             # the file being recorded (on the operator's channel)
+EVENT_RECORDING = "KorundRecording"          # UserEvent: a recording started (the archive service indexes it)

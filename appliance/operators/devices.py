@@ -1,0 +1,78 @@
+"""Where an operator's phone is: an IP phone (the PJSIP endpoint named after
+the extension, the default) or an analog telephone on an FXS port of a DAHDI
+span (Operator.device "DAHDI/<channel>", m022_dahdi_loop). The queues ring
+``interface(op)``; events that name a channel are mapped back to the
+operator's extension by ``extension_of``.
+"""
+from __future__ import annotations
+
+import re
+
+from appliance.operators.store import ConfigError
+
+DEVICE = re.compile(r"^DAHDI/([1-9][0-9]{0,2})$")
+_DAHDI_CHANNEL = re.compile(r"^DAHDI/([1-9][0-9]{0,2})-[0-9]+$")
+_PJSIP_CHANNEL = re.compile(r"^PJSIP/(.+)-[0-9a-f]+$")
+
+
+def interface(op) -> str:
+    """What Asterisk rings for the operator: 'PJSIP/1001' or 'DAHDI/49'."""
+    return getattr(op, "device", "") or f"PJSIP/{op.extension}"
+
+
+def fxs_ports(db) -> list[str]:
+    """Dial strings of the operator-phone (FXS) ports of the appliance's
+    own spans (not a loop test's carrier), in channel order."""
+    from appliance.lines import store as spans
+    from appliance.lines import render as dahdi
+    stored = spans.load_all(db)
+    hw = dahdi.hardware()
+    out = []
+    for s in stored:
+        if s.enabled and s.role != "test_carrier" and s.phones:
+            out += dahdi.dialable(s, hw, stored)
+    return out
+
+
+def check(db, device: str | None, extension: str | None = None) -> str:
+    """'' (IP phone) or a free FXS port's 'DAHDI/<n>'; ConfigError otherwise."""
+    device = (device or "").strip()
+    if device.lower() in ("", "sip", "pjsip"):
+        return ""
+    if not DEVICE.match(device):
+        raise ConfigError("device", "'{device}' is not an IP phone or an analog port like DAHDI/49",
+                          device=device)
+    if device not in fxs_ports(db):
+        raise ConfigError("device", "{device} is not an operators' phone (FXS) port of a span on the "
+                          "Lines page", device=device)
+    taken = db.execute("SELECT extension FROM operators WHERE device = ? AND extension != ?",
+                       [device, extension or ""]).fetchone()
+    if taken:
+        raise ConfigError("device", "{device} is already the phone of operator {extension}",
+                          device=device, extension=taken[0])
+    return device
+
+
+def extension_of(db, channel: str | None) -> str | None:
+    """The operator extension a channel belongs to: 'PJSIP/1001-0000002a' ->
+    '1001', 'DAHDI/49-1' -> the operator whose device is DAHDI/49."""
+    channel = channel or ""
+    m = _PJSIP_CHANNEL.match(channel)
+    if m:
+        return m.group(1)
+    m = _DAHDI_CHANNEL.match(channel)
+    if m:
+        row = db.execute("SELECT extension FROM operators WHERE device = ?", [f"DAHDI/{m.group(1)}"]).fetchone()
+        return row[0] if row else None
+    return None
+
+
+def extension_of_interface(db, iface: str | None) -> str | None:
+    """'PJSIP/1001' -> '1001'; 'DAHDI/49' -> its operator's extension."""
+    iface = iface or ""
+    if iface.startswith("PJSIP/"):
+        return iface.partition("/")[2] or None
+    if DEVICE.match(iface):
+        row = db.execute("SELECT extension FROM operators WHERE device = ?", [iface]).fetchone()
+        return row[0] if row else None
+    return None
