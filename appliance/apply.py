@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance.base import ami
-from appliance.operators import store as model
 from appliance import render
 from appliance.base.instance import ASTERISK_USER
 from appliance.base.instance import Instance
+from appliance.render import config as render_config
 
 GENERATION_VAR = "KORUND_CONFIG_GENERATION"
 
@@ -269,7 +269,7 @@ def apply(inst: Instance, db, mgr=None, files: dict[str, str] | None = None) -> 
     """Render from *db* (or take *files*), write, reload through *mgr* if
     Asterisk runs, and roll back on failure."""
     if files is None:
-        files = render.render_all(model.load(db), inst)
+        files = render.render_all(render_config.load(db), inst)
     files = stamp_generation(files)
     previous = read_set(inst.last_good)
     changed = changed_files(files, previous, read_set(inst.etc))
@@ -298,6 +298,6 @@ def apply(inst: Instance, db, mgr=None, files: dict[str, str] | None = None) -> 
 
 def pending(inst: Instance, db) -> list[str]:
     """Files whose rendering differs from the last applied set."""
-    files = stamp_generation(render.render_all(model.load(db), inst))
+    files = stamp_generation(render.render_all(render_config.load(db), inst))
     good = read_set(inst.last_good)
     return sorted(n for n in set(files) | set(good) if files.get(n) != good.get(n))

@@ -5,15 +5,15 @@ import re
 import shutil
 
 from appliance.base import ami
-from appliance.operators import store as model
 from appliance.base import store
 from appliance.base import supervisor
 from appliance.base.instance import Instance
+from appliance.render import config as render_config
 
 
 def collect(inst: Instance, db) -> dict:
     settings = store.settings(db)
-    config = model.load(db)
+    config = render_config.load(db)
     result = {
         "services": supervisor.status(inst),
         "asterisk": {"up": False},

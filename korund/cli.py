@@ -17,13 +17,14 @@ from appliance import apply as applier
 from appliance.base import ami
 from devtools import demo
 from appliance.base import instance
-from appliance.operators import store as model
 from appliance.prompts import builtin as prompts
 from devtools import simulator
 from appliance.base import store
 from appliance.base import supervisor
 from appliance.prompts import moh
 from appliance.base.instance import Instance
+from appliance.base.errors import ConfigError
+from appliance.lines import trunks as sip_trunks
 
 
 def _running_ami(inst: Instance, db):
@@ -161,8 +162,8 @@ def cmd_trunk(args, inst: Instance) -> int:
     db = inst.open_store()
     host, _, port = args.address.partition(":")
     try:
-        model.update_sip_trunk(db, args.name, host, port or 5060)
-    except model.ConfigError as exc:
+        sip_trunks.update_sip_trunk(db, args.name, host, port or 5060)
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return cmd_apply(args, inst)
@@ -195,7 +196,7 @@ def cmd_user(args, inst: Instance) -> int:
         with db.atomic():
             user = users.create(db, args.username, password, args.role, args.language, operator_id)
             audit.record(db, "korund-cli", "user added", user.username, {"role": user.role})
-    except model.ConfigError as exc:
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"user {user.username} ({user.role}) created")
@@ -235,7 +236,7 @@ def cmd_scenario(args, inst: Instance) -> int:
                                        load=lambda other: scenarios.published(db, other),
                                        schedule=lambda name: schedules.load(db, name))
             print(json.dumps(result, ensure_ascii=False, indent=2))
-    except (model.ConfigError, OSError, ValueError) as exc:
+    except (ConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -250,7 +251,7 @@ def cmd_table(args, inst: Instance) -> int:
             p = datatables.preview(raw, args.key)
         else:
             p = datatables.import_csv(db, args.name, raw, args.key, "merge" if args.merge else "replace")
-    except (model.ConfigError, OSError) as exc:
+    except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{len(p.rows)} rows, columns {', '.join(p.columns)}, encoding {p.encoding}")
@@ -283,7 +284,7 @@ def cmd_clients(args, inst: Instance) -> int:
             return 2
         raw = open(args.file, "rb").read()
         p = clients.preview(db, raw) if args.dry_run else clients.import_csv(db, raw, by="cli")
-    except (model.ConfigError, OSError) as exc:
+    except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     new = sum(1 for r in p.rows if not r["id"])
@@ -324,7 +325,7 @@ def cmd_prompt(args, inst: Instance) -> int:
                 gone = prompt_library.delete(db, inst.sounds, args.name, args.language)
                 audit.record(db, "korund-cli", "prompt deleted", args.name, {"languages": gone})
                 print(f"prompt {args.name} deleted ({', '.join(gone)})")
-    except (model.ConfigError, OSError) as exc:
+    except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -346,14 +347,14 @@ def cmd_schedule(args, inst: Instance) -> int:
         if args.schedule_command == "show":
             s = schedules.load(db, args.name or "")
             if s is None:
-                raise model.ConfigError("name", "no schedule named '{name}'", name=args.name)
+                raise ConfigError("name", "no schedule named '{name}'", name=args.name)
             print(json.dumps(schedules.to_json(s), ensure_ascii=False, indent=2))
             return 0
         with db.atomic():
             if args.schedule_command == "set":
                 data = json.loads(open(args.name, encoding="utf-8").read())
                 if not isinstance(data, dict):
-                    raise model.ConfigError("schedule", "a schedule is an object")
+                    raise ConfigError("schedule", "a schedule is an object")
                 exists = schedules.load(db, str(data.get("name", ""))) is not None
                 s = schedules.save(db, data, create=not exists)
                 audit.record(db, "korund-cli", "schedule changed" if exists else "schedule added", s.name,
@@ -363,7 +364,7 @@ def cmd_schedule(args, inst: Instance) -> int:
                 schedules.delete(db, args.name or "")
                 audit.record(db, "korund-cli", "schedule deleted", args.name)
                 print(f"schedule {args.name} deleted")
-    except (model.ConfigError, OSError, ValueError) as exc:
+    except (ConfigError, OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
@@ -413,7 +414,7 @@ def cmd_callbacks(args, inst: Instance) -> int:
         except LookupError:
             print(f"error: no callback order {args.retry}", file=sys.stderr)
             return 1
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             print(f"error: {exc.text}", file=sys.stderr)
             return 1
         return 0
@@ -441,10 +442,10 @@ def cmd_callbacks(args, inst: Instance) -> int:
 
 def cmd_agent(args, inst: Instance) -> int:
     """Operator states: list, or login/logout/ready/pause EXTENSION [REASON]."""
-    from appliance.operators import states as agents
+    from appliance.operators import states as operator_states
     db = inst.open_store()
     if args.agent_command == "list":
-        rows = agents.states(db)
+        rows = operator_states.states(db)
         if args.json:
             print(json.dumps(rows, indent=2))
             return 0
@@ -457,14 +458,14 @@ def cmd_agent(args, inst: Instance) -> int:
         return 2
     if args.agent_command == "pause" and not args.reason:
         print("error: give a pause reason (name or number): "
-              + ", ".join(f"{r['code']} {r['name']}" for r in agents.reasons(db)), file=sys.stderr)
+              + ", ".join(f"{r['code']} {r['name']}" for r in operator_states.reasons(db)), file=sys.stderr)
         return 2
     mgr = _running_ami(inst, db)
     try:
-        with agents.immediate(db):
+        with operator_states.immediate(db):
             new = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause": "paused"}
-            r = agents.change(db, mgr, args.extension, new[args.agent_command], args.reason, by="cli")
-    except model.ConfigError as exc:
+            r = operator_states.change(db, mgr, args.extension, new[args.agent_command], args.reason, by="cli")
+    except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:
@@ -817,7 +818,7 @@ def main(argv=None) -> int:
     inst = Instance.at(args.instance)
     try:
         return args.fn(args, inst)
-    except (model.ConfigError, ami.AmiError, TimeoutError) as exc:
+    except (ConfigError, ami.AmiError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

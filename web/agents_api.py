@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, g, jsonify
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.base import ami
 from appliance.base import audit
-from appliance.operators import store as model
 from appliance.base import store
 
 from . import get_db, security
 from .api import body, invalid
+from appliance.base.errors import ConfigError
 
 bp = Blueprint("agents_api", __name__, url_prefix="/api/v1")
-bp.register_error_handler(model.ConfigError, invalid)
+bp.register_error_handler(ConfigError, invalid)
 EDITORS = ("admin", "supervisor")
 VIEWERS = ("admin", "supervisor", "operator")
 
@@ -47,8 +47,8 @@ def set_state(db, extension: str, new: str, reason) -> dict:
         abort(403)
     mgr = connect_ami(db)
     try:
-        with agents.immediate(db):
-            result = agents.change(db, mgr, extension, new, reason, by=g.user.username)
+        with operator_states.immediate(db):
+            result = operator_states.change(db, mgr, extension, new, reason, by=g.user.username)
             audit.record(db, g.user.username, "operator state", extension,
                          {"state": new, "reason": result["reason"]})
     finally:
@@ -59,7 +59,7 @@ def set_state(db, extension: str, new: str, reason) -> dict:
 @bp.get("/agents")
 @security.roles(*VIEWERS)
 def list_agents():
-    return jsonify(agents.states(get_db()))
+    return jsonify(operator_states.states(get_db()))
 
 
 @bp.post("/agents/<extension>/state")
@@ -72,4 +72,4 @@ def change_state(extension):
 @bp.get("/pause-reasons")
 @security.roles(*VIEWERS)
 def pause_reasons():
-    return jsonify(agents.reasons(get_db()))
+    return jsonify(operator_states.reasons(get_db()))

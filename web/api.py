@@ -11,13 +11,16 @@ from dataclasses import asdict
 from flask import Blueprint, abort, g, jsonify, request
 
 from appliance.base import audit
-from appliance.operators import store as model
+from appliance.operators import store as operator_store
 from appliance.routing import store as routing
 from appliance.lines import store as spans
 from appliance.users import store as users
 
 from . import changes, error_text, get_db, security, settings_page, status
 from .openapi import spec
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
+from appliance.lines import trunks as sip_trunks
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 STAFF = security.STAFF
@@ -30,8 +33,8 @@ def body() -> dict:
     return data
 
 
-@bp.errorhandler(model.ConfigError)
-def invalid(exc: model.ConfigError):
+@bp.errorhandler(ConfigError)
+def invalid(exc: ConfigError):
     return jsonify(error="invalid", field=exc.field, message=error_text(exc)), 422
 
 
@@ -61,7 +64,7 @@ def set_group_settings(db, name: str, d: dict) -> None:
     """The ACD and routing keys present in the request body (others stay)."""
     acd = {k: d[k] for k in GROUP_ACD_KEYS if k in d}
     if acd:
-        model.set_group_acd(db, name, acd)
+        operator_store.set_group_acd(db, name, acd)
     settings = {k: d[k] for k in routing.GROUP_KEYS if k in d}
     if settings:
         routing.set_group_settings(db, name, settings)
@@ -94,7 +97,7 @@ def me():
     data = user_json(g.user)
     data["operator"] = None
     if g.user.operator_id:
-        op = next((o for o in model.load(get_db()).operators if o.id == g.user.operator_id), None)
+        op = next((o for o in render_config.load(get_db()).operators if o.id == g.user.operator_id), None)
         data["operator"] = operator_json(op) if op else None
     return jsonify(data)
 
@@ -110,7 +113,7 @@ def get_status():
 @bp.get("/trunks")
 @security.roles(*STAFF)
 def trunks():
-    return jsonify([trunk_json(t) for t in model.load(get_db()).trunks])
+    return jsonify([trunk_json(t) for t in render_config.load(get_db()).trunks])
 
 
 @bp.post("/trunks")
@@ -119,29 +122,29 @@ def add_trunk():
     d = body()
     db = get_db()
     with db.atomic():
-        model.add_sip_trunk(db, d.get("name", ""), d.get("host", ""), d.get("port", 5060))
+        sip_trunks.add_sip_trunk(db, d.get("name", ""), d.get("host", ""), d.get("port", 5060))
         changed("trunk added", d.get("name"), {"host": d.get("host"), "port": d.get("port")})
-    return jsonify(trunk_json(find(model.load(db).trunks, "name", d["name"].strip()))), 201
+    return jsonify(trunk_json(find(render_config.load(db).trunks, "name", d["name"].strip()))), 201
 
 
 @bp.route("/trunks/<name>", methods=["GET", "PUT", "DELETE"])
 @security.roles(*STAFF)
 def trunk(name):
     db = get_db()
-    current = find(model.load(db).trunks, "name", name)
+    current = find(render_config.load(db).trunks, "name", name)
     if request.method == "GET":
         return jsonify(trunk_json(current))
     if g.user.role not in ("admin", "technician"):
         abort(403)
     with db.atomic():
         if request.method == "DELETE":
-            model.delete_trunk(db, name)
+            sip_trunks.delete_trunk(db, name)
             changed("trunk deleted", name)
             return "", 204
         d = body()
-        model.update_sip_trunk(db, name, d.get("host", current.host), d.get("port", current.port))
+        sip_trunks.update_sip_trunk(db, name, d.get("host", current.host), d.get("port", current.port))
         changed("trunk changed", name, {"host": d.get("host"), "port": d.get("port")})
-    return jsonify(trunk_json(find(model.load(db).trunks, "name", name)))
+    return jsonify(trunk_json(find(render_config.load(db).trunks, "name", name)))
 
 
 # --- E1 spans -------------------------------------------------------------
@@ -188,7 +191,7 @@ def span(number):
 @bp.get("/operators")
 @security.roles("admin", "supervisor")
 def operators():
-    return jsonify([operator_json(o) for o in model.load(get_db()).operators])
+    return jsonify([operator_json(o) for o in render_config.load(get_db()).operators])
 
 
 @bp.post("/operators")
@@ -197,39 +200,39 @@ def add_operator():
     d = body()
     db = get_db()
     with db.atomic():
-        model.add_operator(db, str(d.get("extension", "")), d.get("name", ""), d.get("contact"), device=d.get("device"))
+        operator_store.add_operator(db, str(d.get("extension", "")), d.get("name", ""), d.get("contact"), device=d.get("device"))
         if "skills" in d:
             routing.set_skills(db, str(d["extension"]).strip(), d["skills"])
         changed("operator added", str(d.get("extension")), {"name": d.get("name"), "skills": d.get("skills")})
-    return jsonify(operator_json(find(model.load(db).operators, "extension", str(d["extension"]).strip()))), 201
+    return jsonify(operator_json(find(render_config.load(db).operators, "extension", str(d["extension"]).strip()))), 201
 
 
 @bp.route("/operators/<extension>", methods=["GET", "PUT", "DELETE"])
 @security.roles("admin", "supervisor")
 def operator(extension):
     db = get_db()
-    current = find(model.load(db).operators, "extension", extension)
+    current = find(render_config.load(db).operators, "extension", extension)
     if request.method == "GET":
         return jsonify(operator_json(current))
     with db.atomic():
         if request.method == "DELETE":
-            model.delete_operator(db, extension)
+            operator_store.delete_operator(db, extension)
             changed("operator deleted", extension)
             return "", 204
         d = body()
-        model.update_operator(db, extension, d.get("name", current.name), d.get("contact", current.contact),
+        operator_store.update_operator(db, extension, d.get("name", current.name), d.get("contact", current.contact),
                               bool(d.get("enabled", current.enabled)), device=d.get("device"))
         if "skills" in d:
             routing.set_skills(db, extension, d["skills"])
         changed("operator changed", extension, {"name": d.get("name"), "contact": d.get("contact"),
                                                 "skills": d.get("skills")})
-    return jsonify(operator_json(find(model.load(db).operators, "extension", extension)))
+    return jsonify(operator_json(find(render_config.load(db).operators, "extension", extension)))
 
 
 @bp.get("/groups")
 @security.roles("admin", "supervisor")
 def groups():
-    return jsonify([group_json(gr) for gr in model.load(get_db()).groups])
+    return jsonify([group_json(gr) for gr in render_config.load(get_db()).groups])
 
 
 @bp.post("/groups")
@@ -238,34 +241,34 @@ def add_group():
     d = body()
     db = get_db()
     with db.atomic():
-        model.add_group(db, d.get("name", ""), d.get("title", ""), d.get("strategy", "rrmemory"),
+        operator_store.add_group(db, d.get("name", ""), d.get("title", ""), d.get("strategy", "rrmemory"),
                         d.get("ring_timeout", 15), bool(d.get("is_default", False)))
-        model.set_members(db, d["name"].strip(), [str(m) for m in d.get("members", [])])
+        operator_store.set_members(db, d["name"].strip(), [str(m) for m in d.get("members", [])])
         set_group_settings(db, d["name"].strip(), d)
         changed("group added", d.get("name"), {"members": d.get("members", [])})
-    return jsonify(group_json(find(model.load(db).groups, "name", d["name"].strip()))), 201
+    return jsonify(group_json(find(render_config.load(db).groups, "name", d["name"].strip()))), 201
 
 
 @bp.route("/groups/<name>", methods=["GET", "PUT", "DELETE"])
 @security.roles("admin", "supervisor")
 def group(name):
     db = get_db()
-    current = find(model.load(db).groups, "name", name)
+    current = find(render_config.load(db).groups, "name", name)
     if request.method == "GET":
         return jsonify(group_json(current))
     with db.atomic():
         if request.method == "DELETE":
-            model.delete_group(db, name)
+            operator_store.delete_group(db, name)
             changed("group deleted", name)
             return "", 204
         d = body()
-        model.update_group(db, name, d.get("title", current.title), d.get("strategy", current.strategy),
+        operator_store.update_group(db, name, d.get("title", current.title), d.get("strategy", current.strategy),
                            d.get("ring_timeout", current.ring_timeout), bool(d.get("is_default", current.is_default)))
         if "members" in d:
-            model.set_members(db, name, [str(m) for m in d["members"]])
+            operator_store.set_members(db, name, [str(m) for m in d["members"]])
         set_group_settings(db, name, d)
         changed("group changed", name, d)
-    return jsonify(group_json(find(model.load(db).groups, "name", name)))
+    return jsonify(group_json(find(render_config.load(db).groups, "name", name)))
 
 
 # --- users, settings, audit, changes ---------------------------------------
@@ -298,7 +301,7 @@ def user(user_id):
     with db.atomic():
         if request.method == "DELETE":
             if current.id == g.user.id:
-                raise model.ConfigError("id", "you cannot delete yourself")
+                raise ConfigError("id", "you cannot delete yourself")
             users.delete(db, user_id)
             changed("user deleted", current.username)
             return "", 204

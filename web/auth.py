@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
 
 from appliance.base import audit
-from appliance.operators import store as model
 from appliance.users import store as users
 
 from . import error_text, get_db, gettext, i18n, security
+from appliance.base.errors import ConfigError
 
 bp = Blueprint("auth", __name__)
 
@@ -71,7 +71,7 @@ def setup():
                     user = users.create(db, form.get("username", ""), form.get("password", ""),
                                         "admin", language=g.lang)
                     audit.record(db, user.username, "first admin created")
-            except model.ConfigError as exc:
+            except ConfigError as exc:
                 errors[exc.field] = error_text(exc)
             else:
                 security.login(db, user)
@@ -115,7 +115,7 @@ def profile():
                 users.revoke_token(db, g.user.id, int(request.form.get("token_id", "0")))
                 audit.record(db, g.user.username, "API token revoked", request.form.get("token_id", ""))
                 flash(gettext("Token revoked."))
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         except users.LoginError:
             errors["current"] = gettext("Wrong password.")

@@ -12,12 +12,12 @@ from flask import Blueprint, abort, g, jsonify, render_template, request, url_fo
 from werkzeug.routing import BuildError
 
 from appliance.history import legs as call_legs
-from appliance.operators import store as model
 from appliance.schedules import store as schedules
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import invalid
+from appliance.render import config as render_config
 
 bp = Blueprint("calls", __name__)
 api_bp = Blueprint("calls_api", __name__, url_prefix="/api/v1")
@@ -124,7 +124,7 @@ def index():
         result = call_legs.search(db, args, _page(), call_legs.PER_PAGE, extension, _tz())
     except ConfigError as exc:
         errors[exc.field] = error_text(exc)
-    config = model.load(db)
+    config = render_config.load(db)
     groups = sorted({gr.name for gr in config.groups} | {r[0] for r in db.execute(
         "SELECT DISTINCT grp FROM calls WHERE grp IS NOT NULL AND grp != ''")})
     options = {"direction": [(k, gettext(v)) for k, v in DIRECTION_NAMES.items()],

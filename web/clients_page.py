@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 from appliance.base import audit
 from appliance.clients import store as clients
 from appliance.clients import webhooks
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

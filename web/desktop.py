@@ -14,13 +14,13 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.base import ami
 from appliance.base import audit
 from appliance.clients import store as clients
 from appliance.clients import desktop
 from appliance.base import store
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, security
 
@@ -85,7 +85,7 @@ def _session_for_writing(linkedid: str) -> str:
 def page():
     db = get_db()
     if g.user.role != "operator" and not request.args.get("operator"):
-        return render_template("desktop.html", chooser=agents.states(db), ext=None)
+        return render_template("desktop.html", chooser=operator_states.states(db), ext=None)
     ext, readonly = _whose()
     current = desktop.current_offer(db, ext)
     config = {
@@ -99,9 +99,9 @@ def page():
         "recording": url_for("recording_policy_api.api_call_recording", linkedid="LINKEDID"),
     }
     return render_template("desktop.html", chooser=None, ext=ext, readonly=readonly,
-                           state=agents.state(db, ext), reasons=agents.reasons(db),
+                           state=operator_states.state(db, ext), reasons=operator_states.reasons(db),
                            figures=desktop.today_figures(db, ext), config=config,
-                           operators=[o for o in agents.states(db) if o["extension"] != ext],
+                           operators=[o for o in operator_states.states(db) if o["extension"] != ext],
                            groups=[r[0] for r in db.execute("SELECT name FROM groups ORDER BY name")],
                            attended=desktop.attended_available(current_app.config["KORUND_INSTANCE"].etc))
 
@@ -248,7 +248,7 @@ def change_state():
     except ami.AmiError:
         mgr = None   # stored now; the ACD's sync makes the queues follow
     try:
-        result = agents.change(db, mgr, ext, new, data.get("reason"), by=g.user.username)
+        result = operator_states.change(db, mgr, ext, new, data.get("reason"), by=g.user.username)
     finally:
         ami.close(mgr)
     return jsonify(result)
@@ -259,4 +259,4 @@ def change_state():
 def figures():
     ext, _readonly = _whose()
     db = get_db()
-    return jsonify(figures=desktop.today_figures(db, ext), state=agents.state(db, ext))
+    return jsonify(figures=desktop.today_figures(db, ext), state=operator_states.state(db, ext))

@@ -12,12 +12,12 @@ from appliance.base import audit
 from appliance.callbacks import store as callbacks
 from appliance.callbacks import service as dialer
 from appliance.messages import store as messages
-from appliance.operators import store as model
 from appliance.schedules import store as schedules
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
+from appliance.render import config as render_config
 
 bp = Blueprint("inbox", __name__)
 api_bp = Blueprint("inbox_api", __name__, url_prefix="/api/v1")
@@ -62,7 +62,7 @@ def _base():
 
 
 def _groups(db, table: str) -> list[str]:
-    names = {gr.name for gr in model.load(db).groups}
+    names = {gr.name for gr in render_config.load(db).groups}
     names |= {r[0] for r in db.execute(f"SELECT DISTINCT grp FROM {table}")}
     return sorted(names)
 
@@ -133,7 +133,7 @@ def callbacks_page():
                            groups=_groups(db, "callbacks"), states=callbacks.STATES, dialing=dialing,
                            overdue=overdue, result_names=RESULT_NAMES, limits=dialer.limits(db),
                            overrides=dialer.group_overrides(db), limit_names=LIMIT_NAMES,
-                           limit_ranges=dialer.LIMITS, all_groups=[gr.name for gr in model.load(db).groups])
+                           limit_ranges=dialer.LIMITS, all_groups=[gr.name for gr in render_config.load(db).groups])
 
 
 LIMIT_NAMES = {"max_attempts": _("Attempts at most"), "retry_seconds": _("Retry after, seconds"),
@@ -170,7 +170,7 @@ def callback_retry(callback_id):
 def callback_limits():
     db = get_db()
     target = request.form.get("limits_group", "")
-    if target and target not in {gr.name for gr in model.load(db).groups}:
+    if target and target not in {gr.name for gr in render_config.load(db).groups}:
         flash(gettext("There is no group {name}.", name=target[:40]), "error")
         return _back()
     try:

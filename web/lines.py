@@ -9,11 +9,13 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from appliance.base import ami
 from appliance.base import audit
 from appliance.lines import apply as dahdi_apply
-from appliance.operators import store as model
 from appliance.lines import store as spans
 from appliance.lines import render as dahdi
 
 from . import error_text, get_db, gettext, security
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
+from appliance.lines import trunks as sip_trunks
 
 bp = Blueprint("lines", __name__, url_prefix="/lines")
 EDITORS = ("admin", "technician")
@@ -23,7 +25,7 @@ EDITORS = ("admin", "technician")
 @security.roles(*EDITORS, "supervisor")
 def index():
     db = get_db()
-    return render_template("lines.html", trunks=model.load(db).trunks, spans=spans.load_all(db),
+    return render_template("lines.html", trunks=render_config.load(db).trunks, spans=spans.load_all(db),
                            status=live_status(), can_edit=g.user.role in EDITORS,
                            dahdi_pending=dahdi_apply.not_in_service(db, hardware()))
 
@@ -49,7 +51,7 @@ def dahdi_files():
     db = get_db()
     try:
         files, error = dahdi.render(spans.load_all(db), hardware()), None
-    except model.ConfigError as exc:
+    except ConfigError as exc:
         files, error = {}, error_text(exc)
     return render_template("dahdi_files.html", files=files, error=error), (400 if error else 200)
 
@@ -62,7 +64,7 @@ def dahdi_apply_now():
     mgr = ami.connect_if_running(inst, db, timeout=5)
     try:
         result = dahdi_apply.apply(inst, db, mgr, hw=hardware())
-    except model.ConfigError as exc:
+    except ConfigError as exc:
         flash(gettext("The span settings cannot be generated: {error}", error=error_text(exc)), "error")
         return redirect(url_for("lines.index"))
     except dahdi_apply.DahdiApplyError as exc:
@@ -84,7 +86,7 @@ def dahdi_apply_now():
 @security.roles(*EDITORS)
 def trunk(name=None):
     db = get_db()
-    current = next((t for t in model.load(db).trunks if t.name == name), None)
+    current = next((t for t in render_config.load(db).trunks if t.name == name), None)
     if name and not current:
         abort(404)
     form = request.form if request.method == "POST" else (
@@ -94,17 +96,17 @@ def trunk(name=None):
         try:
             with db.atomic():
                 if request.form.get("action") == "delete" and current:
-                    model.delete_trunk(db, name)
+                    sip_trunks.delete_trunk(db, name)
                     audit.record(db, g.user.username, "trunk deleted", name)
                 elif current:
-                    model.update_sip_trunk(db, name, form.get("host", ""), form.get("port", ""))
+                    sip_trunks.update_sip_trunk(db, name, form.get("host", ""), form.get("port", ""))
                     audit.record(db, g.user.username, "trunk changed", name,
                                  {"host": form.get("host"), "port": form.get("port")})
                 else:
-                    model.add_sip_trunk(db, form.get("name", ""), form.get("host", ""), form.get("port", ""))
+                    sip_trunks.add_sip_trunk(db, form.get("name", ""), form.get("host", ""), form.get("port", ""))
                     audit.record(db, g.user.username, "trunk added", form.get("name"),
                                  {"host": form.get("host"), "port": form.get("port")})
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
@@ -145,7 +147,7 @@ def span(number=None):
                     spans.save(db, s, create=current is None)
                     audit.record(db, g.user.username, "span changed" if current else "span added",
                                  str(s.span), vars(s))
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))

@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.base import audit
 from appliance.operators import devices
-from appliance.operators import store as model
+from appliance.operators import store as operator_store
 from appliance.callbacks import overflow_offer
 from appliance.routing import store as routing
 
 from . import error_text, get_db, gettext, security
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
 
 bp = Blueprint("people", __name__)
 EDITORS = ("admin", "supervisor")
@@ -23,7 +25,7 @@ ACD_FIELDS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announc
 @security.roles(*EDITORS)
 def operators():
     db = get_db()
-    cfg = model.load(db)
+    cfg = render_config.load(db)
     groups_of = {op.extension: [g_.name for g_ in cfg.groups if any(m.extension == op.extension for m, _ in g_.members)]
                  for op in cfg.operators}
     return render_template("operators.html", operators=cfg.operators, groups_of=groups_of)
@@ -34,7 +36,7 @@ def operators():
 @security.roles(*EDITORS)
 def operator(extension=None):
     db = get_db()
-    current = next((o for o in model.load(db).operators if o.extension == extension), None)
+    current = next((o for o in render_config.load(db).operators if o.extension == extension), None)
     if extension and not current:
         abort(404)
     form = request.form if request.method == "POST" else (
@@ -46,10 +48,10 @@ def operator(extension=None):
         try:
             with db.atomic():
                 if request.form.get("action") == "delete" and current:
-                    model.delete_operator(db, extension)
+                    operator_store.delete_operator(db, extension)
                     audit.record(db, g.user.username, "operator deleted", extension)
                 elif current:
-                    model.update_operator(db, extension, form.get("name", ""), form.get("contact"),
+                    operator_store.update_operator(db, extension, form.get("name", ""), form.get("contact"),
                                           enabled=bool(form.get("enabled")), device=form.get("device"))
                     skills = (routing.set_skills(db, extension, form["skills"]) if "skills" in form
                               else routing.skills(db, extension))
@@ -57,12 +59,12 @@ def operator(extension=None):
                                  {"name": form.get("name"), "contact": form.get("contact"), "skills": skills,
                                   "device": form.get("device")})
                 else:
-                    model.add_operator(db, form.get("extension", ""), form.get("name", ""),
+                    operator_store.add_operator(db, form.get("extension", ""), form.get("name", ""),
                                        form.get("contact") or None, device=form.get("device"))
                     skills = routing.set_skills(db, form.get("extension", "").strip(), form.get("skills", ""))
                     audit.record(db, g.user.username, "operator added", form.get("extension"),
                                  {"name": form.get("name"), "skills": skills})
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
@@ -85,7 +87,7 @@ def device_choices(db, chosen: str | None) -> list[tuple[str, str]]:
 @bp.get("/groups")
 @security.roles(*EDITORS)
 def groups():
-    return render_template("groups.html", groups=model.load(get_db()).groups)
+    return render_template("groups.html", groups=render_config.load(get_db()).groups)
 
 
 @bp.route("/groups/new", methods=["GET", "POST"])
@@ -93,7 +95,7 @@ def groups():
 @security.roles(*EDITORS)
 def group(name=None):
     db = get_db()
-    cfg = model.load(db)
+    cfg = render_config.load(db)
     current = next((g_ for g_ in cfg.groups if g_.name == name), None)
     if name and not current:
         abort(404)
@@ -118,29 +120,29 @@ def group(name=None):
         try:
             with db.atomic():
                 if request.form.get("action") == "delete" and current:
-                    model.delete_group(db, name)
+                    operator_store.delete_group(db, name)
                     audit.record(db, g.user.username, "group deleted", name)
                 else:
                     if current:
-                        model.update_group(db, name, form.get("title", ""), form.get("strategy", ""),
+                        operator_store.update_group(db, name, form.get("title", ""), form.get("strategy", ""),
                                            form.get("ring_timeout", ""), bool(form.get("is_default")))
                     else:
-                        model.add_group(db, form.get("name", ""), form.get("title", ""),
+                        operator_store.add_group(db, form.get("name", ""), form.get("title", ""),
                                         form.get("strategy", ""), form.get("ring_timeout", ""),
                                         bool(form.get("is_default")))
                     gname = current.name if current else form.get("name", "").strip()
-                    model.set_members(db, gname, members)
+                    operator_store.set_members(db, gname, members)
                     acd = acd_settings(form)
                     if acd["overflow_kind"] == overflow_offer.CHOICE:   # a generated scenario offers it
                         acd["overflow_kind"], acd["overflow_target"] = "scenario", overflow_offer.ensure(
                             db, current_app.config["KORUND_INSTANCE"].sounds, gname, g.user.username)
-                    model.set_group_acd(db, gname, acd)
+                    operator_store.set_group_acd(db, gname, acd)
                     routes = routing.set_group_settings(
                         db, gname, {k: form[k] for k in routing.GROUP_KEYS if k in form})
                     audit.record(db, g.user.username, "group changed" if current else "group added",
                                  gname, {"title": form.get("title"), "strategy": form.get("strategy"),
                                          "members": members, **acd, **routes})
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
@@ -165,7 +167,7 @@ def strategy_options() -> list[tuple[str, str]]:
     titles = {"ringall": gettext("ring all"), "leastrecent": gettext("longest idle"),
               "fewestcalls": gettext("fewest calls"), "rrmemory": gettext("round robin"),
               "linear": gettext("linear (in the members' order)"), "random": gettext("random")}
-    return [(s, titles[s]) for s in model.STRATEGIES]
+    return [(s, titles[s]) for s in operator_store.STRATEGIES]
 
 
 def acd_settings(form) -> dict:
@@ -190,18 +192,18 @@ def pause_reasons():
         try:
             with db.atomic():
                 if form.get("action") == "delete":
-                    agents.delete_reason(db, form.get("code", ""))
+                    operator_states.delete_reason(db, form.get("code", ""))
                     audit.record(db, g.user.username, "pause reason deleted", form.get("code"))
                 else:
-                    agents.add_reason(db, form.get("code", ""), form.get("name", ""))
+                    operator_states.add_reason(db, form.get("code", ""), form.get("name", ""))
                     audit.record(db, g.user.username, "pause reason added", form.get("code"),
                                  {"name": form.get("name")})
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved."))
             return redirect(url_for("people.pause_reasons"))
-    return render_template("pause_reasons.html", reasons=agents.reasons(db), form=form,
+    return render_template("pause_reasons.html", reasons=operator_states.reasons(db), form=form,
                            errors=errors), (400 if errors else 200)
 
 
@@ -212,6 +214,6 @@ def agent_state(extension):
     from .agents_api import set_state
     try:
         set_state(get_db(), extension, request.form.get("state", ""), request.form.get("reason"))
-    except model.ConfigError as exc:
+    except ConfigError as exc:
         flash(error_text(exc))
     return redirect(url_for("status.page") + "#agents")

@@ -8,7 +8,7 @@ from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, r
 
 from appliance.base import audit
 from appliance.prompts import store as prompt_library
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 

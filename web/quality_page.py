@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.operators import store as model
 from appliance.recordings import quality
 from appliance.schedules import store as schedules
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
 from .recordings_page import AUDIT_SCORED, viewer, visible
+from appliance.render import config as render_config
 
 bp = Blueprint("quality", __name__)
 REVIEWERS = ("admin", "supervisor")
@@ -63,7 +63,7 @@ def page():
     start, end, problems = _period(request.args, tz)
     errors = {exc.field: error_text(exc) for exc in problems}
     start_iso, end_iso = _bounds(start, end, tz)
-    names = {o.extension: o.name for o in model.load(db).operators}
+    names = {o.extension: o.name for o in render_config.load(db).operators}
     by_operator = [] if errors else quality.averages(db, start_iso, end_iso, "operator")
     by_group = [] if errors else quality.averages(db, start_iso, end_iso, "grp")
     return render_template("quality.html", start=start.isoformat(), end=end.isoformat(), errors=errors,

@@ -10,7 +10,7 @@ from appliance.base import ami
 from appliance.clients import desktop
 from appliance.recordings import store as recordings
 from appliance.base import store
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid

@@ -14,15 +14,15 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
     send_file, url_for
 
 from appliance.base import audit
-from appliance.operators import store as model
 from appliance.recordings import quality
 from appliance.recordings import store as recordings
 from appliance.schedules import store as schedules
 from appliance.recordings import search as archive
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
+from appliance.render import config as render_config
 
 bp = Blueprint("recordings", __name__)
 api_bp = Blueprint("recordings_api", __name__, url_prefix="/api/v1")
@@ -92,13 +92,13 @@ def audio_response(rec: dict, download: bool):
 
 
 def _groups(db) -> list[str]:
-    names = {gr.name for gr in model.load(db).groups}
+    names = {gr.name for gr in render_config.load(db).groups}
     names |= {r[0] for r in db.execute("SELECT DISTINCT grp FROM recordings WHERE grp <> ''")}
     return sorted(names)
 
 
 def _operators(db) -> list[tuple[str, str]]:
-    return [(o.extension, o.name) for o in model.load(db).operators]
+    return [(o.extension, o.name) for o in render_config.load(db).operators]
 
 
 # --- panel -------------------------------------------------------------------

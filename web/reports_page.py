@@ -7,8 +7,7 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 
 from appliance.base import audit
 from appliance.clients import desktop
-from appliance.operators import store as model
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.reports import chart
 from appliance.reports import engine
 from appliance.reports import export
@@ -23,6 +22,7 @@ from appliance.reports.spec import check_spec
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
+from appliance.render import config as render_config
 
 bp = Blueprint("reports", __name__)
 api_bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
@@ -162,7 +162,7 @@ def _export(result, fmt: str, key: str):
 
 
 def _choices(db) -> dict:
-    groups = sorted({gr.name for gr in model.load(db).groups} |
+    groups = sorted({gr.name for gr in render_config.load(db).groups} |
                     {r[0] for r in db.execute("SELECT DISTINCT grp FROM report_calls_line") if r[0]})
     operators = [r[0] for r in db.execute("SELECT extension FROM operators ORDER BY extension")]
     lines = sorted({r[0] for r in db.execute("SELECT name FROM trunks")} |

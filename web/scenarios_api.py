@@ -11,7 +11,7 @@ from appliance.callbacks import store as callbacks
 from appliance.tables import store as datatables
 from appliance.prompts import builtin as prompts
 from appliance.schedules import store as schedules
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios import graph as graphs
 from appliance.scenarios import simulate
 from appliance.scenarios import store as scenarios

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios import store as scenarios
 
 from . import error_text, get_db, gettext, security

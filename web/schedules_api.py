@@ -8,7 +8,7 @@ from flask import Blueprint, abort, g, jsonify, request
 
 from appliance.base import audit
 from appliance.schedules import store as schedules
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import get_db, security
 from .api import body, invalid

@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.operators import store as model
 from appliance.schedules import store as schedules
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios import store as scenarios
 
 from . import error_text, get_db, gettext, security
+from appliance.render import config as render_config
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 EDITORS = ("admin", "supervisor")
@@ -72,7 +72,7 @@ def targets(db) -> list[tuple[str, str]]:
         if not s["published_version"]:
             label += " " + gettext("(not published)")
         out.append(("scenario:" + s["name"], label))
-    out += [("group:" + gr.name, gettext("straight to group {name}", name=gr.name)) for gr in model.load(db).groups]
+    out += [("group:" + gr.name, gettext("straight to group {name}", name=gr.name)) for gr in render_config.load(db).groups]
     return out
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.operators import store as model
 from appliance.prompts import builtin as prompts
 from appliance.base import store
 
 from . import error_text, get_db, gettext, i18n, security
+from appliance.base.errors import ConfigError
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 
@@ -24,7 +24,7 @@ READ_ONLY = ("net.address", "sip.port", "ami.port", "agi.port", "web.port", "rtp
 def validate(key: str, value: str) -> str:
     allowed = EDITABLE[key][1]
     if allowed and value not in allowed:
-        raise model.ConfigError(key, "one of {choices}", choices=", ".join(allowed))
+        raise ConfigError(key, "one of {choices}", choices=", ".join(allowed))
     return value
 
 
@@ -33,7 +33,7 @@ def save(db, values: dict, username: str) -> None:
     checked = {k: validate(k, str(v)) for k, v in values.items() if k in EDITABLE}
     unknown = [k for k in values if k not in EDITABLE]
     if unknown:
-        raise model.ConfigError(unknown[0], "not a setting that can be changed here")
+        raise ConfigError(unknown[0], "not a setting that can be changed here")
     with db.atomic():
         for k, v in checked.items():
             store.set_setting(db, k, v)
@@ -48,7 +48,7 @@ def page():
     if request.method == "POST":
         try:
             save(db, {k: request.form.get(k, "") for k in EDITABLE}, g.user.username)
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.health import store as health
 from appliance.recordings import store as recordings
 from appliance import status
@@ -32,6 +32,6 @@ def page():
     db = get_db()
     supervises = g.user.role in ("admin", "supervisor")
     return render_template("status.html", s=collect(db), calls=recent_calls(db),
-                           agents=agents.states(db) if supervises else None,
+                           agents=operator_states.states(db) if supervises else None,
                            hw_alarms=health.alarms(db, active_only=True, limit=20),
                            live_calls=recordings.live_calls(db) if supervises else None)

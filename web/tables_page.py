@@ -7,7 +7,7 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 
 from appliance.base import audit
 from appliance.tables import store as datatables
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.operators import store as model
 from appliance.users import store as users
 
 from . import error_text, get_db, gettext, security
+from appliance.base.errors import ConfigError
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 
@@ -42,7 +42,7 @@ def edit(user_id=None):
             with db.atomic():
                 if request.form.get("action") == "delete" and current:
                     if current.id == g.user.id:
-                        raise model.ConfigError("username", "you cannot delete yourself")
+                        raise ConfigError("username", "you cannot delete yourself")
                     users.delete(db, current.id)
                     audit.record(db, g.user.username, "user deleted", current.username)
                 elif current:
@@ -57,7 +57,7 @@ def edit(user_id=None):
                                      form.get("role", ""), form.get("language", "ru"),
                                      _operator_id(form.get("operator_id")))
                     audit.record(db, g.user.username, "user added", u.username, {"role": u.role})
-        except model.ConfigError as exc:
+        except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved."))

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import logging
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.base import ami
 from appliance.operators import devices
 from appliance.base import dialplan_names as dn
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios import engine
 from appliance.scenarios import store as scenarios
 from appliance.agi.call_io import AgiCallIO
@@ -36,14 +36,14 @@ REFUSED = "agent-incorrect"
 def feature(db, ami_client, extension: str, action: str, arg: str = "") -> dict:
     """Apply a feature code for *extension*; the operator's new state."""
     if action == "login":
-        return agents.login(db, ami_client, extension, by=f"phone {extension}")
+        return operator_states.login(db, ami_client, extension, by=f"phone {extension}")
     if action == "logout":
-        return agents.logout(db, ami_client, extension, by=f"phone {extension}")
+        return operator_states.logout(db, ami_client, extension, by=f"phone {extension}")
     if action == "ready":
-        return agents.ready(db, ami_client, extension, by=f"phone {extension}")
+        return operator_states.ready(db, ami_client, extension, by=f"phone {extension}")
     if action == "pause":
-        reason = arg or next((r["code"] for r in agents.reasons(db) if not r["builtin"]), "")
-        return agents.pause(db, ami_client, extension, reason, by=f"phone {extension}")
+        reason = arg or next((r["code"] for r in operator_states.reasons(db) if not r["builtin"]), "")
+        return operator_states.pause(db, ami_client, extension, reason, by=f"phone {extension}")
     raise ConfigError("action", "'{action}' is not a feature code", action=action)
 
 
@@ -62,7 +62,7 @@ def agent(agi, ctx: CallContext) -> None:
     except ami.AmiError:
         mgr = None  # the database changes now; the events service's sync tells Asterisk
     try:
-        with agents.immediate(ctx.db):
+        with operator_states.immediate(ctx.db):
             result = feature(ctx.db, mgr, extension, action, arg)
         log.info("feature code %s %s from %s: %s", action, arg, extension, result["state"])
         sound = CONFIRM[action]

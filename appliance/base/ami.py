@@ -4,6 +4,8 @@ from __future__ import annotations
 import time
 
 from asterisk.manager import Manager, ManagerException, ManagerSocketException
+from appliance.base import store
+from appliance.base import supervisor
 
 
 class AmiError(RuntimeError):
@@ -13,8 +15,6 @@ class AmiError(RuntimeError):
 def connect_if_running(inst, db, timeout: float = 5.0) -> Manager | None:
     """A logged-in client when the instance's Asterisk runs under supervisord
     and answers, else None (then callers only write files)."""
-    from appliance.base import store
-    from appliance.base import supervisor
     if supervisor.status(inst).get("asterisk", {}).get("state") != "RUNNING":
         return None
     try:

@@ -10,6 +10,7 @@ import xmlrpc.client
 from http.client import HTTPConnection
 import socket
 
+from appliance.base import store
 from appliance.base.instance import Instance
 
 SERVICES = ("asterisk", "agi", "events", "web", "dialer", "health", "archive")
@@ -84,7 +85,6 @@ stdout_logfile = {inst.log}/health.log
 {common}"""
     port = None
     if inst.db_path.exists():
-        from appliance.base import store
         try:
             db = store.open_store(inst.db_path, migrate=False)
             try:

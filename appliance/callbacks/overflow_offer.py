@@ -19,7 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.prompts import store as prompt_library
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios import store as scenarios
 
 CHOICE = "callback"   # the group form's overflow value ("callback:")

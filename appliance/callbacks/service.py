@@ -56,7 +56,8 @@ from datetime import datetime, timedelta, timezone
 from appliance.base import ami
 from appliance.base import store
 from appliance.base import dialplan_names as dn
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.operators import states as operator_states
 
 log = logging.getLogger("korund.dialer")
 
@@ -314,8 +315,7 @@ def originate_action(order: dict, attempt: dict, ring: int, client_ring: int, de
 
 
 def _device(db, attempt: dict) -> str:
-    from appliance.operators import states as agents
-    return agents.member_interface(db, attempt["operator"])
+    return operator_states.member_interface(db, attempt["operator"])
 
 
 # Device states of a phone that is on a call (or ringing, or holding one):
@@ -337,8 +337,7 @@ def phone_busy(mgr, device: str) -> bool:
 
 
 def _ready(db, group: str) -> list[str]:
-    from appliance.operators import states as agents
-    return list(agents.ready_operators(db, group))
+    return list(operator_states.ready_operators(db, group))
 
 
 class Dialer:

@@ -13,7 +13,8 @@ import re
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.schedules.store import default_timezone
 
 STATES = ("new", "done", "cancelled", "failed")   # failed: the dialer gave up (appliance/dialer.py)
 FINAL = ("done", "cancelled")
@@ -60,7 +61,6 @@ def resolve(spec: str, now: datetime) -> tuple[datetime, datetime]:
 
 def now_here(db) -> datetime:
     """The call center's wall clock (the ``timezone`` setting)."""
-    from appliance.schedules.store import default_timezone
     return datetime.now(ZoneInfo(default_timezone(db)))
 
 

@@ -16,13 +16,15 @@ import time
 from datetime import datetime, timezone
 
 from appliance.callbacks import store as callbacks
+from appliance.clients import store as clients
+from appliance.history.legs import readable_path
 from appliance.operators import devices
 from appliance.base import dialplan_names as dn
 from appliance.history.store import iso
 from appliance.history.store import only
-from appliance.operators.store import EXTENSION
-from appliance.operators.store import GROUP_NAME
-from appliance.operators.store import ConfigError
+from appliance.base.errors import EXTENSION
+from appliance.base.errors import GROUP_NAME
+from appliance.base.errors import ConfigError
 
 MAX_NOTE = 10000
 TRANSFER_KINDS = ("blind", "attended")
@@ -170,30 +172,6 @@ def was_offered(db, linkedid: str, extension: str | None) -> bool:
 
 # --- the session of a call -------------------------------------------------------------
 
-def _clients():
-    try:
-        from appliance.clients import store as clients
-    except ImportError:   # the CRM module is not installed in this build
-        return None
-    return clients
-
-
-def readable_path(steps: list[dict]) -> list[dict]:
-    """call_steps entries as lines for people: the nodes passed, the values
-    entered or looked up (``set``), scenario jumps and errors."""
-    out = []
-    for s in steps:
-        if "set" in s:
-            out.append({"kind": "value", "node": s.get("node", ""), "name": s["set"], "value": s.get("value", "")})
-        elif "scenario" in s:
-            out.append({"kind": "scenario", "name": s["scenario"]})
-        elif "error" in s:
-            out.append({"kind": "error", "text": s["error"]})
-        elif "node" in s:
-            out.append({"kind": "node", "node": s["node"], "type": s.get("type", "")})
-    return out
-
-
 def session(db, linkedid: str) -> dict | None:
     """Everything the desktop shows about the call *linkedid*."""
     call = db.execute("SELECT ani, dnis, grp, started_at, connected_at, ended_at, operator, outcome "
@@ -206,10 +184,9 @@ def session(db, linkedid: str) -> dict | None:
     group = (call[2] if call else "") or next((o["group"] for o in reversed(offers) if o["group"]), "")
     steps = [json.loads(r[0]) for r in db.execute(
         "SELECT step FROM call_steps WHERE uniqueid = ? ORDER BY seq", [linkedid])]
-    clients = _clients()
-    client = clients.find_by_number(db, ani) if clients and ani else None
+    client = clients.find_by_number(db, ani) if ani else None
     crm_url = None
-    if clients and group:
+    if group:
         crm_url = clients.screen_pop_url(db, group, {
             "ani": ani, "dnis": (call[1] if call else "") or "", "uniqueid": linkedid, "linkedid": linkedid,
             "operator": offers[-1]["extension"] if offers else "", "client_id": client["id"] if client else None})
@@ -219,7 +196,7 @@ def session(db, linkedid: str) -> dict | None:
         "path": readable_path(steps), "offers": offers,
         "notes": notes(db, linkedid), "edits": edits(db, linkedid),
         "client": client, "crm_url": crm_url, "history": history(db, ani, linkedid),
-        "crm": clients is not None, "callback": callback_of(db, linkedid),
+        "crm": True, "callback": callback_of(db, linkedid),
     }
 
 
@@ -279,9 +256,6 @@ def record_edit(db, linkedid: str, author: str, what: str, details: dict) -> Non
 def save_client(db, linkedid: str, data: dict, author: str) -> dict:
     """Create or change the caller's card through the CRM, and record in the
     session what changed."""
-    clients = _clients()
-    if clients is None:
-        raise ConfigError("client", "the client register is not available")
     if not isinstance(data, dict):
         raise ConfigError("client", "the card must be an object")
     old = clients.get(db, data["id"]) if data.get("id") else None

@@ -34,7 +34,7 @@ from urllib.parse import quote, urlsplit
 
 from appliance.tables import store as datatables
 from appliance.tables.store import Preview
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 KINDS = ("text", "number", "date", "choice")
 BUILTIN = ("id", "name", "phones", "company", "email", "personal_operator", "vip")

@@ -38,7 +38,9 @@ from urllib.parse import urlsplit
 
 from appliance.base import dialplan_names as dn
 from appliance.base import store
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.clients import store as clients
+from appliance.operators import devices
 
 log = logging.getLogger("korund.webhooks")
 EVENTS = ("call.offered", "call.ended")
@@ -208,8 +210,6 @@ def on_event(db, e: dict) -> None:
     kind = e.get("Event")
     if kind not in ("AgentCalled", "DialBegin", "Hangup") or not store.get_setting(db, URL_KEY, ""):
         return
-    from appliance.clients import store as clients
-    from appliance.operators import devices
     if kind == "Hangup":
         if e.get("Uniqueid") != e.get("Linkedid"):
             return

@@ -24,7 +24,7 @@ from html import escape
 from drivers import sensor_models, sensors
 
 from appliance.base import store
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

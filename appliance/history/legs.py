@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.reports import rollup
 
 KINDS = ("trunk", "ivr", "queue", "offer", "operator", "hold", "transfer", "recording", "note", "hangup")
@@ -187,7 +187,6 @@ def legs(db, linkedid: str) -> list[dict]:
                     "result": result, "detail": json.loads(detail or "{}")})
     for leg in out:
         if leg["kind"] == "ivr":
-            from appliance.clients.desktop import readable_path
             leg["detail"]["path"] = readable_path([json.loads(r[0]) for r in db.execute(
                 "SELECT step FROM call_steps WHERE uniqueid = ? ORDER BY seq", [linkedid])])
         elif leg["kind"] == "trunk" and leg["key"] == "trunk" and call and call[1]:
@@ -349,3 +348,19 @@ def took_part(db, call: dict, extension: str | None) -> bool:
         "SELECT 1 FROM call_legs WHERE linkedid = ? AND kind IN ('offer', 'operator') AND party = ? "
         "UNION SELECT 1 FROM offers WHERE linkedid = ? AND extension = ?",
         [call["uniqueid"], extension, call["uniqueid"], extension]).fetchone() is not None
+
+
+def readable_path(steps: list[dict]) -> list[dict]:
+    """call_steps entries as lines for people: the nodes passed, the values
+    entered or looked up (``set``), scenario jumps and errors."""
+    out = []
+    for s in steps:
+        if "set" in s:
+            out.append({"kind": "value", "node": s.get("node", ""), "name": s["set"], "value": s.get("value", "")})
+        elif "scenario" in s:
+            out.append({"kind": "scenario", "name": s["scenario"]})
+        elif "error" in s:
+            out.append({"kind": "error", "text": s["error"]})
+        elif "node" in s:
+            out.append({"kind": "node", "node": s["node"], "type": s.get("type", "")})
+    return out

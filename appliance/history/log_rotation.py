@@ -49,7 +49,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from appliance.base import store
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.base import ami
 
 log = logging.getLogger("korund.logs")
 
@@ -386,7 +387,6 @@ def _logger_logs(db, inst, mgr, now: float, force: bool, report: dict) -> None:
         if mgr is None:
             report["skipped"].append("logger rotate: Asterisk is not reachable")
         else:
-            from appliance.base import ami
             try:
                 ami.command(mgr, "logger rotate")
             except Exception as exc:  # noqa: BLE001 - a dropped connection: next round
@@ -449,7 +449,6 @@ def add_parser(sub) -> None:
 
 
 def cli(args, inst) -> int:
-    from appliance.base import ami
     db = inst.open_store()
     for pair in args.set or []:
         key, _, value = pair.partition("=")

@@ -14,8 +14,8 @@ import logging
 import threading
 import time
 
-from appliance.operators import queue_events as agent_events
-from appliance.operators import states as agents
+from appliance.operators import queue_events
+from appliance.operators import states as operator_states
 from appliance.base import ami
 from appliance.clients import desktop
 from appliance.operators import member_states
@@ -46,8 +46,8 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
         headers = ami.event_headers(event)
         handlers = (
             history.handle,
-            lambda h: agent_events.handle(db, manager, h),  # operator states follow app_queue
-            lambda h: agents.sync(db, manager) if h.get("Event") in ("FullyBooted", "Reload") else None,
+            lambda h: queue_events.handle(db, manager, h),  # operator states follow app_queue
+            lambda h: operator_states.sync(db, manager) if h.get("Event") in ("FullyBooted", "Reload") else None,
             lambda h: reloaded.set() if h.get("Event") in ("FullyBooted", "Reload") else None,
             lambda h: desktop.on_event(db, h),  # screen pop: calls offered to operators' phones
             lambda h: webhooks.on_event(db, h),  # external CRM: call offered / ended (queued)
@@ -93,17 +93,17 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                         log.info("checked %d ended call(s) against the CDR log", n)
                     next_catch_up = time.monotonic() + CATCH_UP_SECONDS
                 with lock:
-                    agents.finish_wrapups(db)
+                    operator_states.finish_wrapups(db)
                     if time.monotonic() >= next_sync:
-                        agents.sync(db, mgr)  # on (re)connect, then as a safety net
-                        next_sync = time.monotonic() + agents.SYNC_SECONDS
+                        operator_states.sync(db, mgr)  # on (re)connect, then as a safety net
+                        next_sync = time.monotonic() + operator_states.SYNC_SECONDS
                 if reloaded.is_set():
                     reloaded.clear()
                     next_members = min(next_members, time.monotonic() + AFTER_RELOAD_SECONDS)
                 if time.monotonic() >= next_members:
                     # outside the lock: AMI commands only, nothing of the history
                     members.refresh(mgr)
-                    next_members = time.monotonic() + agents.SYNC_SECONDS
+                    next_members = time.monotonic() + operator_states.SYNC_SECONDS
                 if time.monotonic() >= next_circuits:
                     circuits.check(mgr)   # AMI commands only, like the members
                     next_circuits = time.monotonic() + r2_circuits.CHECK_EVERY

@@ -15,7 +15,7 @@ import struct
 from datetime import datetime, timezone
 from pathlib import Path
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 FOLDER = "messages"
 RATE = 8000                 # Asterisk's "wav": 16-bit mono at 8 kHz, 44-byte header

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.lines import store as spans
+from appliance.lines import render as dahdi
 
 DEVICE = re.compile(r"^DAHDI/([1-9][0-9]{0,2})$")
 _DAHDI_CHANNEL = re.compile(r"^DAHDI/([1-9][0-9]{0,2})-[0-9]+$")
@@ -23,8 +25,6 @@ def interface(op) -> str:
 def fxs_ports(db) -> list[str]:
     """Dial strings of the operator-phone (FXS) ports of the appliance's
     own spans (not a loop test's carrier), in channel order."""
-    from appliance.lines import store as spans
-    from appliance.lines import render as dahdi
     stored = spans.load_all(db)
     hw = dahdi.hardware()
     out = []

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.operators import devices
 from appliance.base import dialplan_names as dn
 from appliance.history.store import endpoint_of
@@ -51,14 +51,14 @@ def handle(db, ami, e: dict) -> None:
     if kind == "QueueCallerAbandon":
         for (op_id,) in db.execute("SELECT operator_id FROM operator_states WHERE state = 'ringing' "
                                    "AND call_id = ?", [caller]).fetchall():
-            agents.set_state(db, op_id, "ready", by="queue")
+            operator_states.set_state(db, op_id, "ready", by="queue")
         return
     if kind == "QueueCallerLeave":
         # The caller left because a member answered (its AgentConnect follows
         # in a moment) or for good: members still ringing for it are freed
         # shortly after by agents.finish_wrapups, unless they connected.
         db.execute("UPDATE operator_states SET until = ? WHERE state = 'ringing' AND call_id = ?",
-                   [agents.wrapup_until(LEAVE_GRACE_SECONDS), caller])
+                   [operator_states.wrapup_until(LEAVE_GRACE_SECONDS), caller])
         return
     if kind not in ("AgentCalled", "AgentConnect", "AgentComplete", "AgentRingNoAnswer"):
         return
@@ -68,17 +68,17 @@ def handle(db, ami, e: dict) -> None:
     op_id, ext, current, call_id, missed = m
     if kind == "AgentCalled":
         if current == "ready":
-            agents.set_state(db, op_id, "ringing", call_id=caller, by="queue")
+            operator_states.set_state(db, op_id, "ringing", call_id=caller, by="queue")
     elif kind == "AgentConnect":
         if current in ("ready", "ringing", "wrapup"):
-            agents.set_state(db, op_id, "on_call", call_id=caller, missed=0, by="queue")
+            operator_states.set_state(db, op_id, "on_call", call_id=caller, missed=0, by="queue")
     elif kind == "AgentComplete":
         if current == "on_call":
             g = _group(db, e.get("Queue"))
             if g and g[1] > 0:
-                agents.set_state(db, op_id, "wrapup", until=agents.wrapup_until(g[1]), by="queue")
+                operator_states.set_state(db, op_id, "wrapup", until=operator_states.wrapup_until(g[1]), by="queue")
             else:
-                agents.set_state(db, op_id, "ready", by="queue")
+                operator_states.set_state(db, op_id, "ready", by="queue")
     elif kind == "AgentRingNoAnswer":
         g = _group(db, e.get("Queue"))
         try:
@@ -92,7 +92,7 @@ def handle(db, ami, e: dict) -> None:
             return
         if rang_out and g[2] and missed >= g[3]:
             log.info("operator %s missed %d offer(s) in %s: paused", ext, missed, e.get("Queue"))
-            agents.set_state(db, op_id, "paused", agents.NO_ANSWER, by="no answer", missed=0)
-            agents.push(ami, ext, "paused", agents.NO_ANSWER, interface=agents.member_interface(db, ext))
+            operator_states.set_state(db, op_id, "paused", operator_states.NO_ANSWER, by="no answer", missed=0)
+            operator_states.push(ami, ext, "paused", operator_states.NO_ANSWER, interface=operator_states.member_interface(db, ext))
         else:
-            agents.set_state(db, op_id, "ready", missed=missed, by="queue")
+            operator_states.set_state(db, op_id, "ready", missed=missed, by="queue")

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from appliance.routing import store as routing
 from appliance.operators.devices import interface
-from appliance.operators.store import Config
+from appliance.render.config import Config
 
 # How often a waiting caller hears their position / estimated wait.
 ANNOUNCE_EVERY_SECONDS = 30

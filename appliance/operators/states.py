@@ -29,7 +29,7 @@ import contextlib
 import logging
 from datetime import datetime, timedelta, timezone
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 log = logging.getLogger("korund.agents")
 

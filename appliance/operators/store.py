@@ -5,67 +5,15 @@ a clear message before anything is written, and nothing is half-saved.
 """
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 
 from appliance.base import instance
-from appliance.base import store
+from appliance.base.errors import (DISPLAY_NAME, EXTENSION, GROUP_NAME, ConfigError,
+                                     check_match)
+from appliance.operators import devices
 
-
-class ConfigError(ValueError):
-    """A configuration value was refused; ``field`` names the culprit.
-
-    ``message`` is a template (``{name}`` placeholders filled from
-    ``params``) so the panel can translate it before filling it in.
-    """
-
-    def __init__(self, field: str, message: str, **params):
-        self.field = field
-        self.message = message
-        self.params = params
-        super().__init__(f"{field}: {self.text}")
-
-    @property
-    def text(self) -> str:
-        return self.message.format(**self.params)
-
-
-GROUP_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-TRUNK_NAME = GROUP_NAME
-EXTENSION = re.compile(r"^[0-9]{2,8}$")
-HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
-DISPLAY_NAME = re.compile(r"^[^\x00-\x1f\"\\;,\[\]]{1,64}$")
 STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")
-
-
-def check_host(value: str, field: str = "host") -> str:
-    value = (value or "").strip()
-    try:
-        ipaddress.ip_address(value)
-        return value
-    except ValueError:
-        pass
-    if not HOSTNAME.match(value):
-        raise ConfigError(field, "'{value}' is not an IP address or host name", value=value)
-    return value
-
-
-def check_port(value, field: str = "port") -> int:
-    try:
-        port = int(value)
-    except (TypeError, ValueError):
-        raise ConfigError(field, "'{value}' is not a port number", value=value) from None
-    if not 1 <= port <= 65535:
-        raise ConfigError(field, "{port} is outside 1-65535", port=port)
-    return port
-
-
-def check_match(pattern, value, field: str, what: str) -> str:
-    value = (value or "").strip()
-    if not pattern.match(value):
-        raise ConfigError(field, "'{value}' is not a valid {what}", value=value, what=what)
-    return value
 
 
 @dataclass
@@ -107,36 +55,10 @@ class Group:
     skill_all: int = 60
 
 
-@dataclass
-class Trunk:
-    id: int
-    name: str
-    kind: str
-    host: str | None
-    port: int | None
-    enabled: bool
 
-
-@dataclass
-class Config:
-    """Everything the Asterisk configuration is rendered from."""
-    settings: dict[str, str]
-    trunks: list[Trunk]
-    operators: list[Operator]
-    groups: list[Group]
-    # {extension: {skill: level}} (m013_routing)
-    skills: dict[str, dict[str, int]] = field(default_factory=dict)
-    # E1/T1 spans and analog ports (appliance.lines.store.Span; m016_dahdi_lines)
-    spans: list = field(default_factory=list)
-    # recording policies (appliance.recordings.store.policies; m018_recordings)
-    recording_policies: list = field(default_factory=list)
-
-    @property
-    def default_group(self) -> Group | None:
-        return next((g for g in self.groups if g.is_default), None)
-
-
-def load(db) -> Config:
+def load_all(db) -> tuple[list[Operator], list[Group], dict[str, dict[str, int]]]:
+    """Every operator, every group with its members, and the operators'
+    skills as {extension: {skill: level}}."""
     operators = [Operator(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6] or "") for r in db.execute(
         "SELECT id, extension, name, sip_secret, contact, enabled, device FROM operators ORDER BY extension")]
     by_id = {o.id: o for o in operators}
@@ -150,8 +72,6 @@ def load(db) -> Config:
         g.members = [(by_id[op_id], penalty) for op_id, penalty in db.execute(
             "SELECT operator_id, penalty FROM group_members WHERE group_id = ? ORDER BY operator_id",
             [g.id])]
-    trunks = [Trunk(r[0], r[1], r[2], r[3], r[4], bool(r[5])) for r in db.execute(
-        "SELECT id, name, kind, host, port, enabled FROM trunks ORDER BY name")]
     for g in groups:
         g.skill, g.skill_widen, g.skill_all = db.execute(
             "SELECT skill, skill_widen, skill_all FROM groups WHERE id = ?", [g.id]).fetchone()
@@ -160,27 +80,7 @@ def load(db) -> Config:
             "SELECT o.extension, s.skill, s.level FROM operator_skills s "
             "JOIN operators o ON o.id = s.operator_id ORDER BY o.extension, s.skill"):
         skills.setdefault(ext, {})[skill] = level
-    from appliance.lines import store as spans
-    from appliance.recordings import store as recordings
-    return Config(store.settings(db), trunks, operators, groups, skills, spans.load_all(db),
-                  recordings.policies(db))
-
-
-def add_sip_trunk(db, name: str, host: str, port=5060) -> int:
-    name = check_match(TRUNK_NAME, name, "name", "trunk name (a-z, 0-9, _ and -)")
-    host = check_host(host)
-    port = check_port(port)
-    if db.execute("SELECT 1 FROM trunks WHERE name = ?", [name]).fetchone():
-        raise ConfigError("name", "a trunk named '{name}' already exists", name=name)
-    return db.execute("INSERT INTO trunks (name, kind, host, port) VALUES (?, 'sip', ?, ?)",
-                      [name, host, port]).lastrowid
-
-
-def update_sip_trunk(db, name: str, host: str, port) -> None:
-    host, port = check_host(host), check_port(port)
-    if not db.execute("UPDATE trunks SET host = ?, port = ? WHERE name = ? AND kind = 'sip'",
-                      [host, port, name]).rowcount:
-        raise ConfigError("name", "no SIP trunk named '{name}'", name=name)
+    return operators, groups, skills
 
 
 def add_operator(db, extension: str, name: str, contact: str | None = None, device: str | None = None) -> int:
@@ -189,7 +89,6 @@ def add_operator(db, extension: str, name: str, contact: str | None = None, devi
     contact = _contact(contact)
     if db.execute("SELECT 1 FROM operators WHERE extension = ?", [extension]).fetchone():
         raise ConfigError("extension", "extension {extension} is already taken", extension=extension)
-    from appliance.operators import devices
     device = devices.check(db, device, extension)
     return db.execute(
         "INSERT INTO operators (extension, name, sip_secret, contact, device) VALUES (?, ?, ?, ?, ?)",
@@ -249,7 +148,6 @@ def update_operator(db, extension: str, name: str, contact: str | None, enabled:
     name = check_match(DISPLAY_NAME, name, "name", "name (no quotes, commas, semicolons or brackets)")
     contact = _contact(contact)
     if device is not None:
-        from appliance.operators import devices
         device = devices.check(db, device, extension)
         db.execute("UPDATE operators SET device = ? WHERE extension = ?", [device, extension])
     if not db.execute("UPDATE operators SET name = ?, contact = ?, enabled = ? WHERE extension = ?",
@@ -361,8 +259,3 @@ def set_group_acd(db, name: str, data: dict) -> None:
     v["overflow_kind"], v["overflow_target"] = kind, target
     db.execute(f"UPDATE groups SET {', '.join(k + ' = ?' for k in keys)} WHERE name = ?",
                [v[k] for k in keys] + [name])
-
-
-def delete_trunk(db, name: str) -> None:
-    if not db.execute("DELETE FROM trunks WHERE name = ?", [name]).rowcount:
-        raise ConfigError("name", "no trunk named '{name}'", name=name)

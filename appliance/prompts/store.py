@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Callable
 
 from appliance.prompts import builtin as prompts
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.scenarios.nodes import TYPES
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 LANGUAGES = prompts.LANGUAGES
@@ -181,7 +182,6 @@ def get(db, sounds: Path, name: str) -> dict | None:
 # --- which scenarios use a prompt -------------------------------------------
 
 def _prompt_keys(node: dict) -> list[str]:
-    from appliance.scenarios.nodes import TYPES
     keys = {k for k in node if k in ("prompt", "prompts") or k.endswith(("_prompt", "_prompts"))}
     t = TYPES.get(node.get("type"))
     if t is not None:

@@ -19,7 +19,8 @@ import sys
 from appliance.base import ami
 from appliance.recordings import store as recordings
 from appliance.base import store
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.recordings import service as archive_service
 
 APPLY_HINT = "run 'korund apply' (or Apply in the panel) so Asterisk records by the new policy"
 
@@ -48,7 +49,6 @@ def add_parser(sub) -> None:
 def serve(args, inst) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    from appliance.recordings import service as archive_service
     archive_service.run(inst)
     return 0
 
@@ -111,8 +111,7 @@ def _run(args, inst, db) -> int:
         except ami.AmiError:
             mgr = None
         try:
-            from appliance.recordings.service import live_channels
-            done = recordings.sweep(db, inst, live_channels(mgr), days=None)
+            done = recordings.sweep(db, inst, archive_service.live_channels(mgr), days=None)
         finally:
             ami.close(mgr)
         _print(args, done, [f"{len(done['indexed'])} file(s) indexed, {len(done['finalised'])} finalised"])

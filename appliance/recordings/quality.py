@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 MAX_CRITERIA = 30
 MAX_NAME = 80

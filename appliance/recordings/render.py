@@ -13,7 +13,7 @@ from __future__ import annotations
 from appliance.base import dialplan_names as dn
 from appliance.recordings import store as recordings
 from appliance.base.instance import Instance
-from appliance.operators.store import Config
+from appliance.render.config import Config
 
 DEFAULT = {"scope": "default", "target": "", "mode": "all", "sample_percent": 100,
            "two_channel": False}

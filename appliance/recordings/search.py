@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 PER_PAGE = 50
 READERS = ("admin", "supervisor", "operator")

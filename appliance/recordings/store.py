@@ -36,8 +36,10 @@ from pathlib import Path
 from appliance.base import audit
 from appliance.base import dialplan_names as dn
 from appliance.base import store
-from appliance.operators.store import GROUP_NAME
-from appliance.operators.store import ConfigError
+from appliance.base.errors import GROUP_NAME
+from appliance.base.errors import ConfigError
+from appliance.clients import desktop
+from appliance.base.instance import ASTERISK_USER
 
 SCOPES = ("number", "group", "callbacks", "default")
 MODES = ("all", "none", "sampled", "demand")
@@ -708,7 +710,6 @@ def _refused(resp) -> ConfigError:
 def call_state(db, linkedid: str, extension: str | None = None) -> dict:
     """The live call's recording state as the desktop and the status page
     show it: {'live': bool, 'recording': bool, 'paused': bool, 'id': ...}."""
-    from appliance.clients import desktop
     offer = desktop.live_offer(db, linkedid, extension)
     if offer is None or offer["state"] != "answered":
         return {"live": False, "recording": False, "paused": False, "id": None}
@@ -735,7 +736,6 @@ def control(db, instance, mgr, linkedid: str, action: str, by: str | None,
     """Start, pause or resume recording a live call (the operator's channel),
     over AMI: MixMonitor / MixMonitorMute. Paused stretches are silence in
     the file and noted in recording_pauses; every step is audit-logged."""
-    from appliance.clients import desktop
     if action not in ("start", "pause", "resume"):
         raise ConfigError("action", "one of {choices}", choices="start, pause, resume")
     offer = desktop.live_offer(db, linkedid, extension)
@@ -812,7 +812,6 @@ def _start(db, instance, mgr, linkedid: str, offer: dict, by: str | None, now: d
 def _hand_to_asterisk(folder: Path, root: Path) -> None:
     """Folders made here must be writable by Asterisk, which writes the file."""
     import pwd
-    from appliance.base.instance import ASTERISK_USER
     try:
         pw = pwd.getpwnam(ASTERISK_USER)
     except KeyError:       # a host without Asterisk (unit tests)

@@ -6,7 +6,7 @@ Asterisk (see ``appliance.apply`` for that).
 from __future__ import annotations
 
 from appliance.base.instance import Instance
-from appliance.operators.store import Config
+from appliance.render.config import Config
 from appliance.render import core
 from appliance.lines import render as dahdi
 from appliance.render import dialplan

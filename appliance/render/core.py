@@ -5,7 +5,7 @@ from __future__ import annotations
 from appliance.prompts import moh
 from appliance.base.instance import ASTERISK_USER
 from appliance.base.instance import Instance
-from appliance.operators.store import Config
+from appliance.render.config import Config
 
 MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 DATA_DIR = "/usr/share/asterisk"

@@ -5,7 +5,7 @@ from appliance.base import dialplan_names as dn
 from appliance.routing import store as routing
 from appliance.operators.devices import DEVICE
 from appliance.operators.devices import interface
-from appliance.operators.store import Config
+from appliance.render.config import Config
 
 # Caller names keep letters, digits, spaces and a few harmless marks.
 NAME_ALLOWED = r"a-zA-Z0-9 ._-"

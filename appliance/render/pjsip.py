@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from appliance.base import dialplan_names as dn
-from appliance.operators.store import Config
+from appliance.render.config import Config
 
 CODECS = "alaw,ulaw"
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.reports import engine
 from appliance.reports import export
 from appliance.reports import forms

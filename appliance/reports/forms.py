@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.reports.measures import _
 from appliance.reports.spec import Spec
 from appliance.reports.spec import check_spec

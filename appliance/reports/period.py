@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone  # noqa: F401 (date for callers)
 from zoneinfo import ZoneInfo
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.schedules.store import default_timezone
 
 KINDS = ("day", "week", "month", "year", "custom")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.reports import measures as M
 from appliance.reports.period import KINDS
 

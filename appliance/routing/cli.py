@@ -6,7 +6,7 @@ import json
 import sys
 
 from appliance.routing import store as routing
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 APPLY_HINT = "run 'korund apply' to render the skill queues"
 

@@ -39,7 +39,9 @@ from datetime import datetime, timedelta, timezone
 
 from appliance.base import dialplan_names as dn
 from appliance.operators.states import AVAILABLE
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.base import store
+from appliance.clients.store import normalise
 
 SKILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 MIN_LEVEL, MAX_LEVEL = 1, 10
@@ -193,7 +195,6 @@ def set_group_settings(db, name: str, data: dict) -> dict:
 
 
 def set_last_days(db, value) -> int:
-    from appliance.base import store
     n = _whole(value, "last_days", 0, 365)
     store.set_setting(db, LAST_DAYS_SETTING, str(n))
     return n
@@ -285,7 +286,6 @@ def _ready(db, extension: str) -> bool:
 
 
 def _client(db, ani: str | None):
-    from appliance.clients.store import normalise
     n = normalise(ani)
     if not n:
         return None

@@ -7,10 +7,10 @@ import json
 import re
 from datetime import datetime, timezone
 
-from appliance.operators.store import ConfigError
-from appliance.operators.store import DISPLAY_NAME
-from appliance.operators.store import GROUP_NAME
-from appliance.operators.store import check_match
+from appliance.base.errors import ConfigError
+from appliance.base.errors import DISPLAY_NAME
+from appliance.base.errors import GROUP_NAME
+from appliance.base.errors import check_match
 from appliance.schedules import store as schedules
 from appliance.scenarios.graph import Problem
 from appliance.scenarios.graph import check

@@ -24,9 +24,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from appliance.operators.store import ConfigError
-from appliance.operators.store import GROUP_NAME
-from appliance.operators.store import check_match
+from appliance.base.errors import ConfigError
+from appliance.base.errors import GROUP_NAME
+from appliance.base.errors import check_match
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000

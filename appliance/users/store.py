@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 ROLES = ("admin", "supervisor", "operator", "technician")
 LANGUAGES = ("ru", "en")

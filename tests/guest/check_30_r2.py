@@ -11,6 +11,7 @@ them, then the operator answers.
 from __future__ import annotations
 
 import loop as L
+from appliance.render import config as render_config
 
 TIMEOUT = 300
 
@@ -217,7 +218,7 @@ def check_an_apply_under_live_r2_links_keeps_asterisk_and_r2_calls():
     same start time) and the next R2 call reaches the operator."""
     from appliance import apply
     from devtools import dahdi_loop
-    from appliance.operators import store as model
+    from appliance.operators import store as operators
     inst = L.instance()
     db = inst.open_store()
     try:
@@ -230,11 +231,11 @@ def check_an_apply_under_live_r2_links_keeps_asterisk_and_r2_calls():
         try:
             dahdi_loop.wait_up(mgr, lp, timeout=60)          # up, every R2 channel IDLE both ways
             before = _asterisk_identity(db)
-            group = next(g for g in model.load(db).groups if g.name == GROUP)
+            group = next(g for g in render_config.load(db).groups if g.name == GROUP)
             renamed = f"{NAME} B" if not _operator_name(db).endswith(" B") else NAME
             with db.atomic():
-                model.update_operator(db, EXT, renamed, f"sip:{EXT}@127.0.0.2:5060", True)
-                model.update_group(db, GROUP, group.title, group.strategy,
+                operators.update_operator(db, EXT, renamed, f"sip:{EXT}@127.0.0.2:5060", True)
+                operators.update_group(db, GROUP, group.title, group.strategy,
                                    25 if group.ring_timeout != 25 else 30, group.is_default)
             result = apply.apply(inst, db, mgr)              # what the panel's Apply runs
             L.wait_for(lambda: "app_queue.so" in reloads, timeout=10, what="app_queue's Reload event")
@@ -341,7 +342,7 @@ def _r2_call_answered(db, lp, ani: str, label: str, dnis: str = DNIS, dtmf: str 
 
 def check_r2_refuses_the_russian_variant_clearly():
     from appliance.lines import store as spans
-    from appliance.operators.store import ConfigError
+    from appliance.base.errors import ConfigError
     try:
         spans.validate({"span": 2, "name": "R2", "signalling": "mfcr2", "framing": "cas", "mfcr2_variant": "ru"})
     except ConfigError as exc:

@@ -97,7 +97,7 @@ def check_fxo_call_reaches_the_ivr_and_rings_the_fxs_operator():
 def check_feature_codes_dialled_on_the_fxs_phone_act_for_its_operator():
     """The telephone on the FXS port goes off hook and dials *52 (log out),
     then *51 (log in): Korund's agent script finds the operator by the port."""
-    from appliance.operators import states as agents
+    from appliance.operators import states as operator_states
     db = L.instance().open_store()
     try:
         lp = L.current("analog")
@@ -116,7 +116,7 @@ def check_feature_codes_dialled_on_the_fxs_phone_act_for_its_operator():
                 finally:
                     L.ami.close(mgr)
                 try:
-                    L.wait_for(lambda: agents.state(db, EXT)["state"] == state, timeout=45,
+                    L.wait_for(lambda: operator_states.state(db, EXT)["state"] == state, timeout=45,
                                what=f"operator {EXT} {state} after {code}")
                     ok = True
                 except TimeoutError:

@@ -22,10 +22,10 @@ import re
 import time
 from pathlib import Path
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.base import ami
 from devtools import dahdi_loop
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance.prompts import store as prompt_library
 from devtools import simulator
 from appliance.base import store
@@ -141,12 +141,12 @@ def group_with(db, group: str, extension: str, name: str, contact: str | None = 
     """Group *group* with the one operator *extension* (created or changed)."""
     with db.atomic():
         if not db.execute("SELECT 1 FROM groups WHERE name = ?", [group]).fetchone():
-            model.add_group(db, group, group, strategy="ringall", ring_timeout=ring_timeout)
+            operators.add_group(db, group, group, strategy="ringall", ring_timeout=ring_timeout)
         if db.execute("SELECT 1 FROM operators WHERE extension = ?", [extension]).fetchone():
-            model.update_operator(db, extension, name, contact, True, device=device or "")
+            operators.update_operator(db, extension, name, contact, True, device=device or "")
         else:
-            model.add_operator(db, extension, name, contact=contact, device=device)
-        model.add_member(db, group, extension)
+            operators.add_operator(db, extension, name, contact=contact, device=device)
+        operators.add_member(db, group, extension)
 
 
 def apply_and_ready(db, extensions: list[str], kind: str, category: str = dahdi_loop.DEFAULT_CATEGORY
@@ -164,8 +164,8 @@ def ready(db, extensions: list[str]) -> None:
     mgr = manager(db)
     try:
         for ext in extensions:
-            with agents.immediate(db):
-                agents.login(db, mgr, ext, by="vm-check")
+            with operator_states.immediate(db):
+                operator_states.login(db, mgr, ext, by="vm-check")
     finally:
         ami.close(mgr)
 

@@ -18,7 +18,7 @@ from appliance.base import instance
 from appliance.lines import store as spans
 from appliance.base import store
 from appliance.base.instance import Instance
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.lines import render as dahdi
 
 HERE = Path(__file__).parent

@@ -247,7 +247,7 @@ def test_chart_svg_draws_points_and_limits():
 
 
 def test_hardware_settings_are_checked(tmp_path):
-    from appliance.operators.store import ConfigError
+    from appliance.base.errors import ConfigError
     db = store.open_store(tmp_path / "k.db")
     health.set_setting(db, "hw.i2c_bus", "SMBus stub driver")
     health.set_setting(db, "health.interval", "10")

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from appliance.operators import member_states
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from tests.conftest import TONES
 from tests.harness import configure, korund, wait_for
 
@@ -40,10 +40,10 @@ def demo_config(appliance, carrier):
     def reset(db):
         db.execute("UPDATE groups SET overflow_kind = '', overflow_target = ''")
         db.execute("DELETE FROM groups WHERE name = 'sales'")
-        model.update_group(db, "support", "Support", "rrmemory", 15, True)
-        model.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0,
+        operators.update_group(db, "support", "Support", "rrmemory", 15, True)
+        operators.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0,
                                             "noanswer_after": 1})
-        model.set_members(db, "support", ["1001", "1002"])
+        operators.set_members(db, "support", ["1001", "1002"])
     configure(appliance, reset)
     for ext in ("1001", "1002"):
         korund(appliance, "agent", "ready", ext)
@@ -60,7 +60,7 @@ def answered_by(carrier, ani: str, hold: float = HOLD) -> str:
 
 
 def test_linear_always_offers_the_first_member_first(appliance, carrier):
-    configure(appliance, lambda db: model.update_group(db, "support", "Support", "linear", 15, True))
+    configure(appliance, lambda db: operators.update_group(db, "support", "Support", "linear", 15, True))
     assert [answered_by(carrier, f"49510000{i}") for i in range(2)] == ["1001", "1001"]
 
 
@@ -70,7 +70,7 @@ def test_round_robin_takes_turns(appliance, carrier):
 
 
 def test_ring_all_rings_every_ready_phone(appliance, carrier):
-    configure(appliance, lambda db: model.update_group(db, "support", "Support", "ringall", 15, True))
+    configure(appliance, lambda db: operators.update_group(db, "support", "Support", "ringall", 15, True))
     assert any("'ringall' strategy" in line for line in appliance.cli("queue show support"))
     # both phones idle again after the previous test's calls (a busy phone is rightly not rung)
     wait_for(lambda: all("(Not in use)" in queue_member(appliance, "support", ext) for ext in ("1001", "1002")),
@@ -102,8 +102,8 @@ def test_a_paused_operator_gets_no_calls_even_after_an_apply(appliance, carrier)
 
 def test_an_unanswered_operator_is_skipped_and_paused_no_answer(appliance, carrier):
     def no_answer_redirect(db):
-        model.update_group(db, "support", "Support", "linear", 5, True)
-        model.set_group_acd(db, "support", {"noanswer_pause": 1, "noanswer_after": 1})
+        operators.update_group(db, "support", "Support", "linear", 5, True)
+        operators.set_group_acd(db, "support", {"noanswer_pause": 1, "noanswer_after": 1})
     configure(appliance, no_answer_redirect)
     carrier.phone("1001", "noanswer")
     # The caller holds on through the prompt, 5 s of ringing at 1001, then 1002.
@@ -143,10 +143,10 @@ def test_logged_out_operator_logs_in_with_the_feature_code(appliance, carrier):
 
 def test_overflow_after_max_wait_goes_to_the_other_group(appliance, carrier):
     def overflow(db):
-        model.add_group(db, "sales", "Sales")
-        model.set_members(db, "sales", ["1002"])
-        model.set_members(db, "support", ["1001"])
-        model.set_group_acd(db, "support", {"max_wait": 10, "overflow_kind": "group",
+        operators.add_group(db, "sales", "Sales")
+        operators.set_members(db, "sales", ["1002"])
+        operators.set_members(db, "support", ["1001"])
+        operators.set_group_acd(db, "support", {"max_wait": 10, "overflow_kind": "group",
                                             "overflow_target": "sales"})
     configure(appliance, overflow)
     korund(appliance, "agent", "logout", "1001")

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from appliance import apply
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from tests.harness import configure, in_root, korund, wait_for
 from tests.telephony.test_chan_dahdi_conf import SPAN_IN
 
@@ -39,7 +39,7 @@ def file_generation(appliance) -> str:
 
 def test_a_queue_change_reloads_app_queue_alone_and_calls_follow_it(appliance, carrier):
     mark = appliance.events.mark()
-    configure(appliance, lambda db: model.update_group(db, "support", "Support", "ringall", 15, True))
+    configure(appliance, lambda db: operators.update_group(db, "support", "Support", "ringall", 15, True))
     got = reloads(appliance, mark, "app_queue.so")
     assert got == {"app_queue.so": "0"}, got   # no res_pjsip.so, pbx_config.so, All, chan_dahdi.so
     assert "'ringall' strategy" in "\n".join(appliance.cli("queue show support"))
@@ -56,7 +56,7 @@ def test_a_queue_change_reloads_app_queue_alone_and_calls_follow_it(appliance, c
 
     # An operator's new name: the endpoint (caller ID) and the queue member, no dialplan.
     mark = appliance.events.mark()
-    configure(appliance, lambda db: model.update_operator(db, "1002", "Boris Renamed",
+    configure(appliance, lambda db: operators.update_operator(db, "1002", "Boris Renamed",
                                                           f"sip:1002@{carrier.address}:5060", True))
     got = reloads(appliance, mark, "app_queue.so")
     assert got == {"res_pjsip.so": "0", "app_queue.so": "0"}, got

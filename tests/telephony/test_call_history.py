@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance.base import store
 from tests.conftest import TONES
 from tests.harness import configure, korund, wait_for
@@ -26,10 +26,10 @@ def linear_support(appliance, carrier):
     """support = 1001 then 1002 (linear), 5 s of ringing each, nobody paused
     for not answering."""
     def reset(db):
-        model.update_group(db, "support", "Support", "linear", 5, True)
-        model.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0,
+        operators.update_group(db, "support", "Support", "linear", 5, True)
+        operators.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0,
                                             "noanswer_after": 1})
-        model.set_members(db, "support", ["1001", "1002"])
+        operators.set_members(db, "support", ["1001", "1002"])
     configure(appliance, reset)
     for ext in ("1001", "1002"):
         korund(appliance, "agent", "ready", ext)

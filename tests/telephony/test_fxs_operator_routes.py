@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from appliance.clients import store as clients
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance.base import dialplan_names as dn
 from tests.harness import configure, wait_for
 from tests.telephony.test_scenarios import publish_and_bind
@@ -37,10 +37,10 @@ def fxs(pbx):
     appliance, _ = pbx
 
     def change(db):
-        model.add_operator(db, FXS_EXT, "Analog Operator")
+        operators.add_operator(db, FXS_EXT, "Analog Operator")
         db.execute("UPDATE operators SET device = ? WHERE extension = ?", [FXS_PORT, FXS_EXT])
-        model.add_group(db, FXS_GROUP, "Analog", strategy="ringall", ring_timeout=15)
-        model.add_member(db, FXS_GROUP, FXS_EXT)
+        operators.add_group(db, FXS_GROUP, "Analog", strategy="ringall", ring_timeout=15)
+        operators.add_member(db, FXS_GROUP, FXS_EXT)
     configure(appliance, change)
     for name, ext, dnis in (("to-analog", FXS_EXT, "301"), ("to-ip", "1002", "302")):
         publish_and_bind(appliance, name, {"start": "op", "nodes": {

@@ -7,11 +7,13 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance.operators import queue_events as agent_events
-from appliance.operators import states as agents
-from appliance.operators import store as model
+from appliance.operators import queue_events
+from appliance.operators import states as operator_states
+from appliance.operators import store as operators
 from appliance.render import dialplan
 from appliance.operators import render as queues
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
 
 
 class FakeAmi:
@@ -24,14 +26,14 @@ class FakeAmi:
 
 
 def test_clear_errors_for_unknown_operators_and_duplicates(demo_db):
-    with pytest.raises(model.ConfigError, match="extension 1001 is already taken"):
-        model.add_operator(demo_db, "1001", "Someone Else")
-    with pytest.raises(model.ConfigError, match="no operator with extension 4242"):
-        model.set_members(demo_db, "support", ["1001", "4242"])
-    with pytest.raises(model.ConfigError, match="no operator with extension 4242") as exc:
-        agents.login(demo_db, None, "4242")
+    with pytest.raises(ConfigError, match="extension 1001 is already taken"):
+        operators.add_operator(demo_db, "1001", "Someone Else")
+    with pytest.raises(ConfigError, match="no operator with extension 4242"):
+        operators.set_members(demo_db, "support", ["1001", "4242"])
+    with pytest.raises(ConfigError, match="no operator with extension 4242") as exc:
+        operator_states.login(demo_db, None, "4242")
     assert exc.value.field == "extension"
-    assert [op.extension for op, _ in model.load(demo_db).default_group.members] == ["1001", "1002"]
+    assert [op.extension for op, _ in render_config.load(demo_db).default_group.members] == ["1001", "1002"]
 
 
 @pytest.mark.parametrize("bad, field, text", [
@@ -46,22 +48,22 @@ def test_clear_errors_for_unknown_operators_and_duplicates(demo_db):
     ({"moh": "jazz"}, "moh", "'jazz' is not one of: default, ringing"),
 ])
 def test_bad_group_settings_are_refused_and_nothing_changes(demo_db, bad, field, text):
-    with pytest.raises(model.ConfigError) as exc:
-        model.set_group_acd(demo_db, "support", bad)
+    with pytest.raises(ConfigError) as exc:
+        operators.set_group_acd(demo_db, "support", bad)
     assert exc.value.field == field and text in exc.value.text
-    g = model.load(demo_db).default_group
+    g = render_config.load(demo_db).default_group
     assert (g.wrapup, g.max_wait, g.overflow_kind, g.noanswer_after) == (0, 600, "", 1)
-    with pytest.raises(model.ConfigError, match="no group named 'ghost'"):
-        model.set_group_acd(demo_db, "ghost", {})
+    with pytest.raises(ConfigError, match="no group named 'ghost'"):
+        operators.set_group_acd(demo_db, "ghost", {})
 
 
 def test_queues_and_dialplan_render_the_settings(demo_db):
-    model.add_group(demo_db, "sales", "Sales")
-    model.update_group(demo_db, "support", "Support", "leastrecent", 12, True)
-    model.set_group_acd(demo_db, "support", {"wrapup": 7, "max_wait": 45, "overflow_kind": "group",
+    operators.add_group(demo_db, "sales", "Sales")
+    operators.update_group(demo_db, "support", "Support", "leastrecent", 12, True)
+    operators.set_group_acd(demo_db, "support", {"wrapup": 7, "max_wait": 45, "overflow_kind": "group",
                                             "overflow_target": "sales", "announce_position": "1",
                                             "announce_holdtime": "on"})
-    cfg = model.load(demo_db)
+    cfg = render_config.load(demo_db)
     q = queues.render(cfg)
     support = q.split("[support]")[1]
     for line in ("strategy = leastrecent", "timeout = 12", "wrapuptime = 7", "announce-position = yes",
@@ -81,80 +83,80 @@ def test_queues_and_dialplan_render_the_settings(demo_db):
 
 
 def test_operators_start_ready_and_states_follow_the_queue(demo_db):
-    assert [s["state"] for s in agents.states(demo_db)] == ["ready", "ready"]
-    model.set_group_acd(demo_db, "support", {"wrapup": 30})
-    ev = lambda kind, **h: agent_events.handle(demo_db, None, {  # noqa: E731
+    assert [s["state"] for s in operator_states.states(demo_db)] == ["ready", "ready"]
+    operators.set_group_acd(demo_db, "support", {"wrapup": 30})
+    ev = lambda kind, **h: queue_events.handle(demo_db, None, {  # noqa: E731
         "Event": kind, "Queue": "support", "Uniqueid": "caller-1",
         "DestChannel": "PJSIP/1001-0000000a", **h})
     ev("AgentCalled")
-    assert agents.state(demo_db, "1001")["state"] == "ringing"
-    assert agents.ready_operators(demo_db, "support") == ["1002"]
+    assert operator_states.state(demo_db, "1001")["state"] == "ringing"
+    assert operator_states.ready_operators(demo_db, "support") == ["1002"]
     ev("AgentConnect")
-    assert agents.state(demo_db, "1001")["state"] == "on_call"
+    assert operator_states.state(demo_db, "1001")["state"] == "on_call"
     ev("AgentComplete")
-    assert agents.state(demo_db, "1001")["state"] == "wrapup"
-    assert agents.finish_wrapups(demo_db) == []
+    assert operator_states.state(demo_db, "1001")["state"] == "wrapup"
+    assert operator_states.finish_wrapups(demo_db) == []
     later = lambda: datetime.now(timezone.utc) + timedelta(seconds=31)  # noqa: E731
-    assert agents.finish_wrapups(demo_db, clock=later) == ["1001"]
-    assert agents.state(demo_db, "1001")["state"] == "ready"
+    assert operator_states.finish_wrapups(demo_db, clock=later) == ["1001"]
+    assert operator_states.state(demo_db, "1001")["state"] == "ready"
     states = [r[0] for r in demo_db.execute("SELECT state FROM operator_state_log ORDER BY id")]
     assert states == ["ringing", "on_call", "wrapup", "ready"]
 
 
 def test_ringall_members_left_ringing_are_freed_after_the_caller_leaves(demo_db):
     for ext in ("1001", "1002"):
-        agent_events.handle(demo_db, None, {"Event": "AgentCalled", "Queue": "support",
+        queue_events.handle(demo_db, None, {"Event": "AgentCalled", "Queue": "support",
                                             "Uniqueid": "c9", "DestChannel": f"PJSIP/{ext}-1"})
-    agent_events.handle(demo_db, None, {"Event": "QueueCallerLeave", "Queue": "support", "Uniqueid": "c9"})
-    agent_events.handle(demo_db, None, {"Event": "AgentConnect", "Queue": "support", "Uniqueid": "c9",
+    queue_events.handle(demo_db, None, {"Event": "QueueCallerLeave", "Queue": "support", "Uniqueid": "c9"})
+    queue_events.handle(demo_db, None, {"Event": "AgentConnect", "Queue": "support", "Uniqueid": "c9",
                                         "DestChannel": "PJSIP/1002-1"})
     later = lambda: datetime.now(timezone.utc) + timedelta(seconds=5)  # noqa: E731
-    assert agents.finish_wrapups(demo_db, clock=later) == ["1001"]
-    assert agents.state(demo_db, "1002")["state"] == "on_call"
+    assert operator_states.finish_wrapups(demo_db, clock=later) == ["1001"]
+    assert operator_states.state(demo_db, "1002")["state"] == "on_call"
 
 
 def test_no_answer_pause_after_n_missed_offers_but_not_for_busy(demo_db):
-    model.set_group_acd(demo_db, "support", {"noanswer_pause": 1, "noanswer_after": 2})
+    operators.set_group_acd(demo_db, "support", {"noanswer_pause": 1, "noanswer_after": 2})
     ami = FakeAmi()
 
     def offer(ring_ms, caller):
         for kind in ("AgentCalled", "AgentRingNoAnswer"):
-            agent_events.handle(demo_db, ami, {"Event": kind, "Queue": "support", "Uniqueid": caller,
+            queue_events.handle(demo_db, ami, {"Event": kind, "Queue": "support", "Uniqueid": caller,
                                                "DestChannel": "PJSIP/1001-1", "RingTime": str(ring_ms)})
     offer(200, "a")          # busy: refused at once, not a missed offer
     offer(15000, "b")        # rang out: 1 of 2
-    assert agents.state(demo_db, "1001")["state"] == "ready" and ami.actions == []
+    assert operator_states.state(demo_db, "1001")["state"] == "ready" and ami.actions == []
     offer(15000, "c")        # 2 of 2: paused "no answer", in Asterisk too
-    s = agents.state(demo_db, "1001")
-    assert (s["state"], s["reason"]) == ("paused", agents.NO_ANSWER)
+    s = operator_states.state(demo_db, "1001")
+    assert (s["state"], s["reason"]) == ("paused", operator_states.NO_ANSWER)
     assert ami.actions == [{"Action": "QueuePause", "Interface": "PJSIP/1001", "Paused": "true",
                             "Reason": "no answer"}]
     # A paused operator's state is not overwritten by later call events.
     offer(15000, "d")
-    assert agents.state(demo_db, "1001")["reason"] == agents.NO_ANSWER
-    agents.ready(demo_db, ami, "1001")
+    assert operator_states.state(demo_db, "1001")["reason"] == operator_states.NO_ANSWER
+    operator_states.ready(demo_db, ami, "1001")
     assert ami.actions[-1] == {"Action": "QueuePause", "Interface": "PJSIP/1001", "Paused": "false"}
 
 
 def test_sync_pushes_every_operator(demo_db):
-    agents.logout(demo_db, None, "1002")
+    operator_states.logout(demo_db, None, "1002")
     ami = FakeAmi()
-    assert agents.sync(demo_db, ami) == 2
+    assert operator_states.sync(demo_db, ami) == 2
     assert [(a["Interface"], a["Paused"]) for a in ami.actions] == [("PJSIP/1001", "false"),
                                                                       ("PJSIP/1002", "true")]
 
 
 def test_pause_reasons(demo_db):
-    agents.add_reason(demo_db, 5, "meeting")
-    assert agents.pause(demo_db, None, "1001", "5")["reason"] == "meeting"
-    with pytest.raises(model.ConfigError, match="already taken"):
-        agents.add_reason(demo_db, "5", "coffee")
-    with pytest.raises(model.ConfigError, match="between 1 and 99"):
-        agents.add_reason(demo_db, "100", "coffee")
-    with pytest.raises(model.ConfigError, match="built-in"):
-        agents.delete_reason(demo_db, 9)
-    with pytest.raises(model.ConfigError, match="no pause reason"):
-        agents.pause(demo_db, None, "1001", "")
+    operator_states.add_reason(demo_db, 5, "meeting")
+    assert operator_states.pause(demo_db, None, "1001", "5")["reason"] == "meeting"
+    with pytest.raises(ConfigError, match="already taken"):
+        operator_states.add_reason(demo_db, "5", "coffee")
+    with pytest.raises(ConfigError, match="between 1 and 99"):
+        operator_states.add_reason(demo_db, "100", "coffee")
+    with pytest.raises(ConfigError, match="built-in"):
+        operator_states.delete_reason(demo_db, 9)
+    with pytest.raises(ConfigError, match="no pause reason"):
+        operator_states.pause(demo_db, None, "1001", "")
 
 
 def test_agent_cli(inst, demo_db, capsys):

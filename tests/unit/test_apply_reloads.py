@@ -9,14 +9,15 @@ import re
 import pytest
 
 from appliance import apply
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance import render
+from appliance.render import config as render_config
 
 ALL = [module for module, _ in apply.RELOADS]
 
 
 def rendered(db, inst):
-    return apply.stamp_generation(render.render_all(model.load(db), inst))
+    return apply.stamp_generation(render.render_all(render_config.load(db), inst))
 
 
 def test_every_rendered_file_has_its_module_or_a_reason_for_none(demo_db, inst):
@@ -57,15 +58,15 @@ def test_files_without_a_reload_reload_nothing():
 
 def test_a_new_generation_stamp_alone_is_no_dialplan_change(demo_db, inst):
     a = rendered(demo_db, inst)
-    group = model.load(demo_db).groups[0]
-    model.update_group(demo_db, group.name, group.title, "ringall", 21, True)
+    group = render_config.load(demo_db).groups[0]
+    operators.update_group(demo_db, group.name, group.title, "ringall", 21, True)
     b = rendered(demo_db, inst)
     assert a["extensions.conf"] != b["extensions.conf"]   # the stamp differs
     assert apply.changed_files(b, a) == {"queues.conf"}
     assert apply.changed_files(b, a, b) == {"queues.conf"}
     assert apply.changed_files(b, a, {}) is None            # nothing known on one side
     assert apply.changed_files(b) is None
-    model.update_operator(demo_db, "1001", "Anna Renamed", "sip:1001@127.0.0.2:5060", True)
+    operators.update_operator(demo_db, "1001", "Anna Renamed", "sip:1001@127.0.0.2:5060", True)
     c = rendered(demo_db, inst)
     assert apply.changed_files(c, b) == {"pjsip.conf", "queues.conf"}
     removed = dict(c)
@@ -119,8 +120,8 @@ def test_a_queue_change_reloads_app_queue_only_and_stamps_the_dialplan(demo_db, 
     checked = []
     monkeypatch.setattr(apply, "verify", lambda mgr, files: checked.append(files) or [])
     apply.apply(inst, demo_db)                       # Asterisk not running: the set is the last good one
-    group = model.load(demo_db).groups[0]
-    model.update_group(demo_db, group.name, group.title, "ringall", 21, True)
+    group = render_config.load(demo_db).groups[0]
+    operators.update_group(demo_db, group.name, group.title, "ringall", 21, True)
     result = apply.apply(inst, demo_db, asterisk)
     assert asterisk.commands == ["module reload app_queue.so"]
     assert result.reloaded and result.modules == ["app_queue.so"]
@@ -136,8 +137,8 @@ def test_a_queue_change_reloads_app_queue_only_and_stamps_the_dialplan(demo_db, 
 def test_a_dialplan_change_reloads_pbx_config_which_sets_the_generation(demo_db, inst, asterisk, monkeypatch):
     monkeypatch.setattr(apply, "verify", lambda mgr, files: [])
     apply.apply(inst, demo_db)
-    model.add_operator(demo_db, "1003", "Vera", contact="sip:1003@127.0.0.2:5060")
-    model.add_member(demo_db, "support", "1003")
+    operators.add_operator(demo_db, "1003", "Vera", contact="sip:1003@127.0.0.2:5060")
+    operators.add_member(demo_db, "support", "1003")
     assert apply.apply(inst, demo_db, asterisk).modules == ["res_pjsip.so", "app_queue.so", "pbx_config.so"]
     assert asterisk.commands == ["module reload res_pjsip.so", "module reload app_queue.so",
                                  "module reload pbx_config.so"]
@@ -156,8 +157,8 @@ def test_a_failed_module_reload_rolls_back_and_reloads_the_module_again(demo_db,
     apply.apply(inst, demo_db)
     good = apply.read_set(inst.etc)
     asterisk.answers["app_queue.so"] = "The module 'app_queue.so' reported a reload failure"
-    group = model.load(demo_db).groups[0]
-    model.update_group(demo_db, group.name, group.title, "ringall", 21, True)
+    group = render_config.load(demo_db).groups[0]
+    operators.update_group(demo_db, group.name, group.title, "ringall", 21, True)
     with pytest.raises(apply.ApplyError) as exc:
         apply.apply(inst, demo_db, asterisk)
     assert "Asterisk could not reload app_queue.so: The module 'app_queue.so' reported a reload failure" \

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.clients import store as clients
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 
 @pytest.mark.parametrize("raw,stored", [

@@ -9,13 +9,14 @@ from pathlib import Path
 import pytest
 
 from devtools import dahdi_loop
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance.lines import store as spans
 from appliance.base import dialplan_names as dn
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.lines import render as dahdi
 from appliance.render import dialplan
 from appliance.operators import render as queues
+from appliance.render import config as render_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hw"
 
@@ -103,10 +104,10 @@ def test_mfcr2_russian_variant_is_refused_with_a_reason():
 
 
 def test_dialplan_reads_span_channel_and_category_and_has_the_carrier_context(db):
-    text = dialplan.render(model.load(db))
+    text = dialplan.render(render_config.load(db))
     assert dn.CTX_TEST_CARRIER not in text            # no test carrier span: no test context
     dahdi_loop.store(db, "r2")
-    text = dialplan.render(model.load(db))
+    text = dialplan.render(render_config.load(db))
     inbound = text.split(f"[{dn.CTX_ROUTE}]")[0]
     for line in (f"Set(__{dn.VAR_SPAN}=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})",
                  f"Set(__{dn.VAR_DAHDI_CHANNEL}=${{FILTER(0-9,${{CHANNEL(dahdi_channel)}})}})",
@@ -183,9 +184,9 @@ def analog_operator(db):
     from devtools import demo
     demo.seed(db)
     dahdi_loop.store(db, "analog")
-    model.add_operator(db, "1005", "Vera Analog", device="DAHDI/49")
-    model.add_member(db, "support", "1005")
-    return model.load(db)
+    operators.add_operator(db, "1005", "Vera Analog", device="DAHDI/49")
+    operators.add_member(db, "support", "1005")
+    return render_config.load(db)
 
 
 def test_fxs_operator_is_a_queue_member_ringing_the_port(db):
@@ -209,15 +210,15 @@ def test_fxs_operator_is_a_queue_member_ringing_the_port(db):
 def test_operator_device_must_be_a_free_fxs_port(db, device, words):
     analog_operator(db)
     with pytest.raises(ConfigError) as err:
-        model.add_operator(db, "1006", "Gleb", device=device)
+        operators.add_operator(db, "1006", "Gleb", device=device)
     assert err.value.field == "device"
     assert words in err.value.message.format(**err.value.params)
-    model.update_operator(db, "1005", "Vera Analog", None, device="")   # back to an IP phone
-    assert next(o for o in model.load(db).operators if o.extension == "1005").device == ""
+    operators.update_operator(db, "1005", "Vera Analog", None, device="")   # back to an IP phone
+    assert next(o for o in render_config.load(db).operators if o.extension == "1005").device == ""
 
 
 def test_events_on_the_port_find_the_operator(db):
-    from appliance.operators import states as agents
+    from appliance.operators import states as operator_states
     from appliance.clients import desktop
     from appliance.operators import devices
     analog_operator(db)
@@ -232,10 +233,10 @@ def test_events_on_the_port_find_the_operator(db):
     sent = []
     fake = type("A", (), {"send_action": lambda self, a: sent.append(a) or
                           type("R", (), {"get_header": lambda self, k: "Success"})()})()
-    agents.login(db, fake, "1005")
-    agents.ready(db, fake, "1001")
+    operator_states.login(db, fake, "1005")
+    operator_states.ready(db, fake, "1001")
     assert [a["Interface"] for a in sent] == ["DAHDI/49", "PJSIP/1001"]
-    assert agents.sync(db, fake) >= 2 and {"DAHDI/49", "PJSIP/1001"} <= {a["Interface"] for a in sent[2:]}
+    assert operator_states.sync(db, fake) >= 2 and {"DAHDI/49", "PJSIP/1001"} <= {a["Interface"] for a in sent[2:]}
 
 
 def test_call_history_names_the_fxs_operator_and_keeps_span_channel_category(db):
@@ -271,7 +272,7 @@ class FakeAgi:
 
 
 def test_feature_codes_from_the_fxs_port_act_for_its_operator(db, monkeypatch, tmp_path):
-    from appliance.operators import states as agents
+    from appliance.operators import states as operator_states
     from appliance.base import ami
     from appliance.agi import agent
     from appliance.agi.registry import CallContext
@@ -281,10 +282,10 @@ def test_feature_codes_from_the_fxs_port_act_for_its_operator(db, monkeypatch, t
     port = {"CHANNEL(channeltype)": "DAHDI", "CHANNEL(dahdi_channel)": "49"}
     call = FakeAgi("login", port)
     agent.agent(call, ctx)
-    assert agents.state(db, "1005")["state"] == "ready" and call.played == ["agent-loginok"]
+    assert operator_states.state(db, "1005")["state"] == "ready" and call.played == ["agent-loginok"]
     agent.agent(FakeAgi("logout", port), ctx)
-    assert agents.state(db, "1005")["state"] == "logged_out"
+    assert operator_states.state(db, "1005")["state"] == "logged_out"
     # a DAHDI channel that is nobody's phone (the FXO line) changes nothing
     stranger = FakeAgi("login", {"CHANNEL(channeltype)": "DAHDI", "CHANNEL(dahdi_channel)": "48"})
     agent.agent(stranger, ctx)
-    assert stranger.played == ["agent-incorrect"] and agents.state(db, "1005")["state"] == "logged_out"
+    assert stranger.played == ["agent-incorrect"] and operator_states.state(db, "1005")["state"] == "logged_out"

@@ -1,7 +1,7 @@
 import pytest
 
 from appliance.tables import store as datatables
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 CSV = "account;name;balance\n1001;Иван Петров;4200\n1002;Анна Смирнова;15\n"
 

@@ -10,8 +10,8 @@ from appliance.callbacks import store as callbacks
 from appliance.callbacks import service as dialer
 from appliance.base import store
 from appliance.base import dialplan_names as dn
-from appliance.operators.store import ConfigError
-from appliance.operators.store import load
+from appliance.base.errors import ConfigError
+from appliance.render.config import load
 from appliance.render import dialplan
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)

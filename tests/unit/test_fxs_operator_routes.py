@@ -20,9 +20,10 @@ from devtools import dahdi_loop
 from appliance.clients import desktop
 from appliance.callbacks import service as dialer
 from appliance.history import store as history
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance.base import dialplan_names as dn
 from appliance.render import dialplan
+from appliance.render import config as render_config
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hw"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -37,8 +38,8 @@ def no_board(monkeypatch):
 def fxs_db(demo_db):
     """The demo plus operator 1005 on the analog loop's FXS port DAHDI/49."""
     dahdi_loop.store(demo_db, "analog")
-    model.add_operator(demo_db, "1005", "Vera Analog", device="DAHDI/49")
-    model.add_member(demo_db, "support", "1005")
+    operators.add_operator(demo_db, "1005", "Vera Analog", device="DAHDI/49")
+    operators.add_member(demo_db, "support", "1005")
     return demo_db
 
 
@@ -47,14 +48,14 @@ def section(text: str, name: str) -> str:
 
 
 def test_globals_name_the_port_of_each_enabled_fxs_operator_only(fxs_db):
-    globals_ = section(dialplan.render(model.load(fxs_db)), "globals")
+    globals_ = section(dialplan.render(render_config.load(fxs_db)), "globals")
     assert globals_ == f"{dn.VAR_DEVICE_PREFIX}1005 = DAHDI/49\n"     # IP phones: PJSIP/<ext>, the default
     fxs_db.execute("UPDATE operators SET enabled = 0 WHERE extension = '1005'")
-    assert section(dialplan.render(model.load(fxs_db)), "globals") == ""   # a disabled operator is rung nowhere
+    assert section(dialplan.render(render_config.load(fxs_db)), "globals") == ""   # a disabled operator is rung nowhere
 
 
 def test_the_operator_step_dials_the_operators_device_not_always_pjsip(fxs_db):
-    text = dialplan.render(model.load(fxs_db))
+    text = dialplan.render(render_config.load(fxs_db))
     route = section(text, dn.CTX_ROUTE)
     step = route.split("exten => operator,1,", 1)[1].split("exten => outside", 1)[0]
     target = f"${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}}"

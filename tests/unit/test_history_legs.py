@@ -13,7 +13,8 @@ import pytest
 from appliance.history import legs as call_legs
 from appliance.callbacks import store as callbacks
 from appliance.history.store import CallHistory
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
 
 DATA = Path(__file__).parent / "data"
 EVENTS = json.loads((DATA / "history_ivr_queue_call.json").read_text())
@@ -246,10 +247,9 @@ def test_the_ivr_leg_carries_the_path_and_the_inputs(demo_db):
 
 
 def test_asterisk_logs_the_channel_events_the_catch_up_reads(demo_db, inst):
-    from appliance.operators import store as model
     from appliance.history.store import CEL_FIELDS
     from appliance.render import core
-    files = core.render(model.load(demo_db), inst)
+    files = core.render(render_config.load(demo_db), inst)
     assert "enable = yes" in files["cel.conf"]
     for event in ("CHAN_START", "ANSWER", "HANGUP", "APP_START", "APP_END", "BLINDTRANSFER", "ATTENDEDTRANSFER",
                   "LINKEDID_END"):

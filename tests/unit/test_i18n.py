@@ -8,6 +8,8 @@ from pathlib import Path
 from babel.messages.extract import extract_from_dir
 
 from web import i18n
+from appliance.base.errors import ConfigError
+from appliance.base.errors import check_host
 
 TOP = Path(__file__).resolve().parents[2]
 KEYWORDS = {"gettext": None, "_": None, "ConfigError": (2,), "check_match": (4,)}
@@ -36,10 +38,9 @@ def test_translations_keep_the_placeholders():
 
 
 def test_config_errors_translate_with_their_values():
-    from appliance.operators import store as model
     t = i18n.Translator(i18n.load_catalogs())
     try:
-        model.check_host("bad host;")
-    except model.ConfigError as exc:
+        check_host("bad host;")
+    except ConfigError as exc:
         assert t.config_error("ru", exc) == "«bad host;» — не IP-адрес и не имя узла"
         assert t.config_error("en", exc) == "'bad host;' is not an IP address or host name"

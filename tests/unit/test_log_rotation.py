@@ -18,9 +18,10 @@ from appliance.history.store import CDR_OFFSET
 from appliance.history.store import CEL_OFFSET
 from appliance.history.store import CEL_SEEN
 from appliance.history.store import CallHistory
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 from .test_history import cdr_line
+from appliance.render import config as render_config
 
 DATA = Path(__file__).parent / "data"
 CEL_CALL = (DATA / "history_ivr_queue_call.cel.csv").read_text().splitlines(keepends=True)
@@ -295,11 +296,10 @@ def test_the_logs_command(demo_db, inst, capsys):
 
 def test_asterisk_and_supervisord_are_configured_to_rotate(demo_db, inst):
     import configparser
-    from appliance.operators import store as model
     from appliance.base import supervisor
     from appliance.render import core
     logger = configparser.ConfigParser(strict=False)
-    logger.read_string(core.render(model.load(demo_db), inst)["logger.conf"])
+    logger.read_string(core.render(render_config.load(demo_db), inst)["logger.conf"])
     assert logger["general"]["rotatestrategy"] == "timestamp"
     conf = configparser.ConfigParser(interpolation=None)
     conf.read_string(supervisor.render(inst))

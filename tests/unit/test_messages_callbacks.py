@@ -11,7 +11,7 @@ import pytest
 from appliance.callbacks import store as callbacks
 from appliance.messages import store as messages
 from appliance.agi.call_io import AgiCallIO
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios.graph import check
 from appliance.scenarios.nodes import TYPES
 from appliance.scenarios.simulate import simulate

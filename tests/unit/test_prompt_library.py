@@ -14,7 +14,7 @@ import pytest
 
 from appliance.prompts import store as lib
 from appliance.prompts import builtin as prompts
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios import store as scenarios
 
 

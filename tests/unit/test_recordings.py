@@ -13,11 +13,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-
-from appliance.operators import store as model
 from appliance.recordings import store as recordings
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.recordings import render as render_recording
+from appliance.render import config as render_config
 
 NOW = datetime(2027, 3, 10, 12, 0, tzinfo=timezone.utc)
 
@@ -121,7 +120,7 @@ def test_the_default_policy_cannot_be_deleted(demo_db):
 def test_policies_are_rendered_into_the_dialplan(demo_db, inst):
     recordings.set_policy(demo_db, "admin", "group", "support", "sampled", 40, True, 30)
     recordings.set_policy(demo_db, "admin", "number", "+7495#", "none")
-    text = render_recording.render(model.load(demo_db), inst)
+    text = render_recording.render(render_config.load(demo_db), inst)
     assert "exten => group-support,1,Set(KORUND_REC_MODE=sampled)" in text
     assert "Set(KORUND_REC_PERCENT=40)" in text and "Set(KORUND_REC_2CH=1)" in text
     assert "exten => number-+7495#,1,Set(KORUND_REC_MODE=none)" in text

@@ -2,12 +2,13 @@ import re
 
 from appliance import apply
 from appliance.base import dialplan_names as dn
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance import render
+from appliance.render import config as render_config
 
 
 def rendered(db, inst):
-    return render.render_all(model.load(db), inst)
+    return render.render_all(render_config.load(db), inst)
 
 
 def test_every_file_is_marked_generated(demo_db, inst):
@@ -49,7 +50,7 @@ def test_queues_and_endpoints_from_the_store(demo_db, inst):
 
 def test_generation_stamp_changes_with_content(demo_db, inst):
     a = apply.stamp_generation(rendered(demo_db, inst))
-    model.add_operator(demo_db, "1003", "Vera")
+    operators.add_operator(demo_db, "1003", "Vera")
     b = apply.stamp_generation(rendered(demo_db, inst))
     ga = re.search(r"KORUND_CONFIG_GENERATION = (\w+)", a["extensions.conf"]).group(1)
     gb = re.search(r"KORUND_CONFIG_GENERATION = (\w+)", b["extensions.conf"]).group(1)

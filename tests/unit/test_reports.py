@@ -20,7 +20,7 @@ import json
 import pytest
 
 from appliance.base import store
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.reports import engine
 from appliance.reports import forms
 from appliance.reports import rollup

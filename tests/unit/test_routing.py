@@ -6,13 +6,15 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from appliance.operators import states as agents
+from appliance.operators import states as operator_states
 from appliance.clients import store as clients
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance.routing import store as routing
 from appliance.render import dialplan
 from appliance.operators import render as queues
 from appliance.scenarios import nodes
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -25,13 +27,13 @@ def call(db, ani, operator, days_ago, uid):
 
 def pause(db, ext):
     op = db.execute("SELECT id FROM operators WHERE extension = ?", [ext]).fetchone()[0]
-    agents.set_state(db, op, "paused", "lunch")
+    operator_states.set_state(db, op, "paused", "lunch")
 
 
 @pytest.fixture
 def rdb(demo_db):
-    model.add_operator(demo_db, "1003", "Third")
-    model.set_members(demo_db, "support", ["1001", "1002", "1003"])
+    operators.add_operator(demo_db, "1003", "Third")
+    operators.set_members(demo_db, "support", ["1001", "1002", "1003"])
     return demo_db
 
 
@@ -63,7 +65,7 @@ def test_personal_operator_first_when_ready_else_last_operator_else_group(rdb):
 
 
 def test_last_operator_must_be_ready_and_in_the_group(rdb):
-    model.add_operator(rdb, "2001", "Sales")
+    operators.add_operator(rdb, "2001", "Sales")
     call(rdb, "4957770000", "2001", 1, "a")
     assert routing.decide(rdb, "4957770000", "100", routing.Request("support"), now=NOW).operator == ""
     call(rdb, "4957770000", "1001", 0.5, "b")
@@ -84,12 +86,12 @@ def test_vip_clients_and_listed_numbers_get_priority(rdb):
     # A route node's higher priority stays.
     assert routing.decide(rdb, "74951234567", "", routing.Request("support", priority=9), now=NOW).priority == 9
     for bad in ("12a", "*", "1"):
-        with pytest.raises(model.ConfigError, match="not a number or a prefix"):
+        with pytest.raises(ConfigError, match="not a number or a prefix"):
             routing.add_vip(rdb, bad)
-    with pytest.raises(model.ConfigError, match="between 1 and 9"):
+    with pytest.raises(ConfigError, match="between 1 and 9"):
         routing.add_vip(rdb, "123", 10)
     routing.remove_vip(rdb, "+7495123*")
-    with pytest.raises(model.ConfigError, match="not in the VIP list"):
+    with pytest.raises(ConfigError, match="not in the VIP list"):
         routing.remove_vip(rdb, "+7495123*")
 
 
@@ -117,22 +119,22 @@ def test_skill_starts_at_the_best_ready_level(rdb):
 ])
 def test_bad_skills_are_refused_and_nothing_is_lost(rdb, text, message):
     routing.set_skills(rdb, "1001", "en:7")
-    with pytest.raises(model.ConfigError, match=message) as exc:
+    with pytest.raises(ConfigError, match=message) as exc:
         routing.set_skills(rdb, "1001", text)
     assert exc.value.field == "skills"
     assert routing.skills(rdb, "1001") == {"en": 7}
 
 
 def test_group_settings_validation(rdb):
-    with pytest.raises(model.ConfigError, match="no operator has the skill 'billing'"):
+    with pytest.raises(ConfigError, match="no operator has the skill 'billing'"):
         routing.set_group_settings(rdb, "support", {"skill": "billing"})
-    with pytest.raises(model.ConfigError, match="between 1 and 600"):
+    with pytest.raises(ConfigError, match="between 1 and 600"):
         routing.set_group_settings(rdb, "support", {"skill_widen": "0"})
-    with pytest.raises(model.ConfigError, match="must not be shorter"):
+    with pytest.raises(ConfigError, match="must not be shorter"):
         routing.set_group_settings(rdb, "support", {"skill_widen": "30", "skill_all": "10"})
-    with pytest.raises(model.ConfigError, match="between 0 and 365"):
+    with pytest.raises(ConfigError, match="between 0 and 365"):
         routing.set_group_settings(rdb, "support", {"last_days": "400"})
-    with pytest.raises(model.ConfigError, match="no group named"):
+    with pytest.raises(ConfigError, match="no group named"):
         routing.set_group_settings(rdb, "nosuch", {})
     assert routing.group_settings(rdb, "support") == {"skill": "", "skill_widen": 20, "skill_all": 60,
                                                       "last_days": None}
@@ -142,7 +144,7 @@ def test_skill_queues_rules_and_dialplan_render(rdb):
     routing.set_skills(rdb, "1001", "billing:4")
     routing.set_skills(rdb, "1002", "billing:9")
     routing.set_group_settings(rdb, "support", {"skill_widen": 5, "skill_all": 12})
-    config = model.load(rdb)
+    config = render_config.load(rdb)
     text = queues.render(config)
     section = text.split("[support--billing]")[1]
     assert "member => PJSIP/1001,6,Ivan" in section or "member => PJSIP/1001,6," in section

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from appliance.schedules import store as schedules
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 from appliance.scenarios import graph as graphs
 from appliance.scenarios import simulate
 from appliance.scenarios import store as scenarios

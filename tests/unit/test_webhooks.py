@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from appliance.clients import webhooks
-from appliance.operators.store import ConfigError
+from appliance.base.errors import ConfigError
 
 
 @pytest.fixture

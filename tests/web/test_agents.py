@@ -3,10 +3,10 @@ and pause reasons in the panel (Flask test client, no Asterisk: changes are
 stored and pushed by the events service's sync later)."""
 from __future__ import annotations
 
-from appliance.operators import states as agents
-from appliance.operators import store as model
+from appliance.operators import states as operator_states
 from appliance.users import store as users
 from tests.web.conftest import as_role
+from appliance.render import config as render_config
 
 
 def bearer(panel, username):
@@ -26,7 +26,7 @@ def test_supervisor_sets_and_lists_states(panel):
     db = panel.config["KORUND_INSTANCE"].open_store()
     log = db.execute("SELECT state, reason, ended_at IS NULL FROM operator_state_log ORDER BY id").fetchall()
     assert log == [("paused", "training", 0), ("logged_out", None, 1)]
-    assert agents.ready_operators(db, "support") == ["1002"]
+    assert operator_states.ready_operators(db, "support") == ["1002"]
 
 
 def test_bad_state_changes_are_refused_clearly(panel):
@@ -52,12 +52,12 @@ def test_an_operator_changes_only_their_own_state(panel):
 def test_status_page_shows_states_to_supervisors_with_buttons(panel):
     sup = as_role(panel, "super")
     db = panel.config["KORUND_INSTANCE"].open_store()
-    agents.pause(db, None, "1002", agents.NO_ANSWER)
+    operator_states.pause(db, None, "1002", operator_states.NO_ANSWER)
     page = sup.client.get("/").get_data(as_text=True)
     assert 'id="agent-states"' in page and "no answer" in page and "agents.js" in page
     r = sup.post("/agents/1002/state", {"state": "ready"}, token_from="/")
     assert r.status_code == 302
-    assert agents.state(db, "1002")["state"] == "ready"
+    assert operator_states.state(db, "1002")["state"] == "ready"
     tech = as_role(panel, "tech")
     assert 'id="agent-states"' not in tech.client.get("/").get_data(as_text=True)
     assert tech.post("/agents/1002/state", {"state": "logged_out"}, token_from="/").status_code == 403
@@ -69,7 +69,7 @@ def test_group_form_saves_acd_settings_and_refuses_bad_ones(panel):
             "members": ["1001", "1002"], "wrapup": "5", "max_wait": "60", "overflow": "",
             "announce_position": "1", "noanswer_pause": "1", "noanswer_after": "2"}
     assert admin.post("/groups/support", form).status_code == 302
-    g = model.load(panel.config["KORUND_INSTANCE"].open_store()).default_group
+    g = render_config.load(panel.config["KORUND_INSTANCE"].open_store()).default_group
     assert (g.strategy, g.wrapup, g.max_wait, g.announce_position, g.announce_holdtime,
             g.noanswer_pause, g.noanswer_after) == ("linear", 5, 60, True, False, True, 2)
     for bad, field_ in (({"wrapup": "-1"}, "wrapup"), ({"max_wait": "lots"}, "max_wait"),
@@ -78,7 +78,7 @@ def test_group_form_saves_acd_settings_and_refuses_bad_ones(panel):
         r = admin.post("/groups/support", {**form, **bad})
         assert r.status_code == 400, bad
         assert f'id="error-{field_}"' in r.get_data(as_text=True), bad
-    g = model.load(panel.config["KORUND_INSTANCE"].open_store()).default_group
+    g = render_config.load(panel.config["KORUND_INSTANCE"].open_store()).default_group
     assert (g.wrapup, g.max_wait, g.overflow_kind) == (5, 60, "")
 
 

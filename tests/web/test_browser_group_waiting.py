@@ -17,6 +17,7 @@ from appliance.users import store as users
 from tests import audio
 from tests.harness import korund, wait_for
 from tests.web.browser import CHROMIUM_ARGS
+from appliance.base.errors import ConfigError
 
 
 PASSWORD = "Superv1sor-Pa55word"
@@ -127,11 +128,11 @@ def test_a_group_that_rings_plays_no_music(admin_page, appliance, carrier):
 
 
 def test_a_bad_music_choice_is_refused(admin_page, appliance):
-    from appliance.operators import store as model
+    from appliance.operators import store as operators
     db = store.open_store(appliance.host_base / "korund.db", migrate=False)
     try:
-        with pytest.raises(model.ConfigError) as err:
-            model.set_group_acd(db, "support", {"moh": "jazz"})
+        with pytest.raises(ConfigError) as err:
+            operators.set_group_acd(db, "support", {"moh": "jazz"})
     finally:
         db.close()
     assert err.value.field == "moh"

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from devtools import dahdi_loop
-from appliance.operators import store as model
 from appliance.lines import store as spans
 from appliance.base import store
 from tests.web.conftest import as_role
+from appliance.render import config as render_config
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "hw"
 
@@ -58,11 +58,11 @@ def test_operator_phone_is_an_ip_phone_or_a_free_fxs_port(hw_app):
         "DAHDI/48 is not an operators' phone (FXS) port" in html.unescape(r.get_data(as_text=True))
     assert admin.post("/operators/new", {"extension": "1005", "name": "Vera", "device": "DAHDI/49"}
                       ).status_code == 302
-    ops = {o.extension: o for o in with_db(hw_app, lambda db: model.load(db).operators)}
+    ops = {o.extension: o for o in with_db(hw_app, lambda db: render_config.load(db).operators)}
     assert ops["1005"].device == "DAHDI/49" and ops["1001"].device == ""
     page = admin.client.get("/operators/1005").get_data(as_text=True)
     assert '<option value="DAHDI/49" selected>' in page
     api = admin.client.get("/api/v1/operators/1005").get_json()
     assert api["device"] == "DAHDI/49"
     assert admin.post("/operators/1005", {"name": "Vera", "device": "", "enabled": "1"}).status_code == 302
-    assert with_db(hw_app, lambda db: model.load(db).operators)[-1].device == ""
+    assert with_db(hw_app, lambda db: render_config.load(db).operators)[-1].device == ""

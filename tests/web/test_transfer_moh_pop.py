@@ -9,7 +9,7 @@ import json
 import pytest
 
 from appliance.clients import desktop
-from appliance.operators import store as model
+from appliance.operators import store as operators
 from appliance.prompts import moh
 from appliance.callbacks import overflow_offer
 from appliance.base.instance import Instance
@@ -18,6 +18,8 @@ from appliance.scenarios import store as scenarios
 from appliance.scenarios.graph import check
 from tests.web.test_desktop import _db, _post, call  # noqa: F401
 from tests.web.conftest import as_role
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
 
 
 class FakeAmi:
@@ -34,7 +36,7 @@ class FakeAmi:
 def test_attended_transfer_is_completed_or_cancelled(panel, call):
     db = _db(panel)
     mgr = FakeAmi()
-    with pytest.raises(model.ConfigError):   # still ringing: nothing to complete
+    with pytest.raises(ConfigError):   # still ringing: nothing to complete
         desktop.finish_attended(db, mgr, call, "complete", "anna", "1001")
     desktop.on_event(db, {"Event": "DialEnd", "DestUniqueid": f"{call}-1001", "DialStatus": "ANSWER"})
     desktop.transfer(db, mgr, call, "attended", "1002", "anna", "1001")
@@ -46,10 +48,10 @@ def test_attended_transfer_is_completed_or_cancelled(panel, call):
     edits = desktop.edits(db, call)
     assert [e["what"] for e in edits] == ["consulting", "transfer cancelled", "consulting", "transferred"]
     assert edits[-1]["details"] == {"kind": "attended", "to": "operator", "target": "1002"}
-    with pytest.raises(model.ConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         desktop.finish_attended(db, mgr, call, "park", "anna", "1001")
     assert err.value.field == "action"
-    with pytest.raises(model.ConfigError) as err:
+    with pytest.raises(ConfigError) as err:
         desktop.finish_attended(db, FakeAmi("Error"), call, "cancel", "anna", "1001")
     assert "refused" in err.value.text
     # The target's offer came from a Local channel; once the transfer is done
@@ -103,7 +105,7 @@ def test_music_on_hold_is_rendered_and_chosen_per_group(panel, tmp_path):
     conf = moh.conf(inst)
     assert "[default]" in conf and "mode = files" in conf and f"directory = {inst.base}/moh/default" in conf
     db = _db(panel)
-    files = core.render(model.load(db), inst)
+    files = core.render(render_config.load(db), inst)
     assert files["musiconhold.conf"] == conf
     admin = as_role(panel, "admin")
     page = admin.client.get("/groups/support").get_data(as_text=True)
@@ -111,14 +113,14 @@ def test_music_on_hold_is_rendered_and_chosen_per_group(panel, tmp_path):
     form = {"title": "Support", "strategy": "rrmemory", "ring_timeout": "15", "is_default": "1", "wrapup": "0",
             "max_wait": "600", "noanswer_after": "1", "members": ["1001", "1002"], "moh": "ringing"}
     assert admin.post("/groups/support", form).status_code == 302
-    assert model.load(db).default_group.moh == "ringing"
+    assert render_config.load(db).default_group.moh == "ringing"
     r = admin.post("/groups/support", {**form, "moh": "jazz"})
     assert r.status_code == 400 and "jazz" in r.get_data(as_text=True)
-    assert model.load(db).default_group.moh == "ringing"
+    assert render_config.load(db).default_group.moh == "ringing"
     from appliance.render import dialplan
-    assert dialplan.queue_options(model.load(db).default_group) == "tr"
-    model.set_group_acd(db, "support", {"moh": "default"})
-    assert dialplan.queue_options(model.load(db).default_group) == "t"
+    assert dialplan.queue_options(render_config.load(db).default_group) == "tr"
+    operators.set_group_acd(db, "support", {"moh": "default"})
+    assert dialplan.queue_options(render_config.load(db).default_group) == "t"
     db.close()
 
 

@@ -10,6 +10,8 @@ import re
 from appliance.scenarios.nodes import NodeType
 from appliance.scenarios.nodes import need
 from appliance.scenarios.nodes import register
+from appliance.scenarios import engine
+from appliance.schedules import store as schedules
 
 TESTS = ("time", "weekday", "schedule", "holiday", "caller_prefix", "caller_in", "equals")
 HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -42,8 +44,6 @@ def validate(node):
 def schedule_of(io, name: str):
     """The named schedule, from the call's CallIO: its ``schedule(name)`` if it
     has one, else the store it carries."""
-    from appliance.scenarios import engine
-    from appliance.schedules import store as schedules
     if callable(getattr(io, "schedule", None)):
         found = io.schedule(name)
     elif getattr(io, "db", None) is not None:
@@ -56,7 +56,6 @@ def schedule_of(io, name: str):
 
 
 def run(node, io, session):
-    from appliance.schedules import store as schedules
     test, now, ani = node["test"], io.now(), session.get("ani", "")
     if test == "time":
         t = now.strftime("%H:%M")
