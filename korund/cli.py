@@ -161,11 +161,7 @@ def show_call_legs(db, ref: str, as_json: bool) -> int:
 def cmd_trunk(args, inst: Instance) -> int:
     db = inst.open_store()
     host, _, port = args.address.partition(":")
-    try:
-        sip_trunks.update_sip_trunk(db, args.name, host, port or 5060)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    sip_trunks.update_sip_trunk(db, args.name, host, port or 5060)
     return cmd_apply(args, inst)
 
 
@@ -192,13 +188,9 @@ def cmd_user(args, inst: Instance) -> int:
             print(f"error: no operator with extension {args.extension}", file=sys.stderr)
             return 2
         operator_id = row[0]
-    try:
-        with db.atomic():
-            user = users.create(db, args.username, password, args.role, args.language, operator_id)
-            audit.record(db, "korund-cli", "user added", user.username, {"role": user.role})
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with db.atomic():
+        user = users.create(db, args.username, password, args.role, args.language, operator_id)
+        audit.record(db, "korund-cli", "user added", user.username, {"role": user.role})
     print(f"user {user.username} ({user.role}) created")
     return 0
 
@@ -414,9 +406,6 @@ def cmd_callbacks(args, inst: Instance) -> int:
         except LookupError:
             print(f"error: no callback order {args.retry}", file=sys.stderr)
             return 1
-        except ConfigError as exc:
-            print(f"error: {exc.text}", file=sys.stderr)
-            return 1
         return 0
     closing = ("done", args.done) if args.done is not None else ("cancelled", args.cancel)
     if closing[1] is not None:
@@ -465,9 +454,6 @@ def cmd_agent(args, inst: Instance) -> int:
         with operator_states.immediate(db):
             new = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause": "paused"}
             r = operator_states.change(db, mgr, args.extension, new[args.agent_command], args.reason, by="cli")
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     finally:
         ami.close(mgr)
     print(f"{r['extension']} {r['state']}{' (' + r['reason'] + ')' if r['reason'] else ''}")
@@ -818,7 +804,11 @@ def main(argv=None) -> int:
     inst = Instance.at(args.instance)
     try:
         return args.fn(args, inst)
-    except (ConfigError, ami.AmiError, TimeoutError) as exc:
+    except ConfigError as exc:
+        # a refused value: the same exit status as argparse's usage errors
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (ami.AmiError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -23,6 +23,30 @@ def connect_if_running(inst, db, timeout: float = 5.0) -> Manager | None:
         return None
 
 
+def keep_connected(settings, stop, session, log, retry: float = 1.0) -> None:
+    """Run *session(mgr)* on a logged-in client until *stop* is set, logging
+    in again whenever Asterisk goes away: the loop of every AMI service.
+    *settings* is called before each attempt (the AMI secret may change);
+    a failing session is logged and followed by a new one."""
+    while not stop.is_set():
+        try:
+            mgr = connect(settings(), timeout=5)
+        except AmiError as exc:
+            log.info("%s; retrying", exc)
+            stop.wait(retry)
+            continue
+        log.info("connected to AMI")
+        try:
+            session(mgr)
+        except Exception:
+            log.exception("AMI session failed")
+        finally:
+            close(mgr)
+        if not stop.is_set():
+            log.info("AMI connection lost; reconnecting")
+            stop.wait(0.5)
+
+
 def connect(settings: dict[str, str], timeout: float = 10.0) -> Manager:
     """Log in to the instance's AMI, retrying until *timeout* seconds pass."""
     deadline = time.monotonic() + timeout

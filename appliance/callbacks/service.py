@@ -497,38 +497,25 @@ def run(instance, stop: threading.Event | None = None, clock=system_clock) -> No
         if headers.get("Event") in ("OriginateResponse", "UserEvent"):
             events.put(headers)
 
-    while not stop.is_set():
-        try:
-            mgr = ami.connect(store.settings(db), timeout=5)
-        except ami.AmiError as exc:
-            log.info("%s; retrying", exc)
-            stop.wait(1)
-            continue
-        log.info("connected to AMI")
+    def session(mgr):
         dialer = Dialer(db, mgr, clock=clock)
-        try:
-            mgr.register_event("*", on_event)
-            next_tick = 0.0
-            while mgr.connected() and not stop.is_set():
+        mgr.register_event("*", on_event)
+        next_tick = 0.0
+        while mgr.connected() and not stop.is_set():
+            try:
+                headers = events.get(timeout=0.5)
+            except queue.Empty:
+                headers = None
+            if headers is not None:
+                _handle(dialer, headers)
+                continue
+            if time.monotonic() >= next_tick:
                 try:
-                    headers = events.get(timeout=0.5)
-                except queue.Empty:
-                    headers = None
-                if headers is not None:
-                    _handle(dialer, headers)
-                    continue
-                if time.monotonic() >= next_tick:
-                    try:
-                        dialer.close_lost(live_uniqueids(mgr),
-                                          stored=lambda attempt_id: take_result(mgr, attempt_id))
-                        dialer.tick()
-                    except sqlite3.Error:
-                        log.exception("dialing pass failed; trying again")
-                    next_tick = time.monotonic() + POLL_SECONDS
-        except Exception:
-            log.exception("dialer session failed")
-        finally:
-            ami.close(mgr)
-        if not stop.is_set():
-            log.info("AMI connection lost; reconnecting")
-            time.sleep(0.5)
+                    dialer.close_lost(live_uniqueids(mgr),
+                                      stored=lambda attempt_id: take_result(mgr, attempt_id))
+                    dialer.tick()
+                except sqlite3.Error:
+                    log.exception("dialing pass failed; trying again")
+                next_tick = time.monotonic() + POLL_SECONDS
+
+    ami.keep_connected(lambda: store.settings(db), stop, session, log)

@@ -25,14 +25,11 @@ from appliance.history.store import only
 from appliance.base.errors import EXTENSION
 from appliance.base.errors import GROUP_NAME
 from appliance.base.errors import ConfigError
+from appliance.base import clock
 
 MAX_NOTE = 10000
 TRANSFER_KINDS = ("blind", "attended")
 OPEN_STATES = ("ringing", "answered")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
 def _is_operator(db, extension: str | None) -> bool:
@@ -83,7 +80,7 @@ def _offered(db, e: dict) -> None:
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ringing') ON CONFLICT(uniqueid) DO UPDATE SET "
         "grp = CASE WHEN excluded.grp != '' THEN excluded.grp ELSE offers.grp END",
         [e["DestUniqueid"], linkedid, extension, only(dn.ANI_ALLOWED, e.get("CallerIDNum")), grp,
-         e.get("Channel") or "", dest, iso(ts) if ts else _now()])
+         e.get("Channel") or "", dest, iso(ts) if ts else clock.stamp(timespec="milliseconds")])
 
 
 def _callback_leg(db, e: dict) -> None:
@@ -109,7 +106,7 @@ def _callback_leg(db, e: dict) -> None:
         "INSERT INTO offers (uniqueid, linkedid, extension, ani, grp, channel, dest_channel, at, state) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ringing') ON CONFLICT(uniqueid) DO NOTHING",
         [uniqueid, row[3] or uniqueid, extension, only(dn.ANI_ALLOWED, row[1]), row[2] or "", channel, channel,
-         iso(ts) if ts else _now()])
+         iso(ts) if ts else clock.stamp(timespec="milliseconds")])
 
 
 def _attended_done(db, e: dict) -> None:
@@ -241,7 +238,7 @@ def save_note(db, linkedid: str, author: str, extension: str, text) -> str:
         raise ConfigError("text", "the note must be text")
     if len(text) > MAX_NOTE:
         raise ConfigError("text", "the note is longer than {limit} characters", limit=MAX_NOTE)
-    at = _now()
+    at = clock.stamp(timespec="milliseconds")
     db.execute("INSERT INTO session_notes (linkedid, author, extension, text, updated_at) VALUES (?, ?, ?, ?, ?) "
                "ON CONFLICT(linkedid, author) DO UPDATE SET text = excluded.text, updated_at = excluded.updated_at",
                [linkedid, author, extension or "", text, at])
@@ -250,7 +247,7 @@ def save_note(db, linkedid: str, author: str, extension: str, text) -> str:
 
 def record_edit(db, linkedid: str, author: str, what: str, details: dict) -> None:
     db.execute("INSERT INTO session_edits (linkedid, author, at, what, details) VALUES (?, ?, ?, ?, ?)",
-               [linkedid, author, _now(), what, json.dumps(details, ensure_ascii=False)])
+               [linkedid, author, clock.stamp(timespec="milliseconds"), what, json.dumps(details, ensure_ascii=False)])
 
 
 def save_client(db, linkedid: str, data: dict, author: str) -> dict:

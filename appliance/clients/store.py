@@ -35,6 +35,7 @@ from urllib.parse import quote, urlsplit
 from appliance.tables import store as datatables
 from appliance.tables.store import Preview
 from appliance.base.errors import ConfigError
+from appliance.base import clock
 
 KINDS = ("text", "number", "date", "choice")
 BUILTIN = ("id", "name", "phones", "company", "email", "personal_operator", "vip")
@@ -52,10 +53,6 @@ TRUE = ("1", "yes", "y", "true", "да", "д", "+", "vip")
 FALSE = ("", "0", "no", "n", "false", "нет", "н", "-")
 POP_PLACEHOLDERS = ("ani", "dnis", "uniqueid", "linkedid", "group", "operator", "client_id")
 MAX_URL = 500
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 # -- numbers ----------------------------------------------------------------------
@@ -332,7 +329,7 @@ def save(db, data: dict, by: str | None = None) -> int:
                 if owner and owner[0] != cid:
                     raise ConfigError("phones", "the number {number} already belongs to the client {name}",
                                       number=n, name=owner[1])
-            return _store(db, cid, c, by, _now())
+            return _store(db, cid, c, by, clock.stamp())
     except sqlite3.IntegrityError:  # another save took the number meanwhile
         raise ConfigError("phones", "a number was just given to another client; try again") from None
 
@@ -469,7 +466,7 @@ def preview(db, raw: bytes) -> Preview:
 
 
 def _write(db, p: Preview, by: str | None) -> tuple[int, int]:
-    now, added, updated = _now(), 0, 0
+    now, added, updated = clock.stamp(), 0, 0
     with db.atomic():
         ids = [c["id"] for c in p.rows if c["id"]]
         for cid in ids:  # numbers may move between clients of the same file
@@ -508,7 +505,7 @@ def stage(db, raw: bytes, username: str, filename: str = "") -> tuple[str | None
                    [(datetime.now(timezone.utc) - UPLOAD_TTL).isoformat(timespec="seconds")])
         db.execute("INSERT INTO client_uploads (token, username, filename, raw, sha256, created_at) "
                    "VALUES (?, ?, ?, ?, ?, ?)", [token, username, (filename or "")[:200],
-                                                 base64.b64encode(raw).decode("ascii"), p.sha256, _now()])
+                                                 base64.b64encode(raw).decode("ascii"), p.sha256, clock.stamp()])
     return token, p
 
 

@@ -33,7 +33,7 @@ import secrets
 import threading
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from appliance.base import dialplan_names as dn
@@ -41,6 +41,7 @@ from appliance.base import store
 from appliance.base.errors import ConfigError
 from appliance.clients import store as clients
 from appliance.operators import devices
+from appliance.base import clock
 
 log = logging.getLogger("korund.webhooks")
 EVENTS = ("call.offered", "call.ended")
@@ -48,10 +49,6 @@ URL_KEY, SECRET_KEY = "crm.webhook_url", "crm.webhook_secret"
 MAX_ATTEMPTS = 8
 TIMEOUT = 5.0
 BATCH = 20
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _iso(t: datetime) -> str:
@@ -100,19 +97,10 @@ def enqueue(db, kind: str, payload: dict) -> int | None:
         raise ValueError(f"unknown webhook event {kind!r}")
     if not store.get_setting(db, URL_KEY, ""):
         return None
-    now = _iso(_now())
+    now = _iso(clock.now())
     return db.execute("INSERT INTO webhook_queue (event, payload, created_at, next_at, attempts, status) "
                       "VALUES (?, ?, ?, ?, 0, 'pending')",
                       [kind, json.dumps(payload, ensure_ascii=False, sort_keys=True, default=str), now, now]).lastrowid
-
-
-def call_offered(db, call: dict, operator: str, client: dict | None = None) -> int | None:
-    """The event for a call offered to *operator* (call: uniqueid, ani, dnis, group...)."""
-    return enqueue(db, "call.offered", {"call": call, "operator": operator, "client": _client_ref(client)})
-
-
-def call_ended(db, call: dict) -> int | None:
-    return enqueue(db, "call.ended", {"call": call})
 
 
 def body_of(row) -> bytes:
@@ -132,7 +120,7 @@ def _post(url: str, body: bytes, headers: dict) -> int:
 
 def deliver_due(db, post=_post, now: datetime | None = None) -> int:
     """Post every due delivery once; returns how many were delivered."""
-    now = now or _now()
+    now = now or clock.now()
     cfg = config(db)
     if not cfg["url"]:
         return 0
@@ -152,7 +140,7 @@ def deliver_due(db, post=_post, now: datetime | None = None) -> int:
         attempts += 1
         if status is not None and 200 <= status < 300:
             db.execute("UPDATE webhook_queue SET status = 'sent', attempts = ?, sent_at = ?, last_error = NULL "
-                       "WHERE id = ?", [attempts, _iso(_now()), rid])
+                       "WHERE id = ?", [attempts, _iso(clock.now()), rid])
             delivered += 1
             continue
         error = error or f"HTTP {status}"
@@ -175,7 +163,7 @@ def recent(db, limit: int = 20) -> list[dict]:
 
 def prune(db, days: int = 30) -> None:
     db.execute("DELETE FROM webhook_queue WHERE status != 'pending' AND created_at < ?",
-               [_iso(_now() - timedelta(days=days))])
+               [_iso(clock.now() - timedelta(days=days))])
 
 
 def run(open_db, stop: threading.Event | None = None, interval: float = 1.0) -> None:

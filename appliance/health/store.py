@@ -25,15 +25,12 @@ from drivers import sensor_models, sensors
 
 from appliance.base import store
 from appliance.base.errors import ConfigError
+from appliance.base import clock
 
 log = logging.getLogger(__name__)
 
 INTERVAL, BUCKET, KEEP_DAYS = 30, 300, 30
 CRITICAL_SPAN_ALARMS = {"red", "blue", "los", "lfa", "lmfa", "notopen"}
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _iso(t: datetime) -> str:
@@ -164,7 +161,7 @@ def _reconcile(db, wanted, at: str, spans_known: bool) -> tuple[list, list]:
 
 def sweep(db, root=None, smbus=None, spans_reader=read_spans, now: datetime | None = None) -> dict:
     """One collection round; returns what was read and which alarms changed."""
-    now = now or _now()
+    now = now or clock.now()
     at = _iso(now)
     root = hw_root(db) if root is None else root
     readings = read_sensors(db, root, smbus)
@@ -211,7 +208,7 @@ def latest(db) -> list[dict]:
 
 
 def history(db, sensor: str, hours: int = 24, now: datetime | None = None) -> list[tuple[int, float]]:
-    since = int(((now or _now()) - timedelta(hours=hours)).timestamp())
+    since = int(((now or clock.now()) - timedelta(hours=hours)).timestamp())
     return [tuple(r) for r in db.execute(
         "SELECT bucket, value FROM sensor_history WHERE sensor = ? AND bucket >= ? ORDER BY bucket",
         [sensor, since]).fetchall()]
@@ -284,7 +281,7 @@ def panel_status(db) -> dict:
     """What the front panel shows: IP, calls now, open alarms, temperatures."""
     calls_now = db.execute(
         "SELECT COUNT(*) FROM calls WHERE ended_at IS NULL AND started_at >= ?",
-        [_iso(_now() - timedelta(hours=12))]).fetchone()[0]
+        [_iso(clock.now() - timedelta(hours=12))]).fetchone()[0]
     return {"ip": ip_address(db), "calls_now": calls_now,
             "alarms": alarms(db, active_only=True, limit=50),
             "sensors": latest(db)}

@@ -66,52 +66,38 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
         with lock:
             r2_circuits.record_alarm(db, chan, cas)
 
-    while not stop.is_set():
-        settings = store.settings(db)
-        try:
-            mgr = ami.connect(settings, timeout=5)
-        except ami.AmiError as exc:
-            log.info("%s; retrying", exc)
-            stop.wait(1)
-            continue
-        log.info("connected to AMI")
-        try:
-            mgr.register_event("*", on_event)
-            next_catch_up = 0.0
-            next_sync = 0.0
-            next_members = 0.0
-            members = member_states.Refresher(pjsip_conf=instance.etc / "pjsip.conf")
-            circuits, next_circuits = r2_circuits.Watchdog(on_forced=record_mend), 0.0
-            while mgr.connected() and not stop.is_set():
-                if time.monotonic() >= next_catch_up:
-                    with lock:
-                        # channel events first: they rebuild a missed call's legs,
-                        # then the CDR adds its group, route and DNIS
-                        history.catch_up_cel(instance.cel_log)
-                        n = history.catch_up(instance.cdr_log)
-                    if n:
-                        log.info("checked %d ended call(s) against the CDR log", n)
-                    next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+    def session(mgr):
+        mgr.register_event("*", on_event)
+        next_catch_up = 0.0
+        next_sync = 0.0
+        next_members = 0.0
+        members = member_states.Refresher(pjsip_conf=instance.etc / "pjsip.conf")
+        circuits, next_circuits = r2_circuits.Watchdog(on_forced=record_mend), 0.0
+        while mgr.connected() and not stop.is_set():
+            if time.monotonic() >= next_catch_up:
                 with lock:
-                    operator_states.finish_wrapups(db)
-                    if time.monotonic() >= next_sync:
-                        operator_states.sync(db, mgr)  # on (re)connect, then as a safety net
-                        next_sync = time.monotonic() + operator_states.SYNC_SECONDS
-                if reloaded.is_set():
-                    reloaded.clear()
-                    next_members = min(next_members, time.monotonic() + AFTER_RELOAD_SECONDS)
-                if time.monotonic() >= next_members:
-                    # outside the lock: AMI commands only, nothing of the history
-                    members.refresh(mgr)
-                    next_members = time.monotonic() + operator_states.SYNC_SECONDS
-                if time.monotonic() >= next_circuits:
-                    circuits.check(mgr)   # AMI commands only, like the members
-                    next_circuits = time.monotonic() + r2_circuits.CHECK_EVERY
-                stop.wait(0.5)
-        except Exception:
-            log.exception("AMI session failed")
-        finally:
-            ami.close(mgr)
-        if not stop.is_set():
-            log.info("AMI connection lost; reconnecting")
-            time.sleep(0.5)
+                    # channel events first: they rebuild a missed call's legs,
+                    # then the CDR adds its group, route and DNIS
+                    history.catch_up_cel(instance.cel_log)
+                    n = history.catch_up(instance.cdr_log)
+                if n:
+                    log.info("checked %d ended call(s) against the CDR log", n)
+                next_catch_up = time.monotonic() + CATCH_UP_SECONDS
+            with lock:
+                operator_states.finish_wrapups(db)
+                if time.monotonic() >= next_sync:
+                    operator_states.sync(db, mgr)  # on (re)connect, then as a safety net
+                    next_sync = time.monotonic() + operator_states.SYNC_SECONDS
+            if reloaded.is_set():
+                reloaded.clear()
+                next_members = min(next_members, time.monotonic() + AFTER_RELOAD_SECONDS)
+            if time.monotonic() >= next_members:
+                # outside the lock: AMI commands only, nothing of the history
+                members.refresh(mgr)
+                next_members = time.monotonic() + operator_states.SYNC_SECONDS
+            if time.monotonic() >= next_circuits:
+                circuits.check(mgr)   # AMI commands only, like the members
+                next_circuits = time.monotonic() + r2_circuits.CHECK_EVERY
+            stop.wait(0.5)
+
+    ami.keep_connected(lambda: store.settings(db), stop, session, log)

@@ -12,10 +12,10 @@ import os
 import pwd
 import re
 import struct
-from datetime import datetime, timezone
 from pathlib import Path
 
 from appliance.base.errors import ConfigError
+from appliance.base import clock
 
 FOLDER = "messages"
 RATE = 8000                 # Asterisk's "wav": 16-bit mono at 8 kHz, 44-byte header
@@ -25,10 +25,6 @@ MIN_VOICE_SECONDS = 0.3     # of windows louder than VOICE_RMS
 VOICE_RMS = 100
 FILE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,120}\.wav$")
 STATES = ("new", "handled")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def directory(base: str | os.PathLike) -> Path:
@@ -101,7 +97,7 @@ def add(db, group: str, ani: str, uniqueid: str, file: str, duration: float) -> 
     with db.atomic():
         return db.execute(
             "INSERT INTO messages (grp, ani, uniqueid, file, duration, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            [group, (ani or "")[:64], uniqueid or "", file, float(duration), _now()]).lastrowid
+            [group, (ani or "")[:64], uniqueid or "", file, float(duration), clock.stamp()]).lastrowid
 
 
 COLUMNS = ("id", "grp", "ani", "uniqueid", "file", "duration", "created_at", "handled_at", "handled_by")
@@ -147,7 +143,7 @@ def mark_handled(db, message_id, username: str) -> dict:
     if message["handled_at"] is None:
         with db.atomic():
             db.execute("UPDATE messages SET handled_at = ?, handled_by = ? WHERE id = ? AND handled_at IS NULL",
-                       [_now(), username, message["id"]])
+                       [clock.stamp(), username, message["id"]])
     return get(db, message["id"])
 
 

@@ -19,13 +19,13 @@ import subprocess
 import tempfile
 import wave
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 from appliance.prompts import builtin as prompts
 from appliance.base.errors import ConfigError
 from appliance.scenarios.nodes import TYPES
+from appliance.base import clock
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 LANGUAGES = prompts.LANGUAGES
@@ -223,10 +223,6 @@ def usage_by_prompt(db) -> dict[str, list[str]]:
 
 # --- adding -------------------------------------------------------------------
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _install(db, sounds: Path, name: str, language: str, make: Callable[[Path], None],
              source: str, text: str | None, original: str | None, by: str | None) -> dict:
     """Have *make* write the 8 kHz WAV to a temporary file beside the target,
@@ -250,7 +246,7 @@ def _install(db, sounds: Path, name: str, language: str, make: Callable[[Path], 
             db.execute("DELETE FROM prompts WHERE name = ? AND language = ?", [name, language])
             db.execute("INSERT INTO prompts (name, language, source, text, original, duration, created_by, "
                        "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                       [name, language, source, text, original, seconds, by, _now()])
+                       [name, language, source, text, original, seconds, by, clock.stamp()])
             os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

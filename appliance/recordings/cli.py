@@ -19,7 +19,6 @@ import sys
 from appliance.base import ami
 from appliance.recordings import store as recordings
 from appliance.base import store
-from appliance.base.errors import ConfigError
 from appliance.recordings import service as archive_service
 
 APPLY_HINT = "run 'korund apply' (or Apply in the panel) so Asterisk records by the new policy"
@@ -54,12 +53,7 @@ def serve(args, inst) -> int:
 
 
 def run(args, inst) -> int:
-    db = inst.open_store()
-    try:
-        return _run(args, inst, db)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return _run(args, inst, inst.open_store())
 
 
 def _print(args, data, lines) -> None:

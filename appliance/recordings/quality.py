@@ -21,6 +21,7 @@ import json
 from datetime import datetime, timezone
 
 from appliance.base.errors import ConfigError
+from appliance.base import clock
 
 MAX_CRITERIA = 30
 MAX_NAME = 80
@@ -29,10 +30,6 @@ MAX_COMMENT = 2000
 MAX_WEIGHT = 100
 MAX_POINTS = 100
 GROUP_BY = ("operator", "grp")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def utc_iso(value: str) -> str:
@@ -134,7 +131,7 @@ def list_forms(db, active_only: bool = False) -> list[dict]:
 
 def _insert_form(db, family: int | None, version: int, name: str, active: bool, criteria, by: str) -> int:
     cur = db.execute("INSERT INTO quality_forms (family, version, name, active, current, created_at, created_by) "
-                     "VALUES (?, ?, ?, ?, 1, ?, ?)", [family or 0, version, name, int(active), _now(), by])
+                     "VALUES (?, ?, ?, ?, 1, ?, ?)", [family or 0, version, name, int(active), clock.stamp(), by])
     form_id = cur.lastrowid
     if not family:
         db.execute("UPDATE quality_forms SET family = ? WHERE id = ?", [form_id, form_id])
@@ -255,7 +252,7 @@ def save_score(db, recording: dict, form_id: int, reviewer: str, points: dict, c
         cur = db.execute(
             "INSERT INTO quality_scores (recording_id, form_id, reviewer, scored_at, operator, grp, call_at, "
             "total, comment, points) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [recording["id"], form_id, reviewer, _now(), recording.get("operator") or "",
+            [recording["id"], form_id, reviewer, clock.stamp(), recording.get("operator") or "",
              recording.get("grp") or "", utc_iso(recording["started_at"]), total, comment,
              json.dumps({str(k): {"points": clean_points[k], "comment": clean_comments[k]} for k in clean_points},
                         ensure_ascii=False)])

@@ -218,11 +218,6 @@ def decide(policy: dict, rand=random.randint) -> bool:
     return False
 
 
-def policy_by_key(db, key: str) -> dict | None:
-    scope, _, target = (key or "").partition(":")
-    return next((p for p in policies(db) if p["scope"] == scope and p["target"] == target), None)
-
-
 # --- disk guard settings --------------------------------------------------------------
 
 def guard_settings(db) -> dict:
@@ -381,11 +376,6 @@ def get(db, recording_id: int) -> dict | None:
 def by_path(db, rel: str) -> dict | None:
     r = db.execute(f"SELECT {', '.join(COLUMNS)} FROM recordings WHERE path = ?", [rel]).fetchone()
     return _row(r) if r else None
-
-
-def of_call(db, linkedid: str) -> list[dict]:
-    return [_row(r) for r in db.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM recordings WHERE linkedid = ? ORDER BY id", [linkedid])]
 
 
 def started(db, instance, path: Path, *, linkedid: str, uniqueid: str = "", channel: str = "",

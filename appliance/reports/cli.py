@@ -36,14 +36,6 @@ def add_parser(sub) -> None:
 
 
 def run(args, db) -> int:
-    try:
-        return _run(args, db)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _run(args, db) -> int:
     cmd = args.reports_command
     if cmd == "list":
         for key, spec in forms.READY.items():

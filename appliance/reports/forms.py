@@ -4,12 +4,12 @@ name, a custom one as ``c<id>``."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 
 from appliance.base.errors import ConfigError
 from appliance.reports.measures import _
 from appliance.reports.spec import Spec
 from appliance.reports.spec import check_spec
+from appliance.base import clock
 
 CALL_DAY = ("calls", "answered", "abandoned", "answered_share", "service_level", "asa", "aht")
 ABANDON = ("answered", "abandoned", "abandoned_share", "abandoned_0_10", "abandoned_10_30",
@@ -56,10 +56,6 @@ READY = {
 }
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def custom_forms(db) -> list[dict]:
     return [{"key": f"c{r[0]}", "id": r[0], "spec": check_spec(json.loads(r[1])), "created_by": r[2],
              "updated_at": r[3]}
@@ -91,10 +87,10 @@ def save(db, data: dict, username: str, form_id: int | None = None) -> str:
         text = json.dumps(spec.as_dict(), ensure_ascii=False, sort_keys=True)
         if form_id is None:
             cur = db.execute("INSERT INTO report_forms (name, spec, created_by, created_at, updated_at) "
-                             "VALUES (?, ?, ?, ?, ?)", [spec.title, text, username, _now(), _now()])
+                             "VALUES (?, ?, ?, ?, ?)", [spec.title, text, username, clock.stamp(), clock.stamp()])
             form_id = cur.lastrowid
         elif db.execute("UPDATE report_forms SET name = ?, spec = ?, updated_at = ? WHERE id = ?",
-                        [spec.title, text, _now(), form_id]).rowcount != 1:
+                        [spec.title, text, clock.stamp(), form_id]).rowcount != 1:
             raise ConfigError("form", "no such report form")
     return f"c{form_id}"
 

@@ -27,11 +27,12 @@ If the ``timezone`` setting (or ``FORMAT``) changes, everything is rebuilt.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 
 from appliance.base import store
 from appliance.reports import measures
 from appliance.reports import period
+from appliance.base import clock
 
 CALLS_WATERMARK = "reports.calls_watermark"
 STATES_WATERMARK = "reports.states_watermark"
@@ -49,10 +50,6 @@ TABLES = {
     "report_calls_line": ("direction", "grp", "trunk", "span", "dnis", "route_source"),
     "report_calls_operator": ("direction", "grp", "operator"),
 }
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def fetch_calls(db, start_utc: str, end_utc: str, where: str = "", args=()) -> list[dict]:
@@ -80,7 +77,7 @@ def touch(db, started_at: str) -> None:
 def recompute_day(db, day: str, tz, now: datetime | None = None) -> bool:
     """Rewrite one local day's call sums; True if the day must be looked at
     again (a call of it is still going on or has only just ended)."""
-    now = now or _now()
+    now = now or clock.now()
     start, end = period.day_bounds(date.fromisoformat(day), tz)
     sums = {t: {} for t in TABLES}
     for c in fetch_calls(db, start, end):
@@ -158,7 +155,7 @@ def state_pieces(row, tz, now: datetime | None = None):
     _, operator, state, reason, started, ended = row
     if state not in measures.STATE_MEASURE:
         return
-    end = period.local(ended, tz) if ended else (now or _now())
+    end = period.local(ended, tz) if ended else (now or clock.now())
     for day, seconds in split_by_day(period.local(started, tz), end, tz):
         if seconds > 0:
             yield day, operator, state, reason, seconds

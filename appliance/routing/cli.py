@@ -6,7 +6,6 @@ import json
 import sys
 
 from appliance.routing import store as routing
-from appliance.base.errors import ConfigError
 
 APPLY_HINT = "run 'korund apply' to render the skill queues"
 
@@ -29,14 +28,6 @@ def add_parser(sub) -> None:
     s.set_defaults(fn=lambda args, inst: run(args, inst.open_store()))
 
 
-def run(args, db) -> int:
-    try:
-        return _run(args, db)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-
-
 def _need(args, n: int, what: str) -> bool:
     if len(args.args) < n:
         print(f"error: give {what}", file=sys.stderr)
@@ -44,7 +35,7 @@ def _need(args, n: int, what: str) -> bool:
     return True
 
 
-def _run(args, db) -> int:
+def run(args, db) -> int:
     cmd, rest = args.routing_command, args.args
     if cmd == "skills":
         if not rest:

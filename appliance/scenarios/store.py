@@ -14,12 +14,9 @@ from appliance.base.errors import check_match
 from appliance.schedules import store as schedules
 from appliance.scenarios.graph import Problem
 from appliance.scenarios.graph import check
+from appliance.base import clock
 
 DNIS_PATTERN = re.compile(r"^[0-9+*#]{1,20}$|^\*$")
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def create(db, name: str, title: str, graph: dict) -> int:
@@ -28,7 +25,7 @@ def create(db, name: str, title: str, graph: dict) -> int:
     if db.execute("SELECT 1 FROM scenarios WHERE name = ?", [name]).fetchone():
         raise ConfigError("name", "a scenario named '{name}' already exists", name=name)
     return db.execute("INSERT INTO scenarios (name, title, draft, created_at) VALUES (?, ?, ?, ?)",
-                      [name, title, json.dumps(graph), _now()]).lastrowid
+                      [name, title, json.dumps(graph), clock.stamp()]).lastrowid
 
 
 def save_draft(db, name: str, graph: dict) -> None:
@@ -64,7 +61,7 @@ def _add_version(db, name: str, graph: dict, by: str | None) -> int:
     version = db.execute("SELECT COALESCE(MAX(version), 0) + 1 FROM scenario_versions WHERE scenario_id = ?",
                          [sid]).fetchone()[0]
     db.execute("INSERT INTO scenario_versions (scenario_id, version, graph, published_at, published_by) "
-               "VALUES (?, ?, ?, ?, ?)", [sid, version, json.dumps(graph), _now(), by])
+               "VALUES (?, ?, ?, ?, ?)", [sid, version, json.dumps(graph), clock.stamp(), by])
     return version
 
 

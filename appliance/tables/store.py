@@ -27,6 +27,7 @@ from datetime import datetime, timedelta, timezone
 from appliance.base.errors import ConfigError
 from appliance.base.errors import GROUP_NAME
 from appliance.base.errors import check_match
+from appliance.base import clock
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000
@@ -92,10 +93,6 @@ class Staged:
     filename: str
     preview: Preview
     existing: TableInfo | None
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def decode(raw: bytes) -> tuple[str, str]:
@@ -248,7 +245,7 @@ def _merge_problems(db, name: str, p: Preview) -> None:
 
 
 def _write(db, name: str, p: Preview, mode: str) -> None:
-    now = _now()
+    now = clock.stamp()
     with db.atomic():
         row = db.execute("SELECT id FROM data_tables WHERE name = ?", [name]).fetchone()
         if row and mode == "merge":
@@ -307,7 +304,7 @@ def stage(db, name: str, raw: bytes, key_column: str, mode: str, username: str,
         db.execute("INSERT INTO data_uploads (token, username, name, key_column, mode, filename, raw, sha256, "
                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    [token, username, name, p.key_column, mode, (filename or "")[:200],
-                    base64.b64encode(raw).decode("ascii"), p.sha256, _now()])
+                    base64.b64encode(raw).decode("ascii"), p.sha256, clock.stamp()])
     return token, p
 
 
@@ -403,7 +400,7 @@ def put_row(db, name: str, values: dict, original_key: str | None = None) -> dic
         else:
             db.execute("UPDATE data_rows SET key = ?, data = ? WHERE table_id = ? AND key = ?",
                        [key, data, tid, original_key])
-        db.execute("UPDATE data_tables SET updated_at = ? WHERE id = ?", [_now(), tid])
+        db.execute("UPDATE data_tables SET updated_at = ? WHERE id = ?", [clock.stamp(), tid])
     return record
 
 
@@ -412,7 +409,7 @@ def delete_row(db, name: str, key: str) -> None:
     with db.atomic():
         if not db.execute("DELETE FROM data_rows WHERE table_id = ? AND key = ?", [tid, key]).rowcount:
             raise ConfigError("key", "no row with the key '{key}'", key=key)
-        db.execute("UPDATE data_tables SET updated_at = ? WHERE id = ?", [_now(), tid])
+        db.execute("UPDATE data_tables SET updated_at = ? WHERE id = ?", [clock.stamp(), tid])
 
 
 def _uses(graph, name: str) -> bool:

@@ -5,11 +5,12 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance.base.errors import ConfigError
+from appliance.base import clock
 
 ROLES = ("admin", "supervisor", "operator", "technician")
 LANGUAGES = ("ru", "en")
@@ -27,10 +28,6 @@ class User:
     language: str
     operator_id: int | None
     active: bool
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
 
 
 def _user(row) -> User:
@@ -74,7 +71,7 @@ def create(db, username: str, password: str, role: str, language: str = "ru",
         "INSERT INTO users (username, password_hash, role, language, operator_id, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
         [username, generate_password_hash(password), role, language, operator_id,
-         _now().isoformat(timespec="seconds")]).lastrowid
+         clock.now().isoformat(timespec="seconds")]).lastrowid
     return get(db, uid)
 
 
@@ -96,7 +93,7 @@ class LoginError(Exception):
 def authenticate(db, username: str, password: str, now: datetime | None = None) -> User:
     """The user for these credentials; counts failures and locks the account
     after MAX_FAILED_LOGINS in a row."""
-    now = now or _now()
+    now = now or clock.now()
     row = db.execute("SELECT id, password_hash, failed_logins, locked_until, active FROM users "
                      "WHERE username = ?", [(username or "").strip().lower()]).fetchone()
     if not row or not row[4]:
@@ -163,7 +160,7 @@ def create_token(db, user_id: int, name: str) -> str:
         raise ConfigError("name", "1-64 characters")
     token = "krd_" + secrets.token_urlsafe(32)
     db.execute("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-               [user_id, name, _token_hash(token), _now().isoformat(timespec="seconds")])
+               [user_id, name, _token_hash(token), clock.now().isoformat(timespec="seconds")])
     return token
 
 
@@ -173,7 +170,7 @@ def user_for_token(db, token: str) -> User | None:
     if not row:
         return None
     db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
-               [_now().isoformat(timespec="seconds"), row[1]])
+               [clock.now().isoformat(timespec="seconds"), row[1]])
     user = get(db, row[0])
     return user if user and user.active else None
 

@@ -12,6 +12,7 @@ import pytest
 
 from appliance.health import store as health
 from appliance.base import store
+from appliance.base import clock
 from drivers import frontpanel
 
 
@@ -143,7 +144,7 @@ def test_panel_status_from_the_store(tmp_path):
     db = store.open_store(tmp_path / "k.db")
     store.set_setting(db, "net.address", "10.1.2.3")
     db.execute("INSERT INTO calls (uniqueid, started_at) VALUES ('a', ?)",
-               [health._iso(health._now())])
+               [health._iso(clock.now())])
     db.execute("INSERT INTO health_alarms (source, kind, severity, message, raised_at) "
                "VALUES ('span:1', 'red', 'critical', 'E1 1: RED alarm', '2026-01-01T00:00:00+00:00')")
     st = health.panel_status(db)

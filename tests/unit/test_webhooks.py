@@ -37,6 +37,22 @@ def receiver():
     server.server_close()
 
 
+def _call(db, uniqueid="171.5", ani="+79161234567"):
+    """A call in the history, as the events service stores it."""
+    db.execute("INSERT INTO calls (uniqueid, linkedid, ani, dnis, grp, started_at) "
+               "VALUES (?, ?, ?, '300', 'support', '2026-01-01T10:00:00+00:00')", [uniqueid, uniqueid, ani])
+
+
+def _offer(db, uniqueid="171.5"):
+    """app_queue offers the call to operator 1001's phone (what the events service hands on)."""
+    webhooks.on_event(db, {"Event": "AgentCalled", "Queue": "support", "DestChannel": "PJSIP/1001-00000001",
+                           "DestUniqueid": uniqueid + "1", "Uniqueid": uniqueid, "Linkedid": uniqueid})
+
+
+def _hangup(db, uniqueid):
+    webhooks.on_event(db, {"Event": "Hangup", "Uniqueid": uniqueid, "Linkedid": uniqueid})
+
+
 def test_nothing_is_queued_while_webhooks_are_off(db):
     assert webhooks.enqueue(db, "call.ended", {"call": {"uniqueid": "1"}}) is None
     assert webhooks.deliver_due(db) == 0
@@ -50,12 +66,14 @@ def test_only_http_urls(db, bad):
         webhooks.configure(db, bad)
 
 
-def test_delivery_is_signed_and_retried(db, receiver):
+def test_delivery_is_signed_and_retried(demo_db, receiver):
+    db = demo_db
     url, got, answers = receiver
     cfg = webhooks.configure(db, url)
     assert len(cfg["secret"]) >= 32
-    call = {"uniqueid": "171.5", "ani": "+79161234567", "group": "support"}
-    rid = webhooks.call_offered(db, call, "1001", {"id": 7, "name": "Иван"})
+    _call(db)
+    _offer(db)
+    rid = webhooks.recent(db)[0]["id"]
     answers.append(503)
     assert webhooks.deliver_due(db) == 0
     row = webhooks.recent(db)[0]
@@ -72,12 +90,15 @@ def test_delivery_is_signed_and_retried(db, receiver):
     assert got[0][1] == body  # a retry sends the same bytes
     data = json.loads(body)
     assert data["id"] == rid and data["event"] == "call.offered"
-    assert data["data"] == {"call": call, "operator": "1001", "client": {"id": 7, "name": "Иван", "vip": False}}
+    assert data["data"]["operator"] == "1001" and data["data"]["offer"] == "171.51"
+    assert data["data"]["call"] == {"uniqueid": "171.5", "linkedid": "171.5", "ani": "+79161234567",
+                                    "dnis": "300", "group": "support"}
 
 
 def test_an_unreachable_crm_is_given_up_after_the_limit(db):
     webhooks.configure(db, "http://127.0.0.1:9/hook")
-    webhooks.call_ended(db, {"uniqueid": "1"})
+    _call(db, "1")
+    _hangup(db, "1")
     t = datetime.now(timezone.utc)
     for _ in range(webhooks.MAX_ATTEMPTS):
         webhooks.deliver_due(db, now=t)
@@ -89,7 +110,8 @@ def test_an_unreachable_crm_is_given_up_after_the_limit(db):
 def test_the_sender_thread_delivers(db, inst, receiver):
     url, got, _answers = receiver
     webhooks.configure(db, url)
-    webhooks.call_ended(db, {"uniqueid": "2"})
+    _call(db, "2")
+    _hangup(db, "2")
     from appliance.base import store
     stop = webhooks.start_sender(lambda: store.open_store(inst.db_path), interval=0.05)
     try:
