@@ -8,7 +8,6 @@ reloaded under live R2 links (the VM saw it). chan_dahdi.conf is
 appliance/dahdi_apply.py's business; this module never reloads chan_dahdi."""
 from __future__ import annotations
 
-import grp
 import hashlib
 import ipaddress
 import os
@@ -20,7 +19,7 @@ from pathlib import Path
 
 from appliance.base import ami
 from appliance import render
-from appliance.base.instance import ASTERISK_USER
+from appliance.base.instance import write_atomically
 from appliance.base.instance import Instance
 from appliance.render import config as render_config
 
@@ -96,20 +95,6 @@ def stamp_generation(files: dict[str, str]) -> dict[str, str]:
     files["extensions.conf"] = files["extensions.conf"].replace(
         "[globals]\n", f"[globals]\n{GENERATION_VAR} = {gen}\n", 1)
     return files
-
-
-def write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    try:
-        os.chown(tmp, 0, grp.getgrnam(ASTERISK_USER).gr_gid)
-    except KeyError:
-        pass
-    tmp.chmod(0o640)
-    os.replace(tmp, path)
 
 
 def write_set(directory: Path, files: dict[str, str]) -> None:

@@ -6,6 +6,7 @@ create several side by side, each on its own 127.0.0.N address and ports.
 """
 from __future__ import annotations
 
+import grp
 import os
 import pwd
 import secrets
@@ -132,3 +133,19 @@ def initialise(db, network: dict[str, str] | None = None) -> None:
 
 def generate_sip_secret() -> str:
     return secrets.token_urlsafe(18)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A configuration file Asterisk or DAHDI reads: never seen half written
+    (a temporary file renamed over it), readable by the asterisk group only."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    try:
+        os.chown(tmp, 0, grp.getgrnam(ASTERISK_USER).gr_gid)
+    except KeyError:
+        pass
+    tmp.chmod(0o640)
+    os.replace(tmp, path)

@@ -24,7 +24,7 @@ import hashlib
 from appliance.base import ami
 from appliance.lines import store as spans
 from appliance.base import store
-from appliance.apply import write_atomically
+from appliance.base.instance import write_atomically
 from appliance.base.instance import Instance
 from appliance.lines import render as dahdi
 

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 from appliance.routing import store as routing
 from appliance.operators.devices import interface
-from appliance.render.config import Config
 
 # How often a waiting caller hears their position / estimated wait.
 ANNOUNCE_EVERY_SECONDS = 30
 
 
-def render(config: Config) -> str:
+def render(config) -> str:
     out = ["""[general]
 persistentmembers = no
 autofill = yes
@@ -67,12 +66,12 @@ announce-round-seconds = 30
     return "\n".join(out)
 
 
-def group_skills(config: Config, g) -> list[str]:
+def group_skills(config, g) -> list[str]:
     """The skills some enabled member of *g* has (each gets a queue)."""
     return sorted({s for op, _ in g.members if op.enabled for s in config.skills.get(op.extension, {})})
 
 
-def render_rules(config: Config) -> str:
+def render_rules(config) -> str:
     """queuerules.conf: per group, how a skill call widens while it waits."""
     out = []
     for g in config.groups:

@@ -13,7 +13,6 @@ from __future__ import annotations
 from appliance.base import dialplan_names as dn
 from appliance.recordings import store as recordings
 from appliance.base.instance import Instance
-from appliance.render.config import Config
 
 DEFAULT = {"scope": "default", "target": "", "mode": "all", "sample_percent": 100,
            "two_channel": False}
@@ -47,7 +46,7 @@ def policy_extensions(policy_list: list[dict]) -> str:
     return "".join(out)
 
 
-def render(config: Config, inst: Instance) -> str:
+def render(config, inst: Instance) -> str:
     root = recordings.recordings_dir(inst)
     grp = f"${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}}"
     dnis = f"${{FILTER({dn.DNIS_ALLOWED},${{{dn.VAR_DNIS}}})}}"

@@ -12,12 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 from appliance.scenarios.nodes import TYPES
+from appliance.scenarios.nodes.base import ScenarioError
 
 MAX_STEPS = 300
-
-
-class ScenarioError(RuntimeError):
-    """The scenario could not go on (the call then goes to the default group)."""
 
 
 @dataclass

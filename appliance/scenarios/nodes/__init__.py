@@ -1,64 +1,6 @@
-"""Node types by name. Each module registers one ``NodeType``."""
-from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Callable
-
-TYPES: dict[str, "NodeType"] = {}
-
-
-@dataclass(frozen=True)
-class NodeType:
-    name: str
-    # The names of the node's outputs (each leads to another node) for a
-    # given node config; a terminal node has none.
-    outputs: Callable[[dict], list[str]]
-    # Problems with the config, as messages (the graph adds the node id).
-    validate: Callable[[dict], list[str]]
-    # Do it: return the name of the output to follow (None ends the walk).
-    run: Callable[[dict, "object", "object"], str | None]
-    # Whether the node waits for the caller (a loop needs at least one).
-    waits: bool = False
-    # What the editor's property form shows, in order: dicts with "name",
-    # "kind" (text, int, bool, prompts, choice, list, days, variable, table,
-    # scenario, group, operator), optional "choices", "default", "min", "max",
-    # "when" ({"field": value}: shown only then) and "label" (English; the
-    # panel translates it).
-    fields: tuple = ()
-
-
-def register(node_type: NodeType) -> NodeType:
-    TYPES[node_type.name] = node_type
-    return node_type
-
-
-def keys_not_heard(io, session) -> bool:
-    """A caller whose keys cannot be heard (an MFC/R2 line, CallIO.takes_keys
-    False): said in the call's path; the waiting node then takes its 'fail'
-    way at once -- no prompt to press a key, no waiting, no retries."""
-    if getattr(io, "takes_keys", True):
-        return False
-    session.path.append({"node": session.node_id, "set": "keys", "value": "not heard (MFC/R2)"})
-    return True
-
-
-def prompts_of(node: dict, key: str = "prompts") -> list[str]:
-    value = node.get(key) or []
-    return [value] if isinstance(value, str) else list(value)
-
-
-def need(node: dict, key: str, kind=str) -> list[str]:
-    if not isinstance(node.get(key), kind) or node.get(key) in ("", None):
-        return [f"'{key}' is required"]
-    return []
-
-
-def int_in(node: dict, key: str, lo: int, hi: int, default: int) -> list[str]:
-    value = node.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-        return [f"'{key}' must be a whole number from {lo} to {hi}"]
-    return []
-
+"""Node types by name: importing this package registers every node module's
+``NodeType`` in ``TYPES``."""
+from appliance.scenarios.nodes.base import TYPES, NodeType
 
 from appliance.scenarios.nodes import callback
 from appliance.scenarios.nodes import condition
@@ -72,3 +14,5 @@ from appliance.scenarios.nodes import play
 from appliance.scenarios.nodes import route
 from appliance.scenarios.nodes import say
 from appliance.scenarios.nodes import setvar
+
+__all__ = ["TYPES", "NodeType"]

@@ -7,10 +7,10 @@ validator cannot see the store, so publishing checks that it exists
 the default group like any scenario error."""
 import re
 
-from appliance.scenarios.nodes import NodeType
-from appliance.scenarios.nodes import need
-from appliance.scenarios.nodes import register
-from appliance.scenarios import engine
+from appliance.scenarios.nodes.base import NodeType
+from appliance.scenarios.nodes.base import need
+from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import ScenarioError
 from appliance.schedules import store as schedules
 
 TESTS = ("time", "weekday", "schedule", "holiday", "caller_prefix", "caller_in", "equals")
@@ -49,9 +49,9 @@ def schedule_of(io, name: str):
     elif getattr(io, "db", None) is not None:
         found = schedules.load(io.db, name)
     else:
-        raise engine.ScenarioError(f"schedule '{name}' cannot be looked up here")
+        raise ScenarioError(f"schedule '{name}' cannot be looked up here")
     if found is None:
-        raise engine.ScenarioError(f"schedule '{name}' does not exist")
+        raise ScenarioError(f"schedule '{name}' does not exist")
     return found
 
 

@@ -1,8 +1,8 @@
 """Go on in another scenario's published version (shared sub-menus)."""
 import re
 
-from appliance.scenarios.nodes import NodeType
-from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.base import NodeType
+from appliance.scenarios.nodes.base import register
 
 
 def validate(node):

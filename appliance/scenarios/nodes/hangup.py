@@ -1,7 +1,7 @@
 """End the call (after an optional goodbye prompt)."""
-from appliance.scenarios.nodes import NodeType
-from appliance.scenarios.nodes import prompts_of
-from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.base import NodeType
+from appliance.scenarios.nodes.base import prompts_of
+from appliance.scenarios.nodes.base import register
 
 
 def run(node, io, session):

@@ -1,10 +1,10 @@
 """A DTMF menu: each key leads to a node; no input and wrong keys get their
 own prompts and a number of retries, then the 'fail' output."""
-from appliance.scenarios.nodes import NodeType
-from appliance.scenarios.nodes import int_in
-from appliance.scenarios.nodes import keys_not_heard
-from appliance.scenarios.nodes import prompts_of
-from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.base import NodeType
+from appliance.scenarios.nodes.base import int_in
+from appliance.scenarios.nodes.base import keys_not_heard
+from appliance.scenarios.nodes.base import prompts_of
+from appliance.scenarios.nodes.base import register
 
 KEYS = set("0123456789*#")
 

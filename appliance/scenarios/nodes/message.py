@@ -3,10 +3,10 @@ the recording is stored for a group and shown in the panel. Silence or a
 hang-up before anything was said takes the 'empty' output."""
 import re
 
-from appliance.scenarios.nodes import NodeType
-from appliance.scenarios.nodes import int_in
-from appliance.scenarios.nodes import prompts_of
-from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.base import NodeType
+from appliance.scenarios.nodes.base import int_in
+from appliance.scenarios.nodes.base import prompts_of
+from appliance.scenarios.nodes.base import register
 
 GROUP = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 

@@ -1,7 +1,7 @@
 """Play one or more prompts; interruptible by a key if asked."""
-from appliance.scenarios.nodes import NodeType
-from appliance.scenarios.nodes import prompts_of
-from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.base import NodeType
+from appliance.scenarios.nodes.base import prompts_of
+from appliance.scenarios.nodes.base import register
 
 
 def validate(node):

@@ -2,9 +2,9 @@
 or an external number. The walk ends here; the session travels with the call."""
 import re
 
-from appliance.scenarios.nodes import NodeType
-from appliance.scenarios.nodes import int_in
-from appliance.scenarios.nodes import register
+from appliance.scenarios.nodes.base import NodeType
+from appliance.scenarios.nodes.base import int_in
+from appliance.scenarios.nodes.base import register
 
 TARGETS = ("group", "operator", "number")
 
