@@ -25,6 +25,7 @@ from appliance.base import ami
 from devtools import simulator
 from appliance.base import supervisor
 from appliance.base.instance import Instance
+from tests.waiting import WaitTimeout, wait_for  # noqa: F401 (the tests import wait_for from here too)
 
 TOP = Path(__file__).resolve().parent.parent
 ROOTFS_SH = TOP / "image-build" / "rootfs.sh"
@@ -65,17 +66,6 @@ def configure(appliance, change) -> None:
     assert "applied" in korund(appliance, "apply").stdout
 
 
-def wait_for(predicate, timeout: float = 30, interval: float = 0.2, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
 class EventLog:
     """Collects every AMI event of one connection, for tests to wait on."""
 
@@ -108,7 +98,7 @@ class EventLog:
                     return found[0]
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"no AMI event {match} within {timeout}s")
+                    raise WaitTimeout(f"timed out after {timeout:g} s waiting for the AMI event {match}")
                 self.cond.wait(left)
 
 

@@ -35,7 +35,7 @@ def wait_for(condition, timeout: float = 30, interval: float = 0.2, *, what: str
         try:
             value = condition()
         except ignoring as exc:
-            value = last = exc
+            last = exc
         else:
             if value:
                 return value

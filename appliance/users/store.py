@@ -7,10 +7,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from werkzeug.security import check_password_hash, generate_password_hash
 
 from appliance.base.errors import ConfigError
 from appliance.base import clock
+from appliance.users import passwords
 
 ROLES = ("admin", "supervisor", "operator", "technician")
 LANGUAGES = ("ru", "en")
@@ -70,7 +70,7 @@ def create(db, username: str, password: str, role: str, language: str = "ru",
     uid = db.execute(
         "INSERT INTO users (username, password_hash, role, language, operator_id, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?)",
-        [username, generate_password_hash(password), role, language, operator_id,
+        [username, passwords.make(password), role, language, operator_id,
          clock.now().isoformat(timespec="seconds")]).lastrowid
     return get(db, uid)
 
@@ -98,12 +98,12 @@ def authenticate(db, username: str, password: str, now: datetime | None = None) 
                      "WHERE username = ?", [(username or "").strip().lower()]).fetchone()
     if not row or not row[4]:
         # Same work as a real check, so timing does not reveal user names.
-        check_password_hash(generate_password_hash("x"), password or "")
+        passwords.spend_a_check(password or "")
         raise LoginError("invalid")
     uid, pw_hash, failed, locked_until = row[0], row[1], row[2], row[3]
     if locked_until and datetime.fromisoformat(locked_until) > now:
         raise LoginError("locked")
-    if not check_password_hash(pw_hash, password or ""):
+    if not passwords.matches(pw_hash, password or ""):
         failed += 1
         lock = (now + LOCKOUT).isoformat(timespec="seconds") if failed >= MAX_FAILED_LOGINS else None
         db.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
@@ -138,7 +138,7 @@ def update(db, user_id: int, *, role: str | None = None, language: str | None = 
         if password is not None:
             check_password(password, user.username)
             db.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL "
-                       "WHERE id = ?", [generate_password_hash(password), user_id])
+                       "WHERE id = ?", [passwords.make(password), user_id])
     return get(db, user_id)
 
 

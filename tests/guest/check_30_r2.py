@@ -324,7 +324,7 @@ def _r2_call_answered(db, lp, ani: str, label: str, dnis: str = DNIS, dtmf: str 
         try:
             L.wait_for(lambda: L.call_row(db, ani, since) or L.protocol_errors(mark), timeout=45,
                        what="the R2 call in the IVR")
-        except TimeoutError:
+        except L.WaitTimeout:
             pass
         if L.call_row(db, ani, since):
             break

@@ -60,7 +60,7 @@ def check_fxo_call_reaches_the_ivr_and_rings_the_fxs_operator():
             try:
                 L.wait_for(lambda: L.call_row(db, ANI, since), timeout=45, what="the FXO call")
                 break
-            except TimeoutError:
+            except L.WaitTimeout:
                 errors.append(f"attempt {attempt}: " + (" / ".join(
                     ln for ln in L.log_lines()[mark:] if "CallerID" in ln or "Alarm" in ln) or "no call"))
                 L.hangup_all_dahdi(db)
@@ -119,7 +119,7 @@ def check_feature_codes_dialled_on_the_fxs_phone_act_for_its_operator():
                     L.wait_for(lambda: operator_states.state(db, EXT)["state"] == state, timeout=45,
                                what=f"operator {EXT} {state} after {code}")
                     ok = True
-                except TimeoutError:
+                except L.WaitTimeout:
                     ok = False
                 L.hangup_all_dahdi(db)
                 L.wait_for(lambda: not [c for c in L.asterisk_once(db, "core show channels concise").splitlines()
@@ -191,7 +191,7 @@ def check_a_scenario_routing_to_the_fxs_operator_rings_the_port_directly():
                 call = L.wait_for(lambda: (r if (r := L.call_row(db, DIRECT_ANI, since)) and r["operator"]
                                            else None), timeout=30, what=f"operator {EXT} on the call-history row")
                 break
-            except TimeoutError as exc:
+            except L.WaitTimeout as exc:
                 errors.append(f"attempt {attempt}: {exc}: " + (" / ".join(
                     ln for ln in L.log_lines()[mark:] if "CallerID" in ln or "Alarm" in ln or "strange" in ln)
                     or "-"))
@@ -214,7 +214,7 @@ def check_a_scenario_routing_to_the_fxs_operator_rings_the_port_directly():
         try:
             L.wait_for(lambda: not [c for c in L.asterisk_once(db, "core show channels concise").splitlines()
                                     if c.startswith("DAHDI/")], timeout=30, what="the lines on hook")
-        except TimeoutError:
+        except L.WaitTimeout:
             pass     # the next check hangs up again; this one's own result stands
         db.close()
 

@@ -13,9 +13,9 @@ checks) or ``check_x.timeout = seconds`` on one function.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -24,6 +24,7 @@ from appliance.base import ami
 from appliance.base import store
 from appliance.base import supervisor
 from appliance.base.instance import Instance
+from tests import waiting
 
 INSTANCE = Path("/var/lib/korund/appliance")
 OUT = Path(os.environ.get("KORUND_OUT", "/var/korund-out"))   # copied to the host after poweroff
@@ -76,24 +77,10 @@ def services() -> dict[str, dict]:
     return supervisor.status(instance())
 
 
-def wait_for(condition, timeout: float = 60, interval: float = 0.5, what: str = ""):
-    """Poll ``condition()`` until it returns something truthy (returned) or
-    *timeout* seconds pass (AssertionError naming *what* and the last value or
-    exception)."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while True:
-        try:
-            value = condition()
-            if value:
-                return value
-            last = value
-        except Exception as exc:  # noqa: BLE001 - reported if it never succeeds
-            last = exc
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for "
-                                 f"{what or getattr(condition, '__name__', 'condition')}; last: {last!r}")
-        time.sleep(interval)
+# tests/waiting.wait_for as the checks use it: every half second, and a probe
+# that raises (a service still starting, Asterisk not answering yet) counts as
+# "not yet"; WaitTimeout (an AssertionError) names what never came.
+wait_for = functools.partial(waiting.wait_for, timeout=60, interval=0.5, ignoring=Exception)
 
 
 def run(argv: list[str] | str, check: bool = True, timeout: float = 120,

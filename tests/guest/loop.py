@@ -16,10 +16,10 @@ kind already in service is quick (the spans are re-applied all the same).
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
-import time
 from pathlib import Path
 
 from appliance.operators import states as operator_states
@@ -32,6 +32,8 @@ from appliance.base import store
 from appliance.base import dialplan_names as dn
 from appliance.base.instance import Instance
 from appliance.scenarios import store as scenarios
+from tests import waiting
+from tests.waiting import WaitTimeout
 
 INSTANCE = os.environ.get("KORUND_INSTANCE", "/var/lib/korund/appliance")
 # On the appliance DAHDI's own files are /etc/dahdi (korund-dahdi.service
@@ -53,7 +55,7 @@ def manager(db, timeout: float = 10.0):
 def configure(kind: str, category: str = dahdi_loop.DEFAULT_CATEGORY,
               timeout: float = 90.0) -> dahdi_loop.Loop:
     """Spans 1 and 2 as a looped pair of *kind*, in service and up (or
-    TimeoutError / DahdiApplyError / ApplyError saying what is wrong)."""
+    TimeoutError / WaitTimeout / DahdiApplyError / ApplyError saying what is wrong)."""
     inst = instance()
     db = inst.open_store()
     try:
@@ -97,16 +99,9 @@ ANI = "4951234567"
 SIM_BASE = "/var/lib/korund/simulator"
 
 
-def wait_for(condition, timeout: float = 60.0, every: float = 1.0, what: str = "condition"):
-    """Poll *condition* until it returns something true; TimeoutError naming *what*."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = condition()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no {what} within {timeout:g}s")
-        time.sleep(every)
+# tests/waiting.wait_for as the call checks use it: once a second (each probe
+# may open an AMI session); WaitTimeout (an AssertionError) names what never came.
+wait_for = functools.partial(waiting.wait_for, timeout=60.0, interval=1.0)
 
 
 def test_scenario(db, name: str, group: str, dnis: str, with_input: bool = True) -> None:
@@ -269,7 +264,7 @@ def wait_call(db, ani: str, since: str, label: str, condition, timeout: float = 
     """wait_for(condition) with the evidence in the failure's message."""
     try:
         return wait_for(condition, timeout=timeout, what=what)
-    except TimeoutError as exc:
+    except WaitTimeout as exc:
         raise AssertionError(f"{exc}\n{evidence(db, ani, since, label)}") from None
 
 

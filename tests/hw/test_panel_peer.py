@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from drivers import frontpanel
+from tests.waiting import WaitTimeout, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PEER = ROOT / "tests/vm/panel_peer.py"
@@ -102,13 +103,14 @@ def panel(tmp_path, caplog):
 
 
 def wait_log(path: Path, predicate, timeout: float = 30) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        entries = panel_peer.read_log(path) if path.exists() else []
-        if predicate(entries):
-            return entries
-        time.sleep(0.1)
-    raise AssertionError(f"the peer's log never showed it: {path.read_text() if path.exists() else ''}")
+    """The peer's log entries once *predicate* holds for them."""
+    def entries():
+        got = panel_peer.read_log(path) if path.exists() else []
+        return got if predicate(got) else None
+    try:
+        return wait_for(entries, timeout, 0.1, what="the peer's log to show it")
+    except WaitTimeout as exc:
+        raise WaitTimeout(f"{exc}:\n{path.read_text() if path.exists() else ''}") from None
 
 
 def screens(entries) -> list[str]:

@@ -48,3 +48,17 @@ def test_initialise_generates_a_strong_ami_secret_once(db):
     assert len(secret) >= 24
     instance.initialise(db)
     assert store.get_setting(db, "ami.secret") == secret
+
+
+def test_password_hashes_are_read_both_ways_with_the_panel_s_former_format():
+    """Hashes written before (werkzeug's scrypt form) still log in, and ours
+    are in that same form."""
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    from appliance.users import passwords
+    old = generate_password_hash("Correct-Horse-42")
+    assert passwords.matches(old, "Correct-Horse-42") and not passwords.matches(old, "correct-horse-42")
+    ours = passwords.make("Пароль-42")
+    assert ours.startswith("scrypt:32768:8:1$")
+    assert check_password_hash(ours, "Пароль-42") and passwords.matches(ours, "Пароль-42")
+    assert not passwords.matches("garbage", "x") and not passwords.matches("pbkdf2:sha256$a$b", "x")
