@@ -99,6 +99,7 @@ gi.require_version("UMockdev", "1.0")
 from gi.repository import UMockdev
 from drivers import hotplug, inventory
 from drivers.root import Root
+from tests.waiting import WaitTimeout, wait_for
 
 tb = UMockdev.Testbed.new()
 log, changed = [], threading.Event()
@@ -111,11 +112,10 @@ def on_change(view, ev):
     changed.set()
 
 def wait(pred, what):
-    for _ in range(200):
-        if any(pred(e) for e in list(log)):
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"timed out waiting for {what}: {log}")
+    try:
+        wait_for(lambda: any(pred(e) for e in list(log)), 10, 0.05, what=what)
+    except WaitTimeout as exc:
+        raise SystemExit(f"{exc}: {log}")
 
 view = hotplug.HardwareView(Root("/"))
 watcher = hotplug.Watcher(view, on_change).start()
