@@ -174,6 +174,11 @@ class Appliance(Node):
         with self.db() as conn:
             return dict(conn.execute("SELECT key, value FROM settings").fetchall())
 
+    def panel_url(self) -> str:
+        """The web panel's address, http://ADDRESS:PORT."""
+        s = self.settings()
+        return f"http://{s['net.address']}:{s['web.port']}"
+
     def calls(self) -> list[dict]:
         with self.db() as conn:
             return [dict(r) for r in conn.execute("SELECT * FROM calls ORDER BY id")]

@@ -1,6 +1,6 @@
 """What the browser tests share: one headless Chromium per module, the address
-of the module's appliance panel, a fresh Russian-speaking page per test, and
-logging in."""
+of the module's appliance panel, a fresh Russian-speaking page per test, the
+first administrator through /setup, and logging in."""
 from __future__ import annotations
 
 import pytest
@@ -11,10 +11,15 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def launch(playwright, *extra_args: str):
+    """Debian's Chromium, headless, with CHROMIUM_ARGS and *extra_args*."""
+    return playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS + list(extra_args))
+
+
 @pytest.fixture(scope="module")
 def chromium():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(p)
         yield browser
         browser.close()
 
@@ -22,17 +27,34 @@ def chromium():
 @pytest.fixture(scope="module")
 def site(pbx):
     appliance, _carrier = pbx
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}"
+    return appliance.panel_url()
+
+
+def new_page(chromium, locale: str = "ru-RU", timeout: float = 15000, **options):
+    """(context, page): a page in a fresh browser context, so with its own
+    cookies and session; *options* go to ``new_context`` (viewport, ...).
+    Close the context when done."""
+    context = chromium.new_context(locale=locale, **options)
+    page = context.new_page()
+    page.set_default_timeout(timeout)
+    return context, page
 
 
 @pytest.fixture
 def page(chromium):
-    context = chromium.new_context(locale="ru-RU")
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
+    context, pg = new_page(chromium)
     yield pg
     context.close()
+
+
+def create_admin(page, site, username="admin", password=ADMIN_PASSWORD):
+    """Create the first administrator on /setup, the page a fresh appliance
+    shows (it then logs the administrator in)."""
+    page.goto(site + "/setup")
+    page.fill("#f-username", username)
+    page.fill("#f-password", password)
+    page.fill("#f-password2", password)
+    page.click("#create-admin")
 
 
 def login(page, site, username="admin", password=ADMIN_PASSWORD):
@@ -40,3 +62,14 @@ def login(page, site, username="admin", password=ADMIN_PASSWORD):
     page.fill("#f-username", username)
     page.fill("#f-password", password)
     page.click("#login")
+
+
+def logged_in(chromium, site, username, password=ADMIN_PASSWORD, path: str | None = None,
+              locale: str = "en-US", timeout: float = 20000, **options):
+    """(context, page): *username* logged in on a page of their own (then on
+    *path*). Close the context when done."""
+    context, page = new_page(chromium, locale, timeout, **options)
+    login(page, site, username, password)
+    if path is not None:
+        page.goto(site + path)
+    return context, page

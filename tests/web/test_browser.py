@@ -8,21 +8,16 @@ import re
 from playwright.sync_api import expect
 
 from tests.conftest import TONES
-from tests.web.browser import ADMIN_PASSWORD, chromium, login, page, site  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, create_admin, login, page, site  # noqa: F401 (fixtures)
 
 
 def test_first_admin_then_login_in_russian(page, site, appliance, carrier):
     page.goto(site + "/")
     expect(page).to_have_url(re.compile(r"/setup$"))
     expect(page.locator("h1")).to_contain_text("Первый запуск")
-    page.fill("#f-username", "admin")
-    page.fill("#f-password", "short")
-    page.fill("#f-password2", "short")
-    page.click("#create-admin")
+    create_admin(page, site, password="short")
     expect(page.locator("#error-password")).to_contain_text("не менее 10 символов")
-    page.fill("#f-password", ADMIN_PASSWORD)
-    page.fill("#f-password2", ADMIN_PASSWORD)
-    page.click("#create-admin")
+    create_admin(page, site)
     expect(page.locator("h1")).to_have_text("Состояние")
     expect(page.locator("#services")).to_contain_text("RUNNING")
     expect(page.locator("#asterisk")).to_contain_text("Asterisk 22")

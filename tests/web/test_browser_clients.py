@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
-from tests.web.browser import ADMIN_PASSWORD, chromium, page, site  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, create_admin, page, site  # noqa: F401 (fixtures)
 
 
 CSV = ("name;phones;company;tariff\r\n"
@@ -17,11 +17,7 @@ DUPLICATE = "name;phones\r\nСамозванец;+7 916 123 45 67\r\n".encode("c
 
 
 def test_import_a_cp1251_csv_search_and_edit_a_card(page, site, appliance):
-    page.goto(site + "/setup")
-    page.fill("#f-username", "admin")
-    page.fill("#f-password", ADMIN_PASSWORD)
-    page.fill("#f-password2", ADMIN_PASSWORD)
-    page.click("#create-admin")
+    create_admin(page, site)
     expect(page.locator("h1")).to_have_text("Состояние")
 
     page.click("#nav-clients")

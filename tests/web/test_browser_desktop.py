@@ -17,7 +17,7 @@ from appliance.base import store
 from appliance.users import store as users
 from appliance.scenarios import store as scenarios
 from tests.harness import in_root, wait_for
-from tests.web.browser import chromium  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, logged_in  # noqa: F401 (fixtures)
 
 
 PASSWORD = "Operat0r-Pa55word"
@@ -49,19 +49,12 @@ def site(pbx):
         scenarios.bind(db, "100", scenario="contract")
     finally:
         db.close()
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}"
+    return appliance.panel_url()
 
 
 def desktop_of(chromium, site, username):
-    context = chromium.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(site + "/login")
-    page.fill("#f-username", username)
-    page.fill("#f-password", PASSWORD)
-    page.click("#login")
-    page.goto(site + "/desktop")
+    """*username*'s operator desktop, waiting for calls."""
+    context, page = logged_in(chromium, site, username, PASSWORD, "/desktop")
     expect(page.locator("#waiting")).to_be_visible()
     return context, page
 

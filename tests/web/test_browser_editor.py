@@ -15,7 +15,7 @@ from appliance.users import store as users
 from tests import audio
 from tests.conftest import TONES
 from tests.harness import in_root
-from tests.web.browser import chromium  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, logged_in  # noqa: F401 (fixtures)
 
 
 PASSWORD = "Editor-Adm1n-2026"
@@ -33,19 +33,13 @@ def site(pbx):
         users.create(db, "admin", PASSWORD, "admin", language="ru")
     finally:
         db.close()
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}"
+    return appliance.panel_url()
 
 
 @pytest.fixture
 def page(chromium, site):
-    context = chromium.new_context(locale="ru-RU", viewport={"width": 1400, "height": 1000})
-    pg = context.new_page()
-    pg.set_default_timeout(15000)
-    pg.goto(site + "/login")
-    pg.fill("#f-username", "admin")
-    pg.fill("#f-password", PASSWORD)
-    pg.click("#login")
+    context, pg = logged_in(chromium, site, "admin", PASSWORD, locale="ru-RU", timeout=15000,
+                            viewport={"width": 1400, "height": 1000})
     expect(pg.locator("h1")).to_have_text("Состояние")
     yield pg
     context.close()

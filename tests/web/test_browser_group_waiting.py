@@ -9,14 +9,14 @@ form in a real Chromium against a real appliance and carrier:
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from appliance.prompts import moh
 from appliance.base import store
 from appliance.users import store as users
 from tests import audio
 from tests.harness import korund, wait_for
-from tests.web.browser import CHROMIUM_ARGS
+from tests.web.browser import chromium, logged_in  # noqa: F401 (fixtures)
 from appliance.base.errors import ConfigError
 
 
@@ -25,26 +25,18 @@ PASSWORD = "Superv1sor-Pa55word"
 
 
 @pytest.fixture(scope="module")
-def admin_page(pbx):
+def admin_page(pbx, chromium):
     appliance, _carrier = pbx
     db = store.open_store(appliance.host_base / "korund.db", migrate=False)
     try:
         users.create(db, "admin", PASSWORD, "admin", language="en")
     finally:
         db.close()
-    s = appliance.settings()
-    site = f"http://{s['net.address']}:{s['web.port']}"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_context(locale="en-US").new_page()
-        page.set_default_timeout(30000)
-        page.goto(site + "/login")
-        page.fill("#f-username", "admin")
-        page.fill("#f-password", PASSWORD)
-        page.click("#login")
-        page.site = site
-        yield page
-        browser.close()
+    site = appliance.panel_url()
+    context, page = logged_in(chromium, site, "admin", PASSWORD, timeout=30000)
+    page.site = site
+    yield page
+    context.close()
 
 
 def music_seconds(heard) -> float:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
-from tests.web.browser import ADMIN_PASSWORD, chromium, page, site  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, create_admin, page, site  # noqa: F401 (fixtures)
 
 
 FIXTURE = "/opt/korund/src/tests/fixtures/hw/te410p_e1"   # the checkout as the root filesystem sees it
@@ -17,11 +17,7 @@ def test_health_page_span_alarm_status_page_and_diagnostics(page, site, applianc
     with appliance.db() as conn:
         conn.execute("INSERT INTO settings (key, value) VALUES ('hw.root', ?) "
                      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", [FIXTURE])
-    page.goto(site + "/setup")
-    page.fill("#f-username", "admin")
-    page.fill("#f-password", ADMIN_PASSWORD)
-    page.fill("#f-password2", ADMIN_PASSWORD)
-    page.click("#create-admin")
+    create_admin(page, site)
     expect(page.locator("h1")).to_have_text("Состояние")
 
     page.click("#nav-health")

@@ -15,10 +15,9 @@ from appliance.scenarios import store as scenarios
 from tests import audio
 from tests.harness import in_root
 from tests.unit.test_prompt_library import wav_bytes
-from tests.web.browser import chromium, login, page, site  # noqa: F401 (fixtures)
+from tests.web.browser import ADMIN_PASSWORD, chromium, login, page, site  # noqa: F401 (fixtures)
 
 
-ADMIN_PASSWORD = "Adm1n-Pa55word"
 TEXT = "Добрый день! Это проверка библиотеки голосовых фраз."
 
 
@@ -46,7 +45,7 @@ def player_loads(page, element_id: str) -> dict:
 
 
 def test_speak_russian_upload_english_and_listen(page, site, admin, tmp_path):
-    login(page, site, password=ADMIN_PASSWORD)
+    login(page, site)
     page.click("#nav-prompts")
     expect(page).to_have_url(re.compile(r"/prompts$"))
     page.fill("#say-name", "greeting")
@@ -103,7 +102,7 @@ def test_a_call_plays_the_prompt_made_in_the_panel(admin, carrier):
 
 
 def test_delete_is_refused_while_a_scenario_plays_it(page, site, admin):
-    login(page, site, password=ADMIN_PASSWORD)
+    login(page, site)
     page.goto(site + "/prompts")
     expect(page.locator("#prompt-greeting")).to_contain_text("greet")
     page.click("#delete-greeting")

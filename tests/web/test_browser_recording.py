@@ -12,7 +12,7 @@ from appliance.base import store
 from appliance.users import store as users
 from tests import audio
 from tests.harness import in_root, wait_for
-from tests.web.browser import chromium  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, logged_in  # noqa: F401 (fixtures)
 
 PASSWORD = "Operat0r-Pa55word"
 
@@ -32,20 +32,7 @@ def site(pbx):
     finally:
         db.close()
     in_root("korund", "-i", appliance.base, "apply")
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}"
-
-
-def login(chromium, site, username, path):
-    context = chromium.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(site + "/login")
-    page.fill("#f-username", username)
-    page.fill("#f-password", PASSWORD)
-    page.click("#login")
-    page.goto(site + path)
-    return context, page
+    return appliance.panel_url()
 
 
 def recording_rows(appliance):
@@ -54,8 +41,8 @@ def recording_rows(appliance):
 
 
 def test_the_operator_records_pauses_and_resumes_from_the_desktop(chromium, site, appliance, carrier):
-    anna_ctx, anna = login(chromium, site, "anna", "/desktop")
-    sveta_ctx, sveta = login(chromium, site, "sveta", "/")
+    anna_ctx, anna = logged_in(chromium, site, "anna", PASSWORD, "/desktop")
+    sveta_ctx, sveta = logged_in(chromium, site, "sveta", PASSWORD, "/")
     try:
         expect(anna.locator("#waiting")).to_be_visible()
         call = carrier.call(ani="4957770001", hold=30, tone=450)

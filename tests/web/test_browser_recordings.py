@@ -18,7 +18,7 @@ from appliance.recordings import store as recordings
 from appliance.base import store
 from appliance.users import store as users
 from tests.harness import wait_for
-from tests.web.browser import CHROMIUM_ARGS
+from tests.web.browser import launch, logged_in
 
 PASSWORD = "Superv1sor-Pa55"
 
@@ -41,8 +41,7 @@ def chromium():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
         # Playback is started from the test, not by a click on the native controls.
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
-                                    args=CHROMIUM_ARGS + ["--autoplay-policy=no-user-gesture-required"])
+        browser = launch(p, "--autoplay-policy=no-user-gesture-required")
         yield browser
         browser.close()
 
@@ -75,8 +74,7 @@ def site(pbx):
         db.conn.commit()
     finally:
         db.close()
-    s = appliance.settings()
-    url = f"http://{s['net.address']}:{s['web.port']}"
+    url = appliance.panel_url()
     wait_for(lambda: answers(url + "/login"), 60, what="the panel to listen")
     return url, ids
 
@@ -94,20 +92,9 @@ def player(page) -> dict:
                          "return {time: a.currentTime, paused: a.paused, duration: a.duration}; })()")
 
 
-def logged_in(chromium, site, username):
-    context = chromium.new_context(locale="en-US")
-    page = context.new_page()
-    page.set_default_timeout(20000)
-    page.goto(site + "/login")
-    page.fill("#f-username", username)
-    page.fill("#f-password", PASSWORD)
-    page.click("#login")
-    return context, page
-
-
 def test_a_supervisor_scores_while_listening_and_the_operator_sees_only_their_own(chromium, site, appliance):
     url, ids = site
-    ctx, page = logged_in(chromium, url, "vera")
+    ctx, page = logged_in(chromium, url, "vera", PASSWORD)
     try:
         # An evaluation form with two weighted criteria.
         page.click("#nav-quality")
@@ -172,7 +159,7 @@ def test_a_supervisor_scores_while_listening_and_the_operator_sees_only_their_ow
         actions = [r[0] for r in conn.execute("SELECT action FROM audit WHERE username = 'vera' ORDER BY id")]
     assert "recording played" in actions and "recording scored" in actions
 
-    ctx, page = logged_in(chromium, url, "anna")
+    ctx, page = logged_in(chromium, url, "anna", PASSWORD)
     try:
         page.click("#nav-recordings")
         rows = page.locator("#recording-list tr[id^=recording-]")
@@ -213,7 +200,7 @@ def test_a_real_recorded_call_shows_up_in_the_archive_and_plays(chromium, site, 
         return dict(row) if row else None
     rec = wait_for(recorded, 60, what="the call's recording indexed")
     assert rec["status"] == "good" and rec["operator"] == phone and rec["duration"] > 2, rec
-    ctx, page = logged_in(chromium, url, {"1001": "anna", "1002": "boris"}[phone])
+    ctx, page = logged_in(chromium, url, {"1001": "anna", "1002": "boris"}[phone], PASSWORD)
     try:
         page.click("#nav-recordings")
         page.fill("#f-ani", "3332211")

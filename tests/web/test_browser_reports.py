@@ -9,7 +9,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 from appliance.base import store
 from tests import reports_fixture as fx
-from tests.web.browser import ADMIN_PASSWORD, chromium, login, page, site  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, create_admin, login, page, site  # noqa: F401 (fixtures)
 
 
 def _show_march(page):
@@ -20,12 +20,10 @@ def _show_march(page):
 
 
 def _admin(page, site):
+    """The administrator: created on the module's first test, logged in after."""
     page.goto(site + "/setup")
     if page.locator("#create-admin").count():
-        page.fill("#f-username", "admin")
-        page.fill("#f-password", ADMIN_PASSWORD)
-        page.fill("#f-password2", ADMIN_PASSWORD)
-        page.click("#create-admin")
+        create_admin(page, site)
     else:
         login(page, site)
     expect(page.locator("h1")).to_have_text("Состояние")

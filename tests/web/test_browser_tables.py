@@ -7,7 +7,7 @@ import json
 import re
 
 from playwright.sync_api import expect
-from tests.web.browser import ADMIN_PASSWORD, chromium, page, site  # noqa: F401 (fixtures)
+from tests.web.browser import chromium, create_admin, page, site  # noqa: F401 (fixtures)
 
 
 CSV = "account;name;balance\r\n1001;Иван Петров;4200\r\n1002;Анна Смирнова;15\r\n".encode("cp1251")
@@ -20,11 +20,7 @@ GRAPH = {"start": "in", "nodes": {
 
 
 def test_import_a_cp1251_csv_edit_a_row_and_the_lookup_sees_it(page, site, appliance):
-    page.goto(site + "/setup")
-    page.fill("#f-username", "admin")
-    page.fill("#f-password", ADMIN_PASSWORD)
-    page.fill("#f-password2", ADMIN_PASSWORD)
-    page.click("#create-admin")
+    create_admin(page, site)
     expect(page.locator("h1")).to_have_text("Состояние")
 
     page.click("nav >> text=Таблицы данных")
