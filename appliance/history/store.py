@@ -106,21 +106,62 @@ class CallHistory:
         return bool(extension) and self.db.execute(
             "SELECT 1 FROM operators WHERE extension = ?", [extension]).fetchone() is not None
 
+    # --- the steps of a call: the live events and the CEL catch-up both write
+    # through these, so a call rebuilt from the logs has the legs it would
+    # have had live ---------------------------------------------------------------
+
+    def _inbound(self, linkedid: str, channel: str | None, ani: str, dnis: str, ts: str) -> None:
+        trunk = endpoint_of(channel)
+        self.db.execute(
+            "INSERT INTO calls (uniqueid, linkedid, direction, ani, dnis, trunk, started_at) "
+            "VALUES (?, ?, 'inbound', ?, ?, ?, ?) ON CONFLICT(uniqueid) DO NOTHING",
+            [linkedid, linkedid, ani, dnis, trunk, ts])
+        legs.put(self.db, linkedid, "trunk", "trunk", ts, party=trunk or "",
+                 detail={"direction": "in", "channel": channel or "", "ani": ani, "dnis": dnis})
+
+    def _ivr_started(self, linkedid: str, ts: str) -> None:
+        legs.put(self.db, linkedid, "ivr", "ivr", ts)
+
+    def _queue_joined(self, linkedid: str, uid: str, queue: str, ts: str) -> None:
+        legs.put(self.db, linkedid, f"queue:{uid}:{queue}", "queue", ts,
+                 party=dn.group_of_queue(queue), detail={"queue": queue})
+        self.db.execute("UPDATE call_legs SET ended_at = ? WHERE linkedid = ? AND kind = 'ivr' AND ended_at IS NULL",
+                        [ts, linkedid])
+        self.db.execute("UPDATE calls SET queued_at = COALESCE(queued_at, ?) WHERE uniqueid = ?", [ts, linkedid])
+
+    def _operator_offered(self, linkedid: str, uid: str, extension: str, ts: str, queue: str = "") -> None:
+        legs.put(self.db, linkedid, f"offer:{uid}", "offer", ts, party=extension, detail={"queue": queue})
+
+    def _number_dialled(self, linkedid: str, uid: str, channel: str, number: str, ts: str) -> None:
+        """A number outside: the client of a callback, or a scenario's outside target."""
+        legs.put(self.db, linkedid, f"dial:{uid}", "trunk", ts, party=endpoint_of(channel) or channel,
+                 detail={"direction": "out", "channel": channel, "number": number or self._outbound_number(linkedid)})
+
+    def _transferred(self, linkedid: str, uid: str, kind: str, target: str, by_channel: str | None,
+                     ts: str) -> None:
+        legs.put(self.db, linkedid, f"transfer:{uid}", "transfer", ts, ended_at=ts,
+                 party=only("0-9A-Za-z_+*#-", target), result="done",
+                 detail={"kind": kind, "by": endpoint_of(by_channel) or ""})
+
+    def _ended(self, linkedid: str, ts: str, cause: int, cause_text: str, settle: bool = False) -> None:
+        """The caller's channel is gone: the call's row and its hangup leg.
+        With *settle* (the logs' last word on a call) the outcome is worked
+        out again even if the end was already known, since the logs may just
+        have told that an operator answered."""
+        self.db.execute(
+            "UPDATE calls SET ended_at = COALESCE(ended_at, ?), hangup_cause = COALESCE(hangup_cause, ?), "
+            "outcome = CASE WHEN connected_at IS NOT NULL THEN 'answered' ELSE 'abandoned' END "
+            "WHERE uniqueid = ? AND (ended_at IS NULL OR ?)", [ts, cause, linkedid, int(settle)])
+        legs.put(self.db, linkedid, "hangup", "hangup", ts, detail={"cause": cause, "cause_text": cause_text})
+
     # --- the call and its trunk leg ------------------------------------------------
 
     def on_Newchannel(self, e: dict) -> None:
         if e.get("Uniqueid") != e.get("Linkedid"):
             return
         if e.get("Context") == dn.CTX_INBOUND:
-            ani = only(dn.ANI_ALLOWED, e.get("CallerIDNum"))
-            dnis = only(dn.DNIS_ALLOWED, e.get("Exten"))
-            trunk = endpoint_of(e.get("Channel"))
-            self.db.execute(
-                "INSERT INTO calls (uniqueid, linkedid, direction, ani, dnis, trunk, started_at) "
-                "VALUES (?, ?, 'inbound', ?, ?, ?, ?) ON CONFLICT(uniqueid) DO NOTHING",
-                [e["Uniqueid"], e["Linkedid"], ani, dnis, trunk, self._ts(e)])
-            legs.put(self.db, e["Uniqueid"], "trunk", "trunk", self._ts(e), party=trunk or "",
-                     detail={"direction": "in", "channel": e.get("Channel") or "", "ani": ani, "dnis": dnis})
+            self._inbound(e["Uniqueid"], e.get("Channel"), only(dn.ANI_ALLOWED, e.get("CallerIDNum")),
+                          only(dn.DNIS_ALLOWED, e.get("Exten")), self._ts(e))
         else:
             self._outbound(e["Uniqueid"], e.get("Channel"), self._ts(e))
 
@@ -158,7 +199,7 @@ class CallHistory:
         """The IVR starts when the inbound context hands the call to the AGI."""
         if (e.get("Application") == "AGI" and e.get("Context") == dn.CTX_INBOUND
                 and e.get("Uniqueid") == e.get("Linkedid") and self._call(e.get("Linkedid"))):
-            legs.put(self.db, e["Linkedid"], "ivr", "ivr", self._ts(e))
+            self._ivr_started(e["Linkedid"], self._ts(e))
 
     # --- queue, offers, talk -------------------------------------------------------------
 
@@ -166,11 +207,7 @@ class CallHistory:
         linkedid, ts = e.get("Linkedid"), self._ts(e)
         if not self._call(linkedid):
             return
-        legs.put(self.db, linkedid, f"queue:{e.get('Uniqueid')}:{e.get('Queue')}", "queue", ts,
-                 party=dn.group_of_queue(e.get("Queue")), detail={"queue": e.get("Queue") or ""})
-        self.db.execute("UPDATE call_legs SET ended_at = ? WHERE linkedid = ? AND kind = 'ivr' AND ended_at IS NULL",
-                        [ts, linkedid])
-        self.db.execute("UPDATE calls SET queued_at = COALESCE(queued_at, ?) WHERE uniqueid = ?", [ts, linkedid])
+        self._queue_joined(linkedid, e.get("Uniqueid") or "", e.get("Queue") or "", ts)
 
     def on_QueueCallerAbandon(self, e: dict) -> None:
         legs.end(self.db, e.get("Linkedid") or "", f"queue:{e.get('Uniqueid')}:{e.get('Queue')}",
@@ -187,13 +224,11 @@ class CallHistory:
             return
         extension = self._operator_of(dest) if dest.startswith(("PJSIP/", "DAHDI/")) else None
         if self._is_operator(extension):
-            legs.put(self.db, linkedid, f"offer:{uid}", "offer", self._ts(e), party=extension,
-                     detail={"queue": e.get("Queue") or ""})
-        else:   # a number outside: the client of a callback, or a scenario's outside target
+            self._operator_offered(linkedid, uid, extension, self._ts(e), e.get("Queue") or "")
+        else:
             number = only(dn.ANI_ALLOWED, (e.get("DialString") or "").split("@", 1)[0]) \
-                or only(dn.ANI_ALLOWED, e.get("DestExten")) or self._outbound_number(linkedid)
-            legs.put(self.db, linkedid, f"dial:{uid}", "trunk", self._ts(e),
-                     party=endpoint_of(dest) or dest, detail={"direction": "out", "channel": dest, "number": number})
+                or only(dn.ANI_ALLOWED, e.get("DestExten"))
+            self._number_dialled(linkedid, uid, dest, number, self._ts(e))
 
     def _outbound_number(self, linkedid: str) -> str:
         row = self.db.execute("SELECT ani FROM calls WHERE uniqueid = ? AND direction = 'outbound'",
@@ -295,10 +330,8 @@ class CallHistory:
     def on_BlindTransfer(self, e: dict) -> None:
         linkedid = e.get("TransfererLinkedid") or e.get("TransfereeLinkedid")
         if e.get("Result") == "Success" and self._call(linkedid):
-            ts = self._ts(e)
-            legs.put(self.db, linkedid, f"transfer:{e.get('TransfererUniqueid')}", "transfer", ts, ended_at=ts,
-                     party=only("0-9A-Za-z_+*#-", e.get("Extension")), result="done",
-                     detail={"kind": "blind", "by": endpoint_of(e.get("TransfererChannel")) or ""})
+            self._transferred(linkedid, e.get("TransfererUniqueid") or "", "blind", e.get("Extension") or "",
+                              e.get("TransfererChannel"), self._ts(e))
 
     def on_AttendedTransfer(self, e: dict) -> None:
         linkedid = e.get("OrigTransfererLinkedid") or e.get("TransfereeLinkedid")
@@ -306,9 +339,8 @@ class CallHistory:
             ts = self._ts(e)
             target = party_of(e.get("TransferTargetChannel")) or e.get("DestExtension") or ""
             self._end_holds(linkedid, ts)
-            legs.put(self.db, linkedid, f"transfer:{e.get('OrigTransfererUniqueid')}", "transfer", ts,
-                     ended_at=ts, party=only("0-9A-Za-z_+*#-", target), result="done",
-                     detail={"kind": "attended", "by": endpoint_of(e.get("OrigTransfererChannel")) or ""})
+            self._transferred(linkedid, e.get("OrigTransfererUniqueid") or "", "attended", target,
+                              e.get("OrigTransfererChannel"), ts)
 
     # --- the end --------------------------------------------------------------------------------
 
@@ -340,15 +372,9 @@ class CallHistory:
             if call[1]:
                 legs.finish(self.db, linkedid)
             return
-        self.db.execute(
-            "UPDATE calls SET ended_at = ?, hangup_cause = ?, "
-            "outcome = CASE WHEN connected_at IS NOT NULL THEN 'answered' ELSE 'abandoned' END "
-            "WHERE uniqueid = ? AND ended_at IS NULL",
-            [ts, int(e.get("Cause") or 0), uid])
         legs.end(self.db, linkedid, f"talk:{uid}", ts)    # the callback dialer's operator leg,
         legs.end(self.db, linkedid, f"offer:{uid}", ts, "no-answer")   # or the operator never picked up
-        legs.put(self.db, linkedid, "hangup", "hangup", ts,
-                 detail={"cause": int(e.get("Cause") or 0), "cause_text": e.get("Cause-txt") or ""})
+        self._ended(linkedid, ts, int(e.get("Cause") or 0), e.get("Cause-txt") or "")
         legs.finish(self.db, linkedid)
 
     # --- catching up from Asterisk's CDR log ----------------------------
@@ -467,21 +493,16 @@ class CallHistory:
 
     def _from_cel(self, linkedid: str, recs: list[dict]) -> int:
         primary_start = next((r for r in recs if r["eventtype"] == "CHAN_START" and r["uniqueid"] == linkedid), None)
-        if not self._call(linkedid) and primary_start:
+        if primary_start:
             if primary_start["context"] == dn.CTX_INBOUND:
-                self.on_Newchannel({"Uniqueid": linkedid, "Linkedid": linkedid, "Context": dn.CTX_INBOUND,
-                                    "CallerIDNum": primary_start["cidnum"], "Exten": primary_start["exten"],
-                                    "Channel": primary_start["channel"], "Timestamp": primary_start["epoch"]})
-            else:
+                self._inbound(linkedid, primary_start["channel"], only(dn.ANI_ALLOWED, primary_start["cidnum"]),
+                              only(dn.DNIS_ALLOWED, primary_start["exten"]), primary_start["ts"])
+            elif not self._call(linkedid):
                 self._outbound(linkedid, primary_start["channel"], primary_start["ts"])
         call = self._call(linkedid)
         if not call:
             return 0
         direction = call[0]
-        if primary_start and direction == "inbound":
-            legs.put(self.db, linkedid, "trunk", "trunk", primary_start["ts"],
-                     party=endpoint_of(primary_start["channel"]) or "",
-                     detail={"direction": "in", "channel": primary_start["channel"]})
         hangup = next((r for r in recs if r["eventtype"] == "HANGUP" and r["uniqueid"] == linkedid), None)
         end_ts = hangup["ts"] if hangup else recs[-1]["ts"]
         answered_at: dict[str, str] = {}
@@ -490,13 +511,9 @@ class CallHistory:
             app = (r["appname"] or "").lower()
             if uid == linkedid:
                 if kind == "APP_START" and app == "agi" and r["context"] == dn.CTX_INBOUND:
-                    legs.put(self.db, linkedid, "ivr", "ivr", ts)
+                    self._ivr_started(linkedid, ts)
                 elif kind == "APP_START" and app == "queue":
-                    queue = (r["appdata"] or "").split(",", 1)[0]
-                    legs.put(self.db, linkedid, f"queue:{uid}:{queue}", "queue", ts,
-                             party=dn.group_of_queue(queue), detail={"queue": queue})
-                    self.db.execute("UPDATE call_legs SET ended_at = ? WHERE linkedid = ? AND kind = 'ivr' "
-                                    "AND ended_at IS NULL", [ts, linkedid])
+                    self._queue_joined(linkedid, uid, (r["appdata"] or "").split(",", 1)[0], ts)
                 elif kind == "APP_END" and app == "queue":
                     queue = (r["appdata"] or "").split(",", 1)[0]
                     left = "abandoned" if (legs.seconds(ts, end_ts) or 0) < 1 else "left"
@@ -508,11 +525,9 @@ class CallHistory:
             elif kind == "CHAN_START" and not r["channel"].startswith("Local/"):
                 ext = endpoint_of(r["channel"])
                 if r["channel"].startswith("PJSIP/") and self._is_operator(ext):
-                    legs.put(self.db, linkedid, f"offer:{uid}", "offer", ts, party=ext)
+                    self._operator_offered(linkedid, uid, ext, ts)
                 else:
-                    legs.put(self.db, linkedid, f"dial:{uid}", "trunk", ts, party=ext or r["channel"],
-                             detail={"direction": "out", "channel": r["channel"],
-                                     "number": only(dn.ANI_ALLOWED, r["exten"]) or self._outbound_number(linkedid)})
+                    self._number_dialled(linkedid, uid, r["channel"], only(dn.ANI_ALLOWED, r["exten"]), ts)
             elif kind == "ANSWER":
                 answered_at[uid] = ts
                 if legs.end(self.db, linkedid, f"offer:{uid}", ts, "answered", force_result=True):
@@ -543,10 +558,8 @@ class CallHistory:
                 extra = _cel_extra(r)
                 target = extra.get("extension") if kind == "BLINDTRANSFER" else \
                     party_of(extra.get("transfer_target_channel_name"))
-                legs.put(self.db, linkedid, f"transfer:{uid}", "transfer", ts, ended_at=ts,
-                         party=only("0-9A-Za-z_+*#-", str(target or "")), result="done",
-                         detail={"kind": "blind" if kind == "BLINDTRANSFER" else "attended",
-                                 "by": endpoint_of(r["channel"]) or ""})
+                self._transferred(linkedid, uid, "blind" if kind == "BLINDTRANSFER" else "attended",
+                                  str(target or ""), r["channel"], ts)
         if hangup:
             extra = _cel_extra(hangup)
             seen = self.db.execute("SELECT 1 FROM call_legs WHERE linkedid = ? AND leg_key = 'hangup'",
@@ -558,12 +571,7 @@ class CallHistory:
                 else:
                     who = "system"
                 self.db.execute("UPDATE calls SET hangup_by = ? WHERE uniqueid = ?", [who, linkedid])
-                self.db.execute(
-                    "UPDATE calls SET ended_at = COALESCE(ended_at, ?), hangup_cause = COALESCE(hangup_cause, ?), "
-                    "outcome = CASE WHEN connected_at IS NOT NULL THEN 'answered' ELSE 'abandoned' END "
-                    "WHERE uniqueid = ?", [hangup["ts"], int(extra.get("hangupcause") or 0), linkedid])
-                legs.put(self.db, linkedid, "hangup", "hangup", hangup["ts"],
-                         detail={"cause": int(extra.get("hangupcause") or 0), "cause_text": ""})
+                self._ended(linkedid, hangup["ts"], int(extra.get("hangupcause") or 0), "", settle=True)
             legs.finish(self.db, linkedid)
         return 1
 

@@ -267,7 +267,7 @@ def test_the_cli_retries_a_failed_order_and_refuses_a_closed_one(inst, demo_db, 
     assert row(demo_db, oid)[:2] == ("new", 0)
     callbacks.set_status(demo_db, oid, "done", "x")
     demo_db.conn.commit()
-    assert cli.main(["-i", str(inst.base), "callbacks", "--retry", str(oid)]) == 1
+    assert cli.main(["-i", str(inst.base), "callbacks", "--retry", str(oid)]) == 2   # refused, as every refused value is
     assert "already done" in capsys.readouterr().err
     assert cli.main(["-i", str(inst.base), "callbacks", "--retry", "999"]) == 1
     assert cli.main(["-i", str(inst.base), "callbacks", "--status", "failed"]) == 0
