@@ -208,7 +208,7 @@ def test_the_command_line_lists_and_closes(inst, db, capsys):
     assert cli.main(base + ["callbacks"]) == 0
     assert "as soon as possible" in capsys.readouterr().out
     assert cli.main(base + ["callbacks", "--cancel", str(order)]) == 0
-    assert cli.main(base + ["callbacks", "--done", str(order)]) == 1
+    assert cli.main(base + ["callbacks", "--done", str(order)]) == 2   # refused: already cancelled
     assert "already cancelled" in capsys.readouterr().err
     assert [r[0] for r in db.execute("SELECT action FROM audit ORDER BY id")] == ["message handled",
                                                                                   "callback cancelled"]
