@@ -283,3 +283,17 @@ def test_a_busy_write_lock_does_not_stop_a_report(hist, inst):
         other.close()
         hist.execute("PRAGMA busy_timeout = 5000")
     assert run(hist, custom(measures=["calls"])).total == [9]         # caught up once it is free
+
+
+def test_xlsx_keeps_text_as_text_even_when_it_looks_like_a_formula():
+    import io
+
+    import openpyxl
+
+    from appliance.reports import export
+    data = export.to_xlsx(["Кто", "Звонки"], [["=HYPERLINK(\"http://x\")", 3], ["1001\x07", None]],
+                          title="Операторы: март/апрель")
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet.title == "Операторы  март апрель"
+    assert sheet.cell(2, 1).data_type == "s" and sheet.cell(2, 1).value == "=HYPERLINK(\"http://x\")"
+    assert sheet.cell(2, 2).value == 3 and sheet.cell(3, 1).value == "1001" and sheet.cell(3, 2).value is None
