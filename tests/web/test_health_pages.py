@@ -174,10 +174,10 @@ def test_storage_shows_free_space_and_what_korund_keeps(seeded, monkeypatch):
     inst = seeded.config["KORUND_INSTANCE"]
     (inst.base / "recordings" / "2026").mkdir(parents=True, exist_ok=True)
     (inst.base / "recordings" / "2026" / "a.wav").write_bytes(b"\0" * 3 * 1048576)
-    from appliance.recordings import store as archive
+    from appliance.recordings import store as recordings
     db = store.open_store(inst.db_path)
     # what the archive service does with a file it finds (here one that stopped growing an hour ago)
-    archive.sweep(db, inst, set(), days=None, clock=lambda: time.time() + 3600)
+    recordings.sweep(db, inst, set(), days=None, clock=lambda: time.time() + 3600)
     db.close()
     inst.log.mkdir(parents=True, exist_ok=True)
     (inst.log / "messages.log").write_bytes(b"x" * 1048576)

@@ -423,9 +423,9 @@ def test_quality_over_the_api(seeded):
 
 
 def test_pages_keep_the_filters(seeded, monkeypatch):
-    from appliance.recordings import search as archive
+    from appliance.recordings import search as recording_search
     panel, ids = seeded
-    monkeypatch.setattr(archive, "PER_PAGE", 2)
+    monkeypatch.setattr(recording_search, "PER_PAGE", 2)
     sup = as_role(panel, "super")
     first = sup.client.get("/recordings?group=support&order=asc").get_data(as_text=True)
     assert [int(i) for i in re.findall(r'<tr id="recording-(\d+)"', first)] == [ids["a1"], ids["b1"]]
