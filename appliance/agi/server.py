@@ -18,7 +18,7 @@ from asterisk.agi import AGI, AGIException
 
 from appliance.base import store
 from appliance.base.instance import Instance
-from appliance.agi import agent
+from appliance.agi import feature_codes
 from appliance.agi import inbound
 from appliance.agi.registry import SCRIPTS
 from appliance.agi.registry import CallContext

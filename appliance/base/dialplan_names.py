@@ -58,7 +58,7 @@ DB_CALLBACK_RESULTS = "korund_cb"                  # AstDB family: <attempt id> 
 
 # AGI script names (agi://host:port/<name>)
 AGI_INBOUND = "inbound"
-AGI_AGENT = "agent"                   # phone feature codes: login, logout, pause, ready
+AGI_FEATURE_CODES = "feature-codes"   # phone feature codes: login, logout, pause, ready
 AGI_OVERFLOW = "overflow"             # a group's overflow scenario
 VAR_OVERFLOWS = "KORUND_OVERFLOWS"    # how many times the call overflowed already
 

@@ -21,7 +21,7 @@ from appliance.operators import devices
 from appliance.base import dialplan_names as dn
 from appliance.history.store import endpoint_of
 
-log = logging.getLogger("korund.agents")
+log = logging.getLogger("korund.operators")
 
 # A member that refused at once (busy, unreachable) is not a missed offer:
 # only ringing for at least this share of the group's ring timeout counts.

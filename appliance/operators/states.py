@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 
 from appliance.base.errors import ConfigError
 
-log = logging.getLogger("korund.agents")
+log = logging.getLogger("korund.operators")
 
 STATES = ("logged_out", "ready", "ringing", "on_call", "wrapup", "paused")
 AVAILABLE = ("ready", "ringing", "on_call", "wrapup")   # unpaused in the queues

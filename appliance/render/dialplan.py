@@ -24,9 +24,9 @@ def feature_codes(agi_base: str) -> str:
     the reason number is one or two digits by pattern, nothing else."""
     out = []
     for code, action in FEATURE_CODES.items():
-        out.append(f"exten => {code},1,AGI({agi_base}/{dn.AGI_AGENT},{action})\n same => n,Hangup()\n")
+        out.append(f"exten => {code},1,AGI({agi_base}/{dn.AGI_FEATURE_CODES},{action})\n same => n,Hangup()\n")
     for pattern in ("_*53X", "_*53XX"):
-        out.append(f"exten => {pattern},1,AGI({agi_base}/{dn.AGI_AGENT},pause,${{EXTEN:3}})\n"
+        out.append(f"exten => {pattern},1,AGI({agi_base}/{dn.AGI_FEATURE_CODES},pause,${{EXTEN:3}})\n"
                    " same => n,Hangup()\n")
     return "".join(out)
 

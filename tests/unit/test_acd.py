@@ -77,9 +77,9 @@ def test_queues_and_dialplan_render_the_settings(demo_db):
     assert "Set(__KORUND_GROUP=sales)" in d and "Set(__KORUND_ROUTE_SOURCE=overflow)" in d
     ops = d.split("[korund-operators]")[1]
     for code, action in (("*51", "login"), ("*52", "logout"), ("*54", "ready")):
-        assert f"exten => {code},1,AGI(agi://127.0.0.1:4573/agent,{action})" in ops
+        assert f"exten => {code},1,AGI(agi://127.0.0.1:4573/feature-codes,{action})" in ops
     # The reason number is digits by pattern only.
-    assert "exten => _*53X,1,AGI(agi://127.0.0.1:4573/agent,pause,${EXTEN:3})" in ops
+    assert "exten => _*53X,1,AGI(agi://127.0.0.1:4573/feature-codes,pause,${EXTEN:3})" in ops
 
 
 def test_operators_start_ready_and_states_follow_the_queue(demo_db):

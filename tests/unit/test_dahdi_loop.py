@@ -274,18 +274,18 @@ class FakeAgi:
 def test_feature_codes_from_the_fxs_port_act_for_its_operator(db, monkeypatch, tmp_path):
     from appliance.operators import states as operator_states
     from appliance.base import ami
-    from appliance.agi import agent
+    from appliance.agi import feature_codes
     from appliance.agi.registry import CallContext
     analog_operator(db)
     monkeypatch.setattr(ami, "connect", lambda *a, **k: (_ for _ in ()).throw(ami.AmiError("no AMI here")))
     ctx = CallContext(db, {}, tmp_path)
     port = {"CHANNEL(channeltype)": "DAHDI", "CHANNEL(dahdi_channel)": "49"}
     call = FakeAgi("login", port)
-    agent.agent(call, ctx)
+    feature_codes.feature_codes(call, ctx)
     assert operator_states.state(db, "1005")["state"] == "ready" and call.played == ["agent-loginok"]
-    agent.agent(FakeAgi("logout", port), ctx)
+    feature_codes.feature_codes(FakeAgi("logout", port), ctx)
     assert operator_states.state(db, "1005")["state"] == "logged_out"
     # a DAHDI channel that is nobody's phone (the FXO line) changes nothing
     stranger = FakeAgi("login", {"CHANNEL(channeltype)": "DAHDI", "CHANNEL(dahdi_channel)": "48"})
-    agent.agent(stranger, ctx)
+    feature_codes.feature_codes(stranger, ctx)
     assert stranger.played == ["agent-incorrect"] and operator_states.state(db, "1005")["state"] == "logged_out"

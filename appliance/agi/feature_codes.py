@@ -1,6 +1,6 @@
-"""The ``agent`` script (phone feature codes) and the ``overflow`` script.
+"""The ``feature-codes`` script (phone feature codes) and the ``overflow`` script.
 
-``agent``: an operator dials *51 (log in), *52 (log out), *53N (pause with
+``feature-codes``: an operator dials *51 (log in), *52 (log out), *53N (pause with
 reason number N; *53 alone takes the first reason) or *54 (ready) from their
 phone. Who is asking is the channel's PJSIP endpoint — set by Asterisk from
 the authenticated phone, never from anything the caller sends — or, for an
@@ -28,6 +28,7 @@ from appliance.agi.registry import script
 
 log = logging.getLogger("korund.agi")
 
+# Asterisk's stock sounds (their file names say agent)
 CONFIRM = {"login": "agent-loginok", "ready": "agent-loginok", "logout": "agent-loggedoff",
            "pause": "auth-thankyou"}
 REFUSED = "agent-incorrect"
@@ -47,8 +48,8 @@ def feature(db, ami_client, extension: str, action: str, arg: str = "") -> dict:
     raise ConfigError("action", "'{action}' is not a feature code", action=action)
 
 
-@script(dn.AGI_AGENT)
-def agent(agi, ctx: CallContext) -> None:
+@script(dn.AGI_FEATURE_CODES)
+def feature_codes(agi, ctx: CallContext) -> None:
     action = agi.env.get("agi_arg_1", "")
     arg = "".join(c for c in agi.env.get("agi_arg_2", "") if c.isdigit())
     if (agi.get_variable("CHANNEL(channeltype)") or "") == "DAHDI":   # an analog phone on an FXS port
