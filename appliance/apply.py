@@ -3,9 +3,9 @@ that Asterisk took it, and restore the last good set if it did not.
 
 Only the Asterisk modules that read a changed file are reloaded
 (``RELOADS``), never ``core reload``: that reloads every module, chan_dahdi
-too, and Asterisk 22 crashed on the next MFC/R2 call after chan_dahdi was
-reloaded under live R2 links (the VM saw it). chan_dahdi.conf is
-appliance/dahdi_apply.py's business; this module never reloads chan_dahdi."""
+too, and Asterisk 22 crashes on the next MFC/R2 call after chan_dahdi is
+reloaded under live R2 links. chan_dahdi.conf is put into service by
+appliance/lines/apply.py; this module never reloads chan_dahdi."""
 from __future__ import annotations
 
 import hashlib

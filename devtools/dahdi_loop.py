@@ -1,4 +1,4 @@
-"""Two E1 spans looped to each other as a test bench (issue 8): span 1 plays
+"""Two E1 spans looped to each other as a test bench: span 1 plays
 the carrier (role "test_carrier": its channels answer in a test context,
 never in the IVR), span 2 is the appliance's own trunk. Without a board the
 two spans are software spans of dahdi_dynamic_loc ("loc,1:0" and "loc,1:1"
@@ -123,8 +123,8 @@ def put_in_service(inst: Instance, db, mgr, run=dahdi_apply.run_tool, configure:
     change the signalling of an open channel, a reload cannot turn PRI
     channels into CAS ones), dahdi_cfg takes the new system.conf, Asterisk's
     configuration is applied while chan_dahdi is out (its reload is never
-    used: after a reload with MFC/R2 links, Asterisk 22 crashed on the next
-    R2 call in the VM), chan_dahdi is loaded again and every channel
+    used: after a reload with MFC/R2 links, Asterisk 22 crashes on the next
+    R2 call), chan_dahdi is loaded again and every channel
     checked. When system.conf and chan_dahdi.conf stay the same and
     chan_dahdi runs, DAHDI is left alone (Asterisk's apply only).
     DahdiApplyError / ApplyError with what the tools said."""

@@ -68,7 +68,7 @@ class FrontPanel:
     """The screens and the button logic, independent of the port."""
 
     def __init__(self, source, width: int = 20, height: int = 4, keys: dict | None = None):
-        self.source = source            # () -> health.panel_status()-like dict
+        self.source = source            # () -> an appliance.health.store.panel_status()-like dict
         self.width, self.height = width, height
         self.keys = keys or DEFAULT_KEYS
         self.screen = 0

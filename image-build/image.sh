@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The bootable appliance disk image (issue 8), made from the same recipe as the
+# The bootable appliance disk image, made from the same recipe as the
 # root filesystem (image-build/recipe.sh is the one definition of what is on a
 # Korund box) plus the packages in image-build/image-packages.txt.
 #

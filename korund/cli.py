@@ -552,7 +552,7 @@ def cmd_dahdi(args, inst: Instance) -> int:
 
 
 def _dahdi_loop_demo(args, inst: Instance, db) -> int:
-    """Spans 1 and 2 as a looped test pair (appliance/dahdi_loop.py): span 1
+    """Spans 1 and 2 as a looped test pair (devtools/dahdi_loop.py): span 1
     the test carrier, span 2 the appliance's trunk; applied and waited for."""
     from appliance.lines import apply as dahdi_apply
     from devtools import dahdi_loop

@@ -31,7 +31,7 @@ def may_change(db, extension: str) -> bool:
 
 def connect_ami(db):
     """An AMI session to push the change at once, or None (the events
-    service's sync pushes it within agents.SYNC_SECONDS)."""
+    service's sync pushes it within operator_states.SYNC_SECONDS)."""
     try:
         return ami.connect(store.settings(db), timeout=0.3)
     except ami.AmiError:

@@ -47,7 +47,7 @@ def operator_json(o) -> dict:
             "sip_secret": o.sip_secret, "skills": routing.skills(get_db(), o.extension)}
 
 
-# A group's ACD (model.set_group_acd) and routing (routing.set_group_settings)
+# A group's ACD (operator_store.set_group_acd) and routing (routing.set_group_settings)
 # settings, read and written by /groups as flat keys.
 GROUP_ACD_KEYS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
                   "announce_holdtime", "noanswer_pause", "noanswer_after", "moh")

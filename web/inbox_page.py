@@ -36,7 +36,7 @@ AUDIT_CALLBACK = {"done": _("callback done"), "cancelled": _("callback cancelled
 AUDIT_RETRY = _("callback retried")
 AUDIT_DIALER = _("callback dialing limits changed")
 STATUS_NAMES = (_("new"), _("handled"), _("done"), _("cancelled"), _("failed"))   # shown through _() in the pages
-# The dialer's attempt results (appliance/dialer.py RESULTS), shown through _().
+# The dialer's attempt results (appliance/callbacks/service.py RESULTS), shown through _().
 RESULT_NAMES = {"answered": _("answered"), "no_answer": _("no answer"), "busy": _("busy"), "failed": _("failed"),
                 "lost": _("lost (the dialer was down)"), "operator_no_answer": _("operator did not answer"),
                 "operator_unreachable": _("operator unreachable"),

@@ -1,6 +1,6 @@
 """Lines and trunks: SIP trunks, and the E1/T1 spans and analog ports
 (settings generated into DAHDI's and chan_dahdi's files by
-appliance/render/dahdi.py, put into service by appliance/dahdi_apply.py)
+appliance/lines/render.py, put into service by appliance/lines/apply.py)
 with their live status read through drivers/."""
 from __future__ import annotations
 

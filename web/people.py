@@ -1,4 +1,5 @@
-"""Operators and groups (the ACD issue deepens routing)."""
+"""Operators (device, skills) and groups (ACD and routing settings) in the
+panel, pause reasons, and the status page's operator state buttons."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
@@ -16,7 +17,7 @@ from appliance.render import config as render_config
 
 bp = Blueprint("people", __name__)
 EDITORS = ("admin", "supervisor")
-# Group settings of the ACD (model.set_group_acd); overflow comes as one field.
+# Group settings of the ACD (operator_store.set_group_acd); overflow comes as one field.
 ACD_FIELDS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
               "announce_holdtime", "noanswer_pause", "noanswer_after", "moh")
 
@@ -171,7 +172,7 @@ def strategy_options() -> list[tuple[str, str]]:
 
 
 def acd_settings(form) -> dict:
-    """The group form's ACD fields for model.set_group_acd; the overflow
+    """The group form's ACD fields for operator_store.set_group_acd; the overflow
     select sends "group:NAME" or "scenario:NAME"."""
     kind, _, target = (form.get("overflow") or "").partition(":")
     acd = {k: form.get(k, "") for k in ACD_FIELDS if not k.startswith("overflow")}

@@ -778,7 +778,7 @@ def m021_reports(db):
 
 @migration
 def m022_dahdi_loop(db):
-    # Real DAHDI calls (issue 8): a span's role -- "trunk" (the appliance's own
+    # Real DAHDI calls: a span's role -- "trunk" (the appliance's own
     # line) or "test_carrier" (the far end of a loop-back test, whose channels
     # go to a test context, never to the IVR); an operator's phone device when
     # it is not the IP phone PJSIP/<extension> (an analog FXS port, DAHDI/<n>);

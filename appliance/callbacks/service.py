@@ -303,7 +303,7 @@ def is_overdue(order: dict, now: datetime) -> bool:
 
 def originate_action(order: dict, attempt: dict, ring: int, client_ring: int, device: str = "") -> dict:
     """The operator's leg of an attempt: *device* is the operator's phone
-    (agents.member_interface: an FXS port DAHDI/<n>), PJSIP/<ext> by default."""
+    (operator_states.member_interface: an FXS port DAHDI/<n>), PJSIP/<ext> by default."""
     digits = "".join(ch for ch in order["number"] if ch.isdigit())
     variables = {dn.VAR_CALLBACK_ORDER: order["id"], dn.VAR_CALLBACK_ATTEMPT: attempt["id"],
                  dn.VAR_CALLBACK_NUMBER: digits, dn.VAR_CALLBACK_RING: client_ring, dn.VAR_GROUP: order["grp"]}

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from appliance.base.errors import ConfigError
 from appliance.schedules.store import default_timezone
 
-STATES = ("new", "done", "cancelled", "failed")   # failed: the dialer gave up (appliance/dialer.py)
+STATES = ("new", "done", "cancelled", "failed")   # failed: the dialer gave up (appliance/callbacks/service.py)
 FINAL = ("done", "cancelled")
 NUMBER = re.compile(r"^\+?[0-9]{3,20}$")
 SLOT = re.compile(r"^\s*(?:(tomorrow|завтра)\s+)?([0-9]{1,2}):([0-9]{2})\s*-\s*([0-9]{1,2}):([0-9]{2})\s*$",

@@ -92,7 +92,7 @@ def _callback_leg(db, e: dict) -> None:
     if e.get("Event") == "VarSet" and e.get("Variable") != dn.VAR_CALLBACK_ORDER:
         return
     channel = e.get("Channel") or ""
-    # an IP phone's PJSIP/<ext>-..., or an FXS port's DAHDI/<n>-... (dialer.originate_action)
+    # an IP phone's PJSIP/<ext>-..., or an FXS port's DAHDI/<n>-... (appliance.callbacks.service.originate_action)
     extension = devices.extension_of(db, channel) if channel.startswith(("PJSIP/", "DAHDI/")) else None
     uniqueid = e.get("Uniqueid")
     if not extension or not uniqueid or not _is_operator(db, extension):

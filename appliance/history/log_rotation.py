@@ -2,7 +2,7 @@
 not grow forever, and no call is lost across a rotation.
 
 **The CDR and CEL logs** (instance.cdr_log, instance.cel_log) are read by
-the events service's catch-up (appliance/history.py). A log is rotated when
+the events service's catch-up (appliance/history/store.py). A log is rotated when
 it passes ``logs.rotate_mb`` or ``logs.rotate_hours`` after its last
 rotation: it is renamed to a dated name in the same folder
 (``korund-cdr.20261126-101200.csv``, UTC). Asterisk needs no signal: its
@@ -28,7 +28,7 @@ passes the size or age limit, ``logger rotate`` is sent over AMI; Asterisk
 renames them to ``messages.log.<epoch>`` / ``queue_log.<epoch>`` and reopens
 them. Those are compressed and pruned by the same rules.
 
-``housekeeping`` runs in the archive service (appliance/archive_service.py),
+``housekeeping`` runs in the archive service (appliance/recordings/service.py),
 the supervised service that already keeps the disk (recordings retention,
 disk guard) and runs whether or not the events service is up; the events
 service only reads. ``korund logs rotate [--force]`` runs it by hand. A lock
@@ -67,7 +67,7 @@ SETTLE_SECONDS = 3.0
 # The catch-up reads no further files in one round once it holds this much
 # (after a long outage: the rest comes in the next rounds).
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
-# The catch-up's positions in the CDR and CEL logs (appliance/history.py).
+# The catch-up's positions in the CDR and CEL logs (appliance/history/store.py).
 CDR_POSITIONS = ("events.cdr_offset",)
 CEL_POSITIONS = ("events.cel_offset", "events.cel_seen")
 # Asterisk's logger channels, rotated by 'logger rotate'.

@@ -3,7 +3,7 @@
 It logs in, applies each AMI event as it comes, and every few seconds reads
 the new lines of Asterisk's CDR log to complete what the events did not say
 (calls that ended while it was down); when Asterisk goes away it logs in
-again. After each reload and every agents.SYNC_SECONDS it also checks that
+again. After each reload and every operator_states.SYNC_SECONDS it also checks that
 app_queue does not hold a reachable operator's phone as unavailable
 (appliance.operators.member_states); every few seconds it returns MFC/R2 circuits
 left half-released after a call to idle (appliance.lines.r2_circuits).

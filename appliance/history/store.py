@@ -34,12 +34,12 @@ TRACKED_VARS = {
     dn.VAR_ANI: "ani", dn.VAR_DNIS: "dnis", dn.VAR_TRUNK: "trunk",
     dn.VAR_GROUP: "grp", dn.VAR_ROUTE_SOURCE: "route_source",
     dn.VAR_SPAN: "span", dn.VAR_DAHDI_CHANNEL: "dahdi_channel",
-    dn.VAR_CALLER_CATEGORY: "caller_category",   # MFC/R2 (m022_dahdi_loop)
+    dn.VAR_CALLER_CATEGORY: "caller_category",   # MFC/R2 calls only
 }
 CDR_FIELDS = ["uniqueid", "linkedid", "src", "dst", "channel", "dstchannel",
               "start", "answer", "end", "disposition", "dcontext",
               "korund_dnis", "korund_group", "korund_route"]
-# Positions are "INODE:OFFSET" (appliance/log_rotation.py): they survive a rotation.
+# Positions are "INODE:OFFSET" (appliance/history/log_rotation.py): they survive a rotation.
 CDR_OFFSET = "events.cdr_offset"   # how far into the CDR log catch_up has read
 CEL_FIELDS = ["eventtype", "eventtime", "cidnum", "exten", "context", "channel", "appname", "appdata",
               "uniqueid", "linkedid", "peer", "extra"]
@@ -387,7 +387,7 @@ class CallHistory:
         here. Asterisk writes a call's CDR lines when its caller hangs up, so
         what is read belongs to finished calls. Returns how many calls were
         written."""
-        # the files rotated since the last read first (appliance/log_rotation.py)
+        # the files rotated since the last read first (appliance/history/log_rotation.py)
         chunk = log_rotation.read_from(cdr_log, store.get_setting(self.db, CDR_OFFSET))
         if chunk is None:
             return 0
@@ -452,7 +452,7 @@ class CallHistory:
         written twice; a call that ended in a part read before (its lines
         are read again while an earlier call is still up) is not applied
         again. Returns how many calls were applied."""
-        # the files rotated since the last read first (appliance/log_rotation.py)
+        # the files rotated since the last read first (appliance/history/log_rotation.py)
         chunk = log_rotation.read_from(cel_log, store.get_setting(self.db, CEL_OFFSET))
         if chunk is None:
             return 0

@@ -1,11 +1,11 @@
 """DAHDI's /etc/dahdi/system.conf and /etc/dahdi/modules, and Asterisk's
-chan_dahdi.conf, from the panel's span settings (appliance/spans.py) and the
+chan_dahdi.conf, from the panel's span settings (appliance/lines/store.py) and the
 boards the inventory found (drivers/).
 
 The policy -- which chan_dahdi options each kind of line gets, system.conf's
 keywords, span sizes, zone -- is data in dahdi-conf/policy.toml; this module
 is the code that lays channels out and fills the policy in. Nothing here
-touches the disk or runs a tool (see appliance/dahdi_apply.py).
+touches the disk or runs a tool (see appliance/lines/apply.py).
 
 Channel numbers: DAHDI numbers channels across all spans in span order, so
 channel k of span n is base(n) + k, where base(n) is the number of channels

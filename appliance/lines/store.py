@@ -1,5 +1,5 @@
 """E1/T1 span and analog port settings (H1, H2): stored here and turned into
-DAHDI's system.conf and chan_dahdi.conf by appliance/render/dahdi.py.
+DAHDI's system.conf and chan_dahdi.conf by appliance/lines/render.py.
 
 Validation follows what the boards, DAHDI and openr2 really accept: PRI needs
 CCS framing with the D channel on timeslot 16 of an E1; MFC/R2 and analog
@@ -62,7 +62,8 @@ class Span:
     timing: int = 1
     channels: str = "1-15,17-31"
     enabled: bool = True
-    # m016_dahdi_lines
+    # line kind, PRI numbering, MFC/R2 options, analog ports, echo canceller,
+    # carrier and dynamic span source
     line_type: str = "e1"
     lbo: int = 0
     dchannel: int | None = 16
@@ -79,7 +80,8 @@ class Span:
     polarity_hangup: bool = True
     echocanceller: str = "oslec"
     dynamic: str = ""
-    # m022_dahdi_loop
+    # "trunk", or "test_carrier": the far end of a loop test, whose channels
+    # go to a test context, never to the IVR
     role: str = "trunk"
 
     @property

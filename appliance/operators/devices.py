@@ -1,6 +1,6 @@
 """Where an operator's phone is: an IP phone (the PJSIP endpoint named after
 the extension, the default) or an analog telephone on an FXS port of a DAHDI
-span (Operator.device "DAHDI/<channel>", m022_dahdi_loop). The queues ring
+span (Operator.device "DAHDI/<channel>"). The queues ring
 ``interface(op)``; events that name a channel are mapped back to the
 operator's extension by ``extension_of``.
 """

@@ -24,7 +24,7 @@ nothing), a member still stale RESYNC_AFTER seconds later makes
 res_pjsip rebuild its endpoints' states from their AORs.
 The phone sees nothing; no CDR is written. The events service calls
 ``refresh`` a few seconds after each reload and every
-agents.SYNC_SECONDS; one member is nudged at most once a minute.
+appliance.operators.states.SYNC_SECONDS; one member is nudged at most once a minute.
 """
 from __future__ import annotations
 

@@ -56,7 +56,7 @@ def handle(db, ami, e: dict) -> None:
     if kind == "QueueCallerLeave":
         # The caller left because a member answered (its AgentConnect follows
         # in a moment) or for good: members still ringing for it are freed
-        # shortly after by agents.finish_wrapups, unless they connected.
+        # shortly after by operator_states.finish_wrapups, unless they connected.
         db.execute("UPDATE operator_states SET until = ? WHERE state = 'ringing' AND call_id = ?",
                    [operator_states.wrapup_until(LEAVE_GRACE_SECONDS), caller])
         return

@@ -24,7 +24,7 @@ class Operator:
     sip_secret: str
     contact: str | None
     enabled: bool
-    # m022_dahdi_loop: '' = the IP phone PJSIP/<extension>; 'DAHDI/<n>' = an
+    # '' = the IP phone PJSIP/<extension>; 'DAHDI/<n>' = an
     # analog phone on an FXS port (appliance.operators.devices)
     device: str = ""
 
@@ -38,7 +38,7 @@ class Group:
     ring_timeout: int
     is_default: bool
     members: list[tuple[Operator, int]] = field(default_factory=list)
-    # ACD settings (m009_acd); see set_group_acd for their meaning.
+    # ACD settings; see set_group_acd for their meaning.
     wrapup: int = 0
     max_wait: int = 600
     overflow_kind: str = ""
@@ -47,9 +47,9 @@ class Group:
     announce_holdtime: bool = False
     noanswer_pause: bool = False
     noanswer_after: int = 1
-    # "default" (Korund's music on hold, appliance/moh.py) or "ringing"
+    # "default" (Korund's music on hold, appliance/prompts/moh.py) or "ringing"
     moh: str = "default"
-    # Routing settings (m013_routing); see appliance.routing.store.set_group_settings.
+    # Routing settings; see appliance.routing.store.set_group_settings.
     skill: str = ""
     skill_widen: int = 20
     skill_all: int = 60

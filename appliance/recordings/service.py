@@ -100,7 +100,7 @@ def housekeeping(db, instance: Instance, free_fn=recordings.free_space) -> None:
 
 
 def rotate_logs(db, instance: Instance, mgr) -> None:
-    """The CDR/CEL logs, messages.log and queue_log (appliance/log_rotation.py):
+    """The CDR/CEL logs, messages.log and queue_log (appliance/history/log_rotation.py):
     here, because this service keeps the disk and runs whether or not the
     events service (which only reads those logs) is up."""
     try:

@@ -21,11 +21,11 @@ class Config:
     trunks: list[Trunk]
     operators: list[Operator]
     groups: list[Group]
-    # {extension: {skill: level}} (m013_routing)
+    # the operators' skills, {extension: {skill: level}} (appliance.routing.store)
     skills: dict[str, dict[str, int]] = field(default_factory=dict)
-    # E1/T1 spans and analog ports (appliance.lines.store.Span; m016_dahdi_lines)
+    # E1/T1 spans and analog ports (appliance.lines.store.Span)
     spans: list = field(default_factory=list)
-    # recording policies (appliance.recordings.store.policies; m018_recordings)
+    # recording policies (appliance.recordings.store.policies)
     recording_policies: list = field(default_factory=list)
 
     @property

@@ -36,7 +36,7 @@ NOLOAD = [
 # caller in silence; recording (MixMonitor) needs core bridging anyway.
 NOLOAD.append("bridge_native_rtp.so")
 
-# Loaded only when a span is configured in the panel (appliance/spans.py).
+# Loaded only when a span is configured in the panel (appliance/lines/store.py).
 NOLOAD_WITHOUT_DAHDI = ["chan_dahdi.so", "res_timing_dahdi.so", "codec_dahdi.so"]
 
 
@@ -71,7 +71,7 @@ hideconnect = yes
         "modules.conf": "[modules]\nautoload = yes\n"
         + "".join(f"noload => {m}\n" for m in NOLOAD + (
             [] if any(sp.enabled for sp in config.spans) else NOLOAD_WITHOUT_DAHDI)),
-        # 'logger rotate' (sent by appliance/log_rotation.py when messages.log or
+        # 'logger rotate' (sent by appliance/history/log_rotation.py when messages.log or
         # queue_log is due) renames them to NAME.<epoch>, compressed and pruned there.
         "logger.conf": """[general]
 dateformat = %F %T.%3q
@@ -113,7 +113,7 @@ korund-cdr.csv => ${CSV_QUOTE(${CDR(uniqueid)})},${CSV_QUOTE(${CDR(linkedid)})},
         # Channel events (CEL), for the call history's legs: the events
         # process rebuilds the legs of calls it missed while it was down
         # (offers, talk, transfers, who hung up) from this file
-        # (appliance/history.py CEL_FIELDS).
+        # (appliance/history/store.py CEL_FIELDS).
         "cel.conf": """[general]
 enable = yes
 apps = queue,agi,dial
@@ -147,7 +147,7 @@ callwaiting = 440/300,0/10000
 record = 1400/500,0/15000
 info = !950/330,!1400/330,!1800/330,0
 """,
-        "musiconhold.conf": moh.conf(inst),   # Korund's chords (appliance/moh.py)
+        "musiconhold.conf": moh.conf(inst),   # Korund's chords (appliance/prompts/moh.py)
         "amd.conf": "[general]\n",
         "queuerules.conf": "",
         # AMI's Atxfer (the desktop's attended transfer) needs an attended

@@ -206,7 +206,7 @@ exten => _dX!,1,Set(CDR_PROP(disable)=1)
 """
 
 
-# --- the callback dialer's context (appliance/dialer.py) ---------------------
+# --- the callback dialer's context (appliance/callbacks/service.py) ---------
 
 CALLBACK_RING_SECONDS = 40
 

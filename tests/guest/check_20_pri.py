@@ -1,4 +1,4 @@
-"""ISDN PRI across the looped spans (issue 8): the test carrier (span 1,
+"""ISDN PRI across the looped spans: the test carrier (span 1,
 network side) calls a DNIS bound to an IVR scenario on the appliance's span
 (span 2, CPE) with a caller number; the carrier side answers the menu with
 DTMF (1, then the code 4242#); the scenario routes to a group whose

@@ -1,4 +1,4 @@
-"""MFC/R2 across the looped spans reconfigured as CAS (issue 8): openr2's
+"""MFC/R2 across the looped spans reconfigured as CAS: openr2's
 ITU variant (it has no Russian one) on both spans; the test carrier
 (span 1) calls the appliance's span 2 with a 10-digit ANI, a 4-digit DNIS
 and the caller category "national priority subscriber". Glare: channel k
@@ -24,8 +24,8 @@ CATEGORY = "national_priority_subscriber"
 def check_r2_channels_idle_both_ways():
     # The call's group, operator and scenario are stored first, so that one
     # configure puts everything into service: chan_dahdi is not unloaded or
-    # reloaded again while its MFC/R2 links are up (Asterisk 22 crashed on
-    # that in the VM).
+    # reloaded again while its MFC/R2 links are up (Asterisk 22 crashes on
+    # the next R2 call after that).
     L.simulator_phones()
     db = L.instance().open_store()
     try:
@@ -77,12 +77,12 @@ DTMF_KEYS = "wwww1ww1wwwwww4242#ww1"     # keys during the menu prompt, a code, 
 
 def check_an_r2_callers_keys_neither_crash_asterisk_nor_hold_up_the_ivr():
     """The R2 caller presses keys while the menu plays (and later).
-    Debian's chan_dahdi (Asterisk 22.10.1) crashed on every DTMF digit it
-    detected on an MFC/R2 channel (a null read of the analog dial mode in
-    dahdi_read: the whole appliance restarted). The image's chan_dahdi is
+    Debian's chan_dahdi (Asterisk 22.10.1) crashes on every DTMF digit it
+    detects on an MFC/R2 channel (a null read of the analog dial mode in
+    dahdi_read: the whole appliance restarts). The image's chan_dahdi is
     rebuilt with Korund's patch (image-build/chan_dahdi/), and Korund's
     dialplan keeps digit detection off on R2 channels (with it on, only a
-    circuit's first call after Asterisk started heard keys in the VM); the
+    circuit's first call after Asterisk starts hears keys); the
     IVR takes the menu's 'fail' way at once instead of waiting for keys.
     Asserted: same Asterisk (PID and start time), no segfault in the
     kernel log, the menu's 'keys not heard' step and no code taken."""
@@ -213,8 +213,8 @@ def check_an_apply_under_live_r2_links_keeps_asterisk_and_r2_calls():
     """An admin's Apply (an operator renamed, the group's ring time changed)
     while the R2 links are up and idle, applied the way the panel does:
     only res_pjsip and app_queue are reloaded -- never chan_dahdi, never
-    `core reload` (Asterisk 22 crashed on the next R2 call after chan_dahdi
-    was reloaded under live R2 links) -- Asterisk keeps running (same PID,
+    `core reload` (Asterisk 22 crashes on the next R2 call after chan_dahdi
+    is reloaded under live R2 links) -- Asterisk keeps running (same PID,
     same start time) and the next R2 call reaches the operator."""
     from appliance import apply
     from devtools import dahdi_loop

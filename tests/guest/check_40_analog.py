@@ -1,5 +1,5 @@
-"""Analog lines and an analog operator phone across the looped spans
-(issue 8): robbed-bit loop-start signalling on CAS. The test carrier's
+"""Analog lines and an analog operator phone across the looped spans:
+robbed-bit loop-start signalling on CAS. The test carrier's
 channel 17 plays the exchange and rings the appliance's FXO line (span 2,
 timeslot 17) with caller ID (Bell FSK); the appliance's FXS port (span 2,
 timeslot 18) is operator 1093's phone, and the carrier's channel 18 is that
@@ -103,9 +103,9 @@ def check_feature_codes_dialled_on_the_fxs_phone_act_for_its_operator():
         lp = L.current("analog")
         for code, state in (("*52", "logged_out"), ("*51", "ready")):
             for attempt in (1, 2):      # DTMF is audio too: a starved machine may lose a digit
-                # Picked up again at once after the phone went on hook, the originate
-                # failed every first time (no channel at all, both codes, in the VM's
-                # full run): a person takes a moment, and so does chan_dahdi's FXO side.
+                # Picked up again at once after the phone goes on hook, the originate
+                # fails the first time (no channel at all, for both codes): a person
+                # takes a moment, and so does chan_dahdi's FXO side.
                 time.sleep(3)
                 mgr = L.manager(db)
                 try:

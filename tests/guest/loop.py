@@ -1,5 +1,5 @@
 """Inside the VM: set the two looped dahdi_dynamic_loc spans up as a test
-pair through Korund's own code (appliance/dahdi_loop.py: the Lines page's
+pair through Korund's own code (devtools/dahdi_loop.py: the Lines page's
 validation, Korund's DAHDI apply with dahdi_cfg, Asterisk's apply) and wait
 until they are up.
 
@@ -155,7 +155,8 @@ def apply_and_ready(db, extensions: list[str], kind: str, category: str = dahdi_
 
 
 def ready(db, extensions: list[str]) -> None:
-    """Log the operators in (ready) through Korund's agents code."""
+    """Log the operators in (ready) through Korund's operator states
+    (appliance.operators.states)."""
     mgr = manager(db)
     try:
         for ext in extensions:

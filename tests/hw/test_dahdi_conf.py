@@ -1,4 +1,4 @@
-"""DAHDI generation (dahdi-conf/policy.toml + appliance/render/dahdi.py):
+"""DAHDI generation (dahdi-conf/policy.toml + appliance/lines/render.py):
 golden renders for each kind of line against recorded board layouts
 (tests/fixtures/hw), every validation error, and apply with rollback.
 

@@ -36,7 +36,7 @@ def test_openvox_d115_and_a1200():
 def test_ordinary_devices_are_not_boards():
     # a host bridge, an Intel MEI (a "communication controller") and a NIC
     assert _boards("empty") == []
-    assert _boards("dynamic_loc") == []     # issue 8's VM: spans without any board
+    assert _boards("dynamic_loc") == []     # the test VM: spans without any board
 
 
 def test_unknown_board_is_listed_as_unsupported_with_its_ids():

@@ -1,7 +1,7 @@
 """Asterisk's apply on the real Asterisk 22 reloads only the modules whose
 files changed (AMI 'Reload' events name each one), never `core reload`
 (Module: All) and never chan_dahdi -- reloading chan_dahdi under live MFC/R2
-links crashed Asterisk 22 in the VM (tests/guest/check_30_r2.py checks the
+links crashes Asterisk 22 (tests/guest/check_30_r2.py checks the
 R2 side). The mapping itself: tests/unit/test_apply_reloads.py.
 Run with KORUND_TEST_SLOT=<n> beside other suites."""
 from __future__ import annotations

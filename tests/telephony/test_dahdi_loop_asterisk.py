@@ -1,4 +1,4 @@
-"""The looped-span test bench (appliance/dahdi_loop.py) against the real
+"""The looped-span test bench (devtools/dahdi_loop.py) against the real
 Asterisk 22 of the root filesystem, which has chan_dahdi but no DAHDI
 kernel (the calls themselves run in the VM, tests/guest/check_20..40):
 

@@ -1,4 +1,4 @@
-"""Log rotation on real Asterisk (appliance/log_rotation.py): the CDR and CEL
+"""Log rotation on real Asterisk (appliance/history/log_rotation.py): the CDR and CEL
 logs are rotated while the events service is down and a call is up; every
 call is still in the history exactly once, with its legs, and the rotated
 files end up compressed. messages.log and queue_log are rotated by Asterisk

@@ -1,6 +1,6 @@
 """Asterisk's apply reloads only the modules that read a changed file, in
 dependency order, and never chan_dahdi (appliance/apply.py RELOADS): a
-`core reload` under live MFC/R2 links crashed Asterisk 22 in the VM.
+`core reload` under live MFC/R2 links crashes Asterisk 22.
 The real Asterisk's side: tests/telephony/test_apply_reloads.py."""
 from __future__ import annotations
 

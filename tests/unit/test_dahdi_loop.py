@@ -1,4 +1,4 @@
-"""The looped-span test bench (appliance/dahdi_loop.py) as generated files:
+"""The looped-span test bench (devtools/dahdi_loop.py) as generated files:
 the three kinds of loop, the "test carrier" span role, the DAHDI parts of
 the dialplan, MFC/R2 'ru' refused, and analog operator phones on FXS ports
 as queue members. The calls themselves run in the VM (tests/guest/)."""

@@ -1,4 +1,4 @@
-"""Rotation of the CDR/CEL logs (appliance/log_rotation.py) and the
+"""Rotation of the CDR/CEL logs (appliance/history/log_rotation.py) and the
 catch-up reading across it: no call lost or applied twice, whatever the
 order of rotation, late writes and reads."""
 from __future__ import annotations
