@@ -66,6 +66,15 @@ def configure(appliance, change) -> None:
     assert "applied" in korund(appliance, "apply").stdout
 
 
+def ready(appliance, *exts: str, queue: str = "support") -> None:
+    """Operators *exts* ready (the ``korund agent ready`` command), and
+    unpaused in Asterisk's *queue*."""
+    for ext in exts:
+        korund(appliance, "agent", "ready", ext)
+    wait_for(lambda: not any(appliance.paused(ext, queue) for ext in exts), 10,
+             what=f"{' and '.join(exts)} unpaused in {queue}")
+
+
 class EventLog:
     """Collects every AMI event of one connection, for tests to wait on."""
 
@@ -178,6 +187,31 @@ class Appliance(Node):
         """The web panel's address, http://ADDRESS:PORT."""
         s = self.settings()
         return f"http://{s['net.address']}:{s['web.port']}"
+
+    def queue_member(self, queue: str, ext: str) -> str:
+        """The line of ``queue show QUEUE`` for operator *ext*'s phone ('' if not a member)."""
+        return next((l for l in self.cli(f"queue show {queue}") if f"PJSIP/{ext}" in l), "")
+
+    def paused(self, ext: str, queue: str = "support") -> bool:
+        """Asterisk's app_queue has operator *ext* paused in *queue*."""
+        return "paused" in self.queue_member(queue, ext)
+
+    def add_user(self, username: str, role: str, password: str, *options: str) -> None:
+        """A panel user made with the korund command (the password on its
+        standard input); *options* such as "--language", "en"."""
+        in_root("korund", "-i", self.base, "user", "add", username, "--role", role, *options,
+                input=password + "\n")
+
+    def api_token(self, username: str, label: str) -> str:
+        """A new API token of *username*'s."""
+        from appliance.base import store
+        from appliance.users import store as users
+        db = store.open_store(self.host_base / "korund.db", migrate=False)
+        try:
+            uid = db.execute("SELECT id FROM users WHERE username = ?", [username]).fetchone()[0]
+            return users.create_token(db, uid, label)
+        finally:
+            db.close()
 
     def calls(self) -> list[dict]:
         with self.db() as conn:

@@ -12,7 +12,7 @@ import pytest
 from appliance.operators import member_states
 from appliance.operators import store as operators
 from tests.conftest import TONES
-from tests.harness import configure, korund, wait_for
+from tests.harness import configure, korund, ready, wait_for
 
 HOLD = 6
 
@@ -22,15 +22,6 @@ HOLD = 6
 def agent(appliance, ext: str) -> dict:
     rows = json.loads(korund(appliance, "agent", "list", "--json").stdout)
     return next(r for r in rows if r["extension"] == ext)
-
-
-def queue_member(appliance, group: str, ext: str) -> str:
-    line = next((l for l in appliance.cli(f"queue show {group}") if f"PJSIP/{ext}" in l), "")
-    return line
-
-
-def paused_in_asterisk(appliance, ext: str) -> bool:
-    return "paused" in queue_member(appliance, "support", ext)
 
 
 @pytest.fixture(autouse=True)
@@ -45,10 +36,7 @@ def demo_config(appliance, carrier):
                                             "noanswer_after": 1})
         operators.set_members(db, "support", ["1001", "1002"])
     configure(appliance, reset)
-    for ext in ("1001", "1002"):
-        korund(appliance, "agent", "ready", ext)
-    wait_for(lambda: not paused_in_asterisk(appliance, "1001")
-             and not paused_in_asterisk(appliance, "1002"), 10, what="both operators unpaused")
+    ready(appliance, "1001", "1002")
     yield
 
 
@@ -73,7 +61,7 @@ def test_ring_all_rings_every_ready_phone(appliance, carrier):
     configure(appliance, lambda db: operators.update_group(db, "support", "Support", "ringall", 15, True))
     assert any("'ringall' strategy" in line for line in appliance.cli("queue show support"))
     # both phones idle again after the previous test's calls (a busy phone is rightly not rung)
-    wait_for(lambda: all("(Not in use)" in queue_member(appliance, "support", ext) for ext in ("1001", "1002")),
+    wait_for(lambda: all("(Not in use)" in appliance.queue_member("support", ext) for ext in ("1001", "1002")),
              20, what="both operators' phones idle")
     mark = appliance.events.mark()
     call = carrier.call(ani="4953000001", hold=HOLD)
@@ -91,10 +79,10 @@ def test_a_paused_operator_gets_no_calls_even_after_an_apply(appliance, carrier)
     out = korund(appliance, "agent", "pause", "1001", "lunch").stdout
     assert "1001 paused (lunch)" in out
     assert agent(appliance, "1001")["state"] == "paused"
-    assert paused_in_asterisk(appliance, "1001")
+    assert appliance.paused("1001")
     # A reload gives Asterisk's queues a fresh start; the pause survives it.
     configure(appliance, lambda db: None)
-    wait_for(lambda: paused_in_asterisk(appliance, "1001"), 10, what="1001 paused again after a reload")
+    wait_for(lambda: appliance.paused("1001"), 10, what="1001 paused again after a reload")
     assert [answered_by(carrier, f"49540000{i}") for i in range(2)] == ["1002", "1002"]
     bad = korund(appliance, "agent", "pause", "1001", "siesta", check=False)
     assert bad.returncode == 2 and "no pause reason 'siesta'" in bad.stderr
@@ -113,7 +101,7 @@ def test_an_unanswered_operator_is_skipped_and_paused_no_answer(appliance, carri
     call.ended(timeout=HOLD + 50)
     state = agent(appliance, "1001")
     assert (state["state"], state["reason"]) == ("paused", "no answer")
-    assert paused_in_asterisk(appliance, "1001")
+    assert appliance.paused("1001")
     # Paused, 1001 is not offered the next call (linear would try it first).
     carrier.phone("1001", "answer", tone=TONES["1001"])
     assert answered_by(carrier, "4955000002") == "1002"
@@ -134,7 +122,7 @@ def test_logged_out_operator_logs_in_with_the_feature_code(appliance, carrier):
     wait_for(lambda: any("agent-loginok" in e.get("Command", "")
                          for e in appliance.events.find(mark, Event="AGIExecStart")),
              10, what="the login confirmation played")
-    wait_for(lambda: not paused_in_asterisk(appliance, "1001"), 10, what="1001 unpaused")
+    wait_for(lambda: not appliance.paused("1001"), 10, what="1001 unpaused")
     wait_for(lambda: appliance.active_channels() == 0, 20, what="the feature-code call to end")
     korund(appliance, "agent", "pause", "1002", "2")
     assert agent(appliance, "1002")["reason"] == "training"
@@ -179,11 +167,11 @@ def test_no_ready_member_is_held_unavailable_and_a_state_nudge_reaches_no_phone(
     assert appliance.last_call_id() == calls_before
     cdr = appliance.inst.cdr_log
     assert "korund-devstate" not in (cdr.read_text(encoding="utf-8") if cdr.exists() else "")
-    assert "(Not in use)" in queue_member(appliance, "support", "1001")
+    assert "(Not in use)" in appliance.queue_member("support", "1001")
     # the heavier mend (res_pjsip rebuilds its endpoints' states) leaves ready operators ready
     mark = appliance.events.mark()
     assert member_states.resync_pjsip(appliance.mgr, appliance.inst.etc / "pjsip.conf")
     appliance.events.wait(mark, 15, Event="Reload", Module="res_pjsip.so")
-    wait_for(lambda: "(Not in use)" in queue_member(appliance, "support", "1001"), 15,
+    wait_for(lambda: "(Not in use)" in appliance.queue_member("support", "1001"), 15,
              what="1001 ready in app_queue after res_pjsip's rebuild")
     assert answered_by(carrier, "4959900001") in ("1001", "1002")

@@ -12,13 +12,9 @@ import pytest
 from appliance.operators import store as operators
 from appliance.base import store
 from tests.conftest import TONES
-from tests.harness import configure, korund, wait_for
+from tests.harness import configure, korund, ready, wait_for
 
 
-
-
-def paused(appliance, ext: str) -> bool:
-    return any(f"PJSIP/{ext}" in l and "paused" in l for l in appliance.cli("queue show support"))
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +27,7 @@ def linear_support(appliance, carrier):
                                             "noanswer_after": 1})
         operators.set_members(db, "support", ["1001", "1002"])
     configure(appliance, reset)
-    for ext in ("1001", "1002"):
-        korund(appliance, "agent", "ready", ext)
-    wait_for(lambda: not paused(appliance, "1001") and not paused(appliance, "1002"), 10,
-             what="both operators ready")
+    ready(appliance, "1001", "1002")
     yield
 
 

@@ -6,36 +6,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from appliance.clients import store as clients
 from appliance.base import store
 from appliance.clients import webhooks
-from tests.harness import in_root, wait_for
+from tests.harness import in_root, ready, wait_for
+from tests.http_receiver import post_receiver
 
 
 @pytest.fixture
 def receiver():
-    got = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            got.append((dict(self.headers), body))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/crm-hook", got
-    server.shutdown()
-    server.server_close()
+    with post_receiver("/crm-hook", status=204) as (url, got, _answers):
+        yield url, got
 
 
 def test_a_known_callers_call_is_posted_offered_and_ended(appliance, carrier, receiver):
@@ -48,10 +32,7 @@ def test_a_known_callers_call_is_posted_offered_and_ended(appliance, carrier, re
     finally:
         db.close()
     assert "applied" in in_root("korund", "-i", appliance.base, "apply").stdout
-    for ext in ("1001", "1002"):
-        in_root("korund", "-i", appliance.base, "agent", "ready", ext)
-    wait_for(lambda: not any("paused" in line for line in appliance.cli("queue show support")
-                             if "PJSIP/100" in line), 10, what="both operators unpaused")
+    ready(appliance, "1001", "1002")
 
     call = carrier.call(ani="89161234567", hold=8)
     operator = call.answered_by_phone()["Phone"]

@@ -18,10 +18,9 @@ import pytest
 
 from appliance.recordings import service as archive_service
 from appliance.base import store
-from appliance.users import store as users
 from tests import audio
 from tests.conftest import TONES
-from tests.harness import in_root, korund, wait_for
+from tests.harness import korund, wait_for
 
 CALLER_TONE = 450
 HOLD = 14
@@ -175,14 +174,8 @@ def test_two_channel_puts_the_caller_left_and_the_operator_right(appliance, carr
 @pytest.fixture(scope="module")
 def supervisor_token(pbx):
     appliance, _ = pbx
-    in_root("korund", "-i", appliance.base, "user", "add", "sup", "--role", "supervisor",
-            input="Record-Check-2026\n")
-    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
-    uid = db.execute("SELECT id FROM users WHERE username = 'sup'").fetchone()[0]
-    token = users.create_token(db, uid, "recording test")
-    db.close()
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}", token
+    appliance.add_user("sup", "supervisor", "Record-Check-2026")
+    return appliance.panel_url(), appliance.api_token("sup", "recording test")
 
 
 def api(site_token, method: str, path: str, payload=None) -> tuple[int, dict]:

@@ -14,8 +14,8 @@ from appliance.clients import store as clients
 from appliance.operators import store as operators
 from appliance.routing import store as routing
 from appliance.scenarios import store as scenarios
-from tests.harness import wait_for
-from tests.telephony.test_acd import HOLD, answered_by, configure, korund, paused_in_asterisk
+from tests.harness import ready, wait_for
+from tests.telephony.test_acd import HOLD, answered_by, configure, korund
 
 
 @pytest.fixture(autouse=True)
@@ -35,10 +35,7 @@ def linear_support(appliance, carrier):
         routing.set_group_settings(db, "support", {"skill": "", "skill_widen": 20, "skill_all": 60,
                                                    "last_days": ""})
     configure(appliance, reset)
-    for ext in ("1001", "1002"):
-        korund(appliance, "agent", "ready", ext)
-    wait_for(lambda: not paused_in_asterisk(appliance, "1001")
-             and not paused_in_asterisk(appliance, "1002"), 10, what="both operators unpaused")
+    ready(appliance, "1001", "1002")
     yield
 
 
@@ -62,7 +59,7 @@ def test_when_the_personal_operator_is_paused_the_group_takes_the_call(appliance
     configure(appliance, lambda db: clients.save(db, {"name": "Olga", "phones": "4967000011",
                                                       "personal_operator": "1002"}))
     korund(appliance, "agent", "pause", "1002", "lunch")
-    wait_for(lambda: paused_in_asterisk(appliance, "1002"), 10, what="1002 paused")
+    wait_for(lambda: appliance.paused("1002"), 10, what="1002 paused")
     assert answered_by(carrier, "4967000011") == "1001"
 
 
@@ -109,7 +106,7 @@ def test_a_vip_caller_is_answered_before_an_earlier_normal_caller(appliance, car
     configure(appliance, lambda db: routing.add_vip(db, "4967000099", 7))
     for ext in ("1001", "1002"):
         korund(appliance, "agent", "pause", ext, "lunch")
-    wait_for(lambda: paused_in_asterisk(appliance, "1001") and paused_in_asterisk(appliance, "1002"),
+    wait_for(lambda: appliance.paused("1001") and appliance.paused("1002"),
              10, what="both operators paused")
     normal = carrier.call(ani="4967000041", hold=45)
     wait_for(lambda: waiting(appliance, "support") == 1, 30, what="the normal caller queued")

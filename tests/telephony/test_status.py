@@ -11,10 +11,7 @@ import urllib.request
 
 import pytest
 
-from appliance.base import store
-from appliance.users import store as users
 from tests.conftest import CARRIER_ADDR
-from tests.harness import in_root
 
 PASSWORD = "Status-Check-2026"
 
@@ -24,16 +21,9 @@ def staff(pbx):
     """An admin and a technician made with the korund command, and an API
     token of the technician's."""
     appliance, _ = pbx
-    in_root("korund", "-i", appliance.base, "user", "add", "boss", "--role", "admin",
-            input=PASSWORD + "\n")
-    in_root("korund", "-i", appliance.base, "user", "add", "tech", "--role", "technician",
-            "--language", "en", input=PASSWORD + "\n")
-    db = store.open_store(appliance.host_base / "korund.db", migrate=False)
-    uid = db.execute("SELECT id FROM users WHERE username = 'tech'").fetchone()[0]
-    token = users.create_token(db, uid, "status test")
-    db.close()
-    s = appliance.settings()
-    return f"http://{s['net.address']}:{s['web.port']}", token
+    appliance.add_user("boss", "admin", PASSWORD)
+    appliance.add_user("tech", "technician", PASSWORD, "--language", "en")
+    return appliance.panel_url(), appliance.api_token("tech", "status test")
 
 
 def get(url, token=None, opener=None):

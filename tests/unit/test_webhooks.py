@@ -8,33 +8,18 @@ import hmac
 import json
 import threading
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
 from appliance.clients import webhooks
 from appliance.base.errors import ConfigError
+from tests.http_receiver import post_receiver
 
 
 @pytest.fixture
 def receiver():
-    got, answers = [], []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            got.append((dict(self.headers), body))
-            self.send_response(answers.pop(0) if answers else 200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/hook", got, answers
-    server.shutdown()
-    server.server_close()
+    with post_receiver("/hook") as url_got_answers:
+        yield url_got_answers
 
 
 def _call(db, uniqueid="171.5", ani="+79161234567"):

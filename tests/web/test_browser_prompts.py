@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 from appliance.base import store
 from appliance.scenarios import store as scenarios
 from tests import audio
-from tests.harness import in_root
 from tests.unit.test_prompt_library import wav_bytes
 from tests.web.browser import ADMIN_PASSWORD, chromium, login, page, site  # noqa: F401 (fixtures)
 
@@ -24,8 +23,7 @@ TEXT = "Добрый день! Это проверка библиотеки го
 @pytest.fixture(scope="module")
 def admin(pbx):
     appliance, _ = pbx
-    in_root("korund", "-i", appliance.base, "user", "add", "admin", "--role", "admin",
-            input=ADMIN_PASSWORD + "\n")
+    appliance.add_user("admin", "admin", ADMIN_PASSWORD)
     return appliance
 
 
