@@ -6,8 +6,8 @@ show it; when the carrier comes back (Korund's own apply of the stored
 loop) the alarm is cleared, with its time."""
 from __future__ import annotations
 
+import contextlib
 import re
-import time
 
 import hwcheck
 import loop
@@ -78,10 +78,9 @@ def check_span_alarm_raised_shown_and_cleared():
     assert "Alarms!" in screen or "!" in screen.split("|")[0], screen
     # Give the host's display peer (tests/vm/panel_peer.py) time to open the
     # alarm list while the alarm is on; check_70 checks what it pressed.
-    deadline = time.monotonic() + 45
-    while time.monotonic() < deadline and not any(k.startswith("back -> ip")
-                                                  for k in hwcheck.panel_keys(since)):
-        time.sleep(1)
+    with contextlib.suppress(guest.WaitTimeout):
+        guest.wait_for(lambda: any(k.startswith("back -> ip") for k in hwcheck.panel_keys(since)),
+                       timeout=45, interval=1, what="the display peer back on the IP screen")
 
     # The carrier comes back: Korund puts the stored loop into service again.
     loop.configure("pri")

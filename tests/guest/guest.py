@@ -25,6 +25,7 @@ from appliance.base import store
 from appliance.base import supervisor
 from appliance.base.instance import Instance
 from tests import waiting
+from tests.waiting import WaitTimeout  # noqa: F401 (the checks catch it as guest.WaitTimeout)
 
 INSTANCE = Path("/var/lib/korund/appliance")
 OUT = Path(os.environ.get("KORUND_OUT", "/var/korund-out"))   # copied to the host after poweroff

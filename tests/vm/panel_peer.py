@@ -37,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from drivers import frontpanel  # noqa: E402
+from tests.waiting import WaitTimeout, wait_for  # noqa: E402
 
 HEADER = re.compile(r"^(?P<title>.*?)(?P<mark>!?)\s+(?P<index>\d)/(?P<count>\d)$")
 ACTIVE = re.compile(r"^(\d+) active$")
@@ -106,17 +107,20 @@ class Script:
 
 
 def connect(path: str, timeout: float) -> socket.socket | None:
-    deadline = time.monotonic() + timeout
-    while True:
+    """A connection to the display socket, once qemu has made it (None if it
+    never does within *timeout* seconds)."""
+    def attempt() -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.connect(path)
-            return sock
         except OSError:
             sock.close()
-            if time.monotonic() > deadline:
-                return None
-            time.sleep(0.2)
+            raise
+        return sock
+    try:
+        return wait_for(attempt, timeout, 0.2, what=f"the display socket {path}", ignoring=OSError)
+    except WaitTimeout:
+        return None
 
 
 def run(sock: socket.socket, log_file, width: int = 20, height: int = 4) -> None:
