@@ -41,7 +41,7 @@ class ScriptedMonitor:
     def poll(self, timeout=None):
         if self.events:
             return self.events.pop(0)
-        time.sleep(0.01)
+        time.sleep(0.01)   # poll()'s timeout, as a real monitor with nothing to report
         return None
 
 
@@ -120,7 +120,7 @@ def wait(pred, what):
 view = hotplug.HardwareView(Root("/"))
 watcher = hotplug.Watcher(view, on_change).start()
 before = [b.model for b in view.boards]
-time.sleep(0.2)
+time.sleep(0.2)   # the watcher's thread starts the udev monitor; nothing shows when
 # umockdev emits "add" itself when a device is added; the explicit uevent()
 # calls below are what udev would deliver anyway (duplicates are harmless)
 nic = tb.add_device("pci", "0000:07:00.0", None,

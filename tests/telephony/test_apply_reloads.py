@@ -23,7 +23,7 @@ def reloads(appliance, since: int, last: str, timeout: float = 30) -> dict[str, 
     """{module: status} of the Reload events after *since*, once the one of
     *last* came (and a moment for any stray one after it)."""
     appliance.events.wait(since, timeout, Event="Reload", Module=last)
-    time.sleep(1.0)
+    time.sleep(1.0)   # no stray Reload after it: nothing to poll for
     return {e["Module"]: e.get("Status") for e in appliance.events.find(since, Event="Reload")}
 
 
@@ -92,7 +92,7 @@ def test_a_full_apply_reloads_every_module_but_never_chan_dahdi(appliance, carri
         configure(appliance, narrower)
         conf = (appliance.host_base / "etc" / "asterisk" / "chan_dahdi.conf").read_text()
         assert "channel => 1-10" in conf
-        time.sleep(2.0)
+        time.sleep(2.0)   # no Reload comes (chan_dahdi.conf alone): nothing to poll for
         assert appliance.events.find(mark, Event="Reload") == []
         assert running_generation(appliance) == file_generation(appliance)
         shown = appliance.cli("module show like chan_dahdi")

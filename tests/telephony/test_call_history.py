@@ -60,7 +60,7 @@ def test_ivr_queue_no_answer_then_answer_operator_hangs_up(appliance, carrier):
     call = carrier.call(ani="4956100001", hold=60)
     call.wait("SimPhoneRang", 30, Phone="1001")
     assert call.answered_by_phone()["Phone"] == "1002"
-    time.sleep(3)
+    time.sleep(3)   # talk time: talk_seconds is asserted between 2 and 10
     hang_up_phone(carrier, "1002")
     call.ended(timeout=30)
     row = finished(appliance, "4956100001", before, hangup_by="operator")
@@ -216,7 +216,7 @@ def test_a_callback_the_dialer_places_is_an_outbound_call_with_its_legs(applianc
         conn.execute("INSERT INTO callbacks (grp, number, ani, asap, slot_from, slot_until, status, uniqueid, "
                      "created_at) VALUES ('support', ?, ?, 1, ?, NULL, 'new', '', ?)", [number, number, start, start])
     carrier.events.wait(mark, 40, Event="UserEvent", UserEvent="SimPhoneAnswered", Phone=number)
-    time.sleep(2)
+    time.sleep(2)   # talk time: talk_seconds > 1 below
     hang_up_phone(carrier, number)     # the client hangs up
     row = appliance.call_row(ani=number, timeout=40, hangup_by="caller")
     assert (row["direction"], row["grp"], row["outcome"]) == ("outbound", "support", "answered")

@@ -86,7 +86,7 @@ def test_a_due_order_rings_the_operator_then_the_client_and_is_done(dialing, car
         # The attempt knows its call: the operator's leg has the stored unique id.
         live = {line.rsplit("!", 1)[-1] for line in dialing.cli("core show channels concise")}
         assert running[0]["uniqueid"] in live
-        time.sleep(1)
+        time.sleep(1)   # a moment of talk before the operator hangs up
     finally:
         dialing.mgr.send_action({"Action": "Hangup", "Channel": leg})   # the operator ends the talk
     done = wait_for(lambda: finished(dialing, oid, 1), 20, what="the attempt's result")
@@ -202,5 +202,5 @@ def test_a_call_that_ends_while_the_dialer_is_down_keeps_its_result(dialing, car
         supervisorctl(dialing, "start", "dialer")
     done = wait_for(lambda: finished(dialing, oid, 1), 40, what="the result after the restart")
     assert done[0]["result"] == "answered" and order(dialing, oid)["status"] == "done"
-    time.sleep(4)
+    time.sleep(4)   # more than a dialer pass (3 s): not placed again
     assert len(attempts(dialing, oid)) == 1   # placed once, never again

@@ -115,7 +115,7 @@ def test_number_beats_group_beats_default_and_sampling_draws_in_the_dialplan(app
     call, _, before = place(appliance, carrier, "4951110007")
     call.ended()
     linkedid = appliance.call_row(ani="4951110007", since_id=before)["uniqueid"]
-    time.sleep(4)
+    time.sleep(4)   # two of the archive service's sweeps (every 2 s): still no row
     assert rows(appliance, linkedid) == []          # the group's 0 % sample, not the default's 'all'
     set_policy(appliance, "number", "100", "--mode", "sampled", "--percent", "100")
     call, phone, before = place(appliance, carrier, "4951110008")
@@ -130,7 +130,7 @@ def test_a_transfer_target_is_recorded_in_a_file_of_its_own(appliance, carrier):
     linkedid = appliance.call_row(ani="4951110009", since_id=before, ended=False)["uniqueid"]
     other = "1002" if first == "1001" else "1001"
     wait_for(lambda: rows(appliance, linkedid), 15, what="the first operator's recording")
-    time.sleep(3)
+    time.sleep(3)   # the first operator talks, recorded, before the transfer
     # the archive service tells a live recording by its channel (name and uniqueid)
     live = archive_service.live_channels(appliance.mgr)
     assert {rows(appliance, linkedid)[0]["channel"], rows(appliance, linkedid)[0]["uniqueid"]} <= live
@@ -199,19 +199,19 @@ def test_on_demand_start_pause_resume_over_the_api(appliance, carrier, superviso
     wait_for(lambda: api(supervisor_token, "GET", path)[1].get("live"), 15, what="the call live")
     status, state = api(supervisor_token, "GET", path)
     assert state == {"live": True, "recording": False, "paused": False, "id": None}
-    time.sleep(1)
+    time.sleep(1)   # 'demand' writes no row until asked: nothing to poll for
     assert not rows(appliance, linkedid)            # 'demand': nothing until asked
     status, state = api(supervisor_token, "POST", path, {"action": "start"})
     assert status == 200 and state["recording"] and not state["paused"], state
-    time.sleep(4)
+    time.sleep(4)   # recorded talk before the pause
     status, state = api(supervisor_token, "POST", path, {"action": "pause"})
     assert status == 200 and state["paused"], state
-    time.sleep(4)
+    time.sleep(4)   # the paused stretch (3 to 6 s asserted below)
     status, again = api(supervisor_token, "POST", path, {"action": "pause"})
     assert status == 422 and again["field"] == "action"
     status, state = api(supervisor_token, "POST", path, {"action": "resume"})
     assert status == 200 and state["recording"] and not state["paused"], state
-    time.sleep(4)
+    time.sleep(4)   # recorded talk after resuming
     call.ended()
     rec = good_row(appliance, linkedid)
     assert rec["status"] == "good" and rec["mode"] == "demand" and rec["operator"] == phone, rec
@@ -254,7 +254,7 @@ def test_killing_asterisk_mid_recording_leaves_a_finalised_indexed_file(applianc
     linkedid = appliance.call_row(ani="4951110006", since_id=before, ended=False)["uniqueid"]
     recording = wait_for(lambda: rows(appliance, linkedid), 15, what="the recording's row")[0]
     assert recording["status"] == "recording"
-    time.sleep(5)
+    time.sleep(5)   # recorded talk before Asterisk dies (duration > 3 below)
     dead = appliance.kill_service("asterisk")
     try:
         rec = good_row(appliance, linkedid, timeout=60)
@@ -289,7 +289,7 @@ def test_the_callback_dialers_calls_take_the_callbacks_policy(appliance, carrier
     carrier.events.wait(mark, 40, Event="UserEvent", UserEvent="SimPhoneAnswered", Phone=client)
     rang = carrier.events.find(mark, Event="UserEvent", UserEvent="SimPhoneRang")
     operator = next(e["Phone"] for e in rang if e["Phone"] != client)
-    time.sleep(6)
+    time.sleep(6)   # the recorded talk (duration > 3 below)
     leg = next(line.split("!", 1)[0] for line in appliance.cli("core show channels concise")
                if line.startswith(f"PJSIP/{operator}-"))
     appliance.mgr.send_action({"Action": "Hangup", "Channel": leg})

@@ -58,12 +58,12 @@ def test_the_operator_records_pauses_and_resumes_from_the_desktop(chromium, site
         anna.click("#rec-start")
         expect(anna.locator("#rec-state")).to_have_text("Recording")
         expect(anna.locator("#rec-start")).to_be_hidden()
-        anna.wait_for_timeout(3000)
+        anna.wait_for_timeout(3000)   # 3 s recorded before the pause
         anna.click("#rec-pause")
         expect(anna.locator("#rec-state")).to_contain_text("paused")
         sveta.reload()
         expect(sveta.locator("#live-calls")).to_contain_text("paused")
-        anna.wait_for_timeout(3000)
+        anna.wait_for_timeout(3000)   # 3 s paused: the silence measured below
         anna.click("#rec-resume")
         expect(anna.locator("#rec-state")).to_have_text("Recording")
         call.ended(timeout=60)
