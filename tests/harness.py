@@ -25,6 +25,7 @@ from appliance.base import ami
 from devtools import simulator
 from appliance.base import supervisor
 from appliance.base.instance import Instance
+from appliance.operators import store as operators
 from tests.waiting import WaitTimeout, wait_for  # noqa: F401 (the tests import wait_for from here too)
 
 TOP = Path(__file__).resolve().parent.parent
@@ -64,6 +65,15 @@ def configure(appliance, change) -> None:
     finally:
         db.close()
     assert "applied" in korund(appliance, "apply").stdout
+
+
+def support_group(db, strategy: str, ring_timeout: int, **acd) -> None:
+    """The demo's support group as a test wants it: 1001 and 1002 with
+    *strategy* and *ring_timeout*, no wrap-up and no pause for not answering
+    (or the ACD settings in *acd*). For ``configure``'s change."""
+    operators.update_group(db, "support", "Support", strategy, ring_timeout, True)
+    operators.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0, **acd})
+    operators.set_members(db, "support", ["1001", "1002"])
 
 
 def ready(appliance, *exts: str, queue: str = "support") -> None:
@@ -195,6 +205,12 @@ class Appliance(Node):
     def paused(self, ext: str, queue: str = "support") -> bool:
         """Asterisk's app_queue has operator *ext* paused in *queue*."""
         return "paused" in self.queue_member(queue, ext)
+
+    def tone_prompt(self, name: str, freq: int, seconds: float = 1.5) -> None:
+        """A Russian prompt *name* that is only a tone of *freq* Hz (sox in the
+        root filesystem), so that a recording tells which prompt was played."""
+        in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", f"{self.base}/sounds/ru/{name}.wav",
+                "synth", f"{seconds:g}", "sine", str(freq), "vol", "0.5")
 
     def add_user(self, username: str, role: str, password: str, *options: str) -> None:
         """A panel user made with the korund command (the password on its

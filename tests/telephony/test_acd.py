@@ -12,7 +12,7 @@ import pytest
 from appliance.operators import member_states
 from appliance.operators import store as operators
 from tests.conftest import TONES
-from tests.harness import configure, korund, ready, wait_for
+from tests.harness import configure, korund, ready, support_group, wait_for
 
 HOLD = 6
 
@@ -31,10 +31,7 @@ def demo_config(appliance, carrier):
     def reset(db):
         db.execute("UPDATE groups SET overflow_kind = '', overflow_target = ''")
         db.execute("DELETE FROM groups WHERE name = 'sales'")
-        operators.update_group(db, "support", "Support", "rrmemory", 15, True)
-        operators.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0,
-                                            "noanswer_after": 1})
-        operators.set_members(db, "support", ["1001", "1002"])
+        support_group(db, "rrmemory", 15, noanswer_after=1)
     configure(appliance, reset)
     ready(appliance, "1001", "1002")
     yield

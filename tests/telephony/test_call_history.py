@@ -9,10 +9,8 @@ import time
 
 import pytest
 
-from appliance.operators import store as operators
 from appliance.base import store
-from tests.conftest import TONES
-from tests.harness import configure, korund, ready, wait_for
+from tests.harness import configure, korund, ready, support_group, wait_for
 
 
 
@@ -21,12 +19,7 @@ from tests.harness import configure, korund, ready, wait_for
 def linear_support(appliance, carrier):
     """support = 1001 then 1002 (linear), 5 s of ringing each, nobody paused
     for not answering."""
-    def reset(db):
-        operators.update_group(db, "support", "Support", "linear", 5, True)
-        operators.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0,
-                                            "noanswer_after": 1})
-        operators.set_members(db, "support", ["1001", "1002"])
-    configure(appliance, reset)
+    configure(appliance, lambda db: support_group(db, "linear", 5, noanswer_after=1))
     ready(appliance, "1001", "1002")
     yield
 

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests import audio
-from tests.harness import in_root, wait_for
+from tests.harness import wait_for
 from tests.telephony.test_scenarios import publish_and_bind
 
 PROMPT_TONES = {"t-msg": 500, "t-cb-offer": 600, "t-cb-number": 900, "t-cb-confirm": 1100,
@@ -41,9 +41,7 @@ SPEAKER = "korund-test-speaker"
 def lines(pbx):
     appliance, carrier = pbx
     for name, freq in PROMPT_TONES.items():
-        seconds = "2" if name == "t-cb-offer" else "1"
-        in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
-                f"{appliance.base}/sounds/ru/{name}.wav", "synth", seconds, "sine", str(freq), "vol", "0.5")
+        appliance.tone_prompt(name, freq, seconds=2 if name == "t-cb-offer" else 1)
     publish_and_bind(appliance, "voicemail", MESSAGE, "400")
     publish_and_bind(appliance, "callme", CALLBACK, "500")
     # A caller that talks: silent for a while, then a tone, then it hangs up.

@@ -11,10 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from appliance.clients import store as clients
-from appliance.operators import store as operators
 from appliance.routing import store as routing
 from appliance.scenarios import store as scenarios
-from tests.harness import ready, wait_for
+from tests.harness import ready, support_group, wait_for
 from tests.telephony.test_acd import HOLD, answered_by, configure, korund
 
 
@@ -25,9 +24,7 @@ def linear_support(appliance, carrier):
     def reset(db):
         db.execute("UPDATE groups SET overflow_kind = '', overflow_target = ''")
         db.execute("DELETE FROM groups WHERE name = 'sales'")
-        operators.update_group(db, "support", "Support", "linear", 15, True)
-        operators.set_group_acd(db, "support", {"wrapup": 0, "max_wait": 600, "noanswer_pause": 0})
-        operators.set_members(db, "support", ["1001", "1002"])
+        support_group(db, "linear", 15)
         db.execute("DELETE FROM operator_skills")
         db.execute("DELETE FROM vip_numbers")
         db.execute("DELETE FROM client_phones WHERE number LIKE '4967%'")

@@ -10,7 +10,6 @@ from appliance.base import store
 from appliance.scenarios import store as scenarios
 from tests import audio
 from tests.conftest import TONES
-from tests.harness import in_root
 
 # Test prompts are tones, so the caller's recording tells which played.
 PROMPT_TONES = {"t-main": 500, "t-sub": 900, "t-account": 1100, "t-third": 1500, "t-wrong": 1900}
@@ -52,8 +51,7 @@ def publish_and_bind(appliance, name: str, graph: dict, dnis: str, before=None) 
 def ivr(pbx):
     appliance, _ = pbx
     for name, freq in PROMPT_TONES.items():
-        in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
-                f"{appliance.base}/sounds/ru/{name}.wav", "synth", "1.5", "sine", str(freq), "vol", "0.5")
+        appliance.tone_prompt(name, freq)
     publish_and_bind(appliance, "main", GRAPH, "100")
     return appliance
 

@@ -14,7 +14,6 @@ from appliance.base import store
 from appliance.scenarios import store as scenarios
 from tests import audio
 from tests.conftest import TONES
-from tests.harness import in_root
 
 TZ = "Europe/Moscow"
 DAY_TONE, NIGHT_TONE = 600, 1700   # far from the operators' phones (700, 1300)
@@ -44,8 +43,7 @@ def set_hours(appliance, weekly: dict) -> None:
 def line(pbx):
     appliance, _ = pbx
     for name, freq in (("t-day", DAY_TONE), ("t-night", NIGHT_TONE)):
-        in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
-                f"{appliance.base}/sounds/ru/{name}.wav", "synth", "1.5", "sine", str(freq), "vol", "0.5")
+        appliance.tone_prompt(name, freq)
     set_hours(appliance, {str(d): ["00:00-24:00"] for d in range(1, 8)})
     db = store.open_store(appliance.host_base / "korund.db", migrate=False)
     try:

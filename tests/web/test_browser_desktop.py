@@ -16,7 +16,7 @@ from appliance.clients import store as clients
 from appliance.base import store
 from appliance.users import store as users
 from appliance.scenarios import store as scenarios
-from tests.harness import in_root, wait_for
+from tests.harness import wait_for
 from tests.web.browser import chromium, logged_in  # noqa: F401 (fixtures)
 
 
@@ -35,8 +35,7 @@ GRAPH = {
 @pytest.fixture(scope="module")
 def site(pbx):
     appliance, _carrier = pbx
-    in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", f"{appliance.base}/sounds/ru/t-contract.wav",
-            "synth", "1", "sine", "800", "vol", "0.5")
+    appliance.tone_prompt("t-contract", 800, seconds=1)
     db = store.open_store(appliance.host_base / "korund.db", migrate=False)
     try:
         users.create(db, "admin", PASSWORD, "admin")   # else the panel asks for the first administrator

@@ -14,7 +14,6 @@ from appliance.base import store
 from appliance.users import store as users
 from tests import audio
 from tests.conftest import TONES
-from tests.harness import in_root
 from tests.web.browser import chromium, logged_in  # noqa: F401 (fixtures)
 
 
@@ -26,8 +25,7 @@ PROMPT_TONES = {"t-hello": 600, "t-other": 1500}
 def site(pbx):
     appliance, _carrier = pbx
     for name, freq in PROMPT_TONES.items():
-        in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16",
-                f"{appliance.base}/sounds/ru/{name}.wav", "synth", "1.5", "sine", str(freq), "vol", "0.5")
+        appliance.tone_prompt(name, freq)
     db = store.open_store(appliance.host_base / "korund.db", migrate=False)
     try:
         users.create(db, "admin", PASSWORD, "admin", language="ru")
