@@ -44,8 +44,22 @@ tarball_ok() {
 
 build() {
     if tarball_ok; then say "cached: $tarball"; return 0; fi
-    rm -f "$tarball" "$tarball.sha256"
+    # One build at a time: a second caller (another test run, make run)
+    # waits for the first and then takes its tarball.
     mkdir -p "$cache"
+    exec 9>"$cache/.build.lock"
+    if ! flock -n 9; then
+        say "another build of the root filesystem is running; waiting for it"
+        flock 9
+    fi
+    local rc=0
+    tarball_ok && say "cached: $tarball" || build_locked || rc=$?
+    exec 9>&-
+    return $rc
+}
+
+build_locked() {
+    rm -f "$tarball" "$tarball.sha256"
     local work; work=$(mktemp -d "$cache/build.XXXXXX")
     if ! "$here/recipe.sh" "$work/rootfs.tar.zst"; then
         rm -rf "$work"

@@ -8,11 +8,13 @@ from tests.harness import in_root
 
 APPLY_BROKEN = textwrap.dedent("""
     import sys
-    from appliance import ami, apply, model, render, store
+    from appliance import apply, render
+    from appliance.base import ami, store
     from appliance.base.instance import Instance
+    from appliance.render import config as render_config
     inst = Instance.at(sys.argv[1])
     db = inst.open_store()
-    files = render.render_all(model.load(db), inst)
+    files = render.render_all(render_config.load(db), inst)
     # A dialplan Asterisk cannot parse: an unterminated context header.
     files["extensions.conf"] = files["extensions.conf"].replace("[korund-route]", "[korund-route")
     mgr = ami.connect(store.settings(db))

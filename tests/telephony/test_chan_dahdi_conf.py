@@ -110,7 +110,7 @@ def test_a_bad_value_would_be_caught(root):
 
 SPAN_IN = """
 import sys
-from appliance import spans
+from appliance.lines import store as spans
 from appliance.base.instance import Instance
 db = Instance.at(sys.argv[1]).open_store()
 with db.atomic():
