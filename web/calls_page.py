@@ -17,17 +17,13 @@ from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import invalid
+from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("calls", __name__)
 api_bp = Blueprint("calls_api", __name__, url_prefix="/api/v1")
 api_bp.register_error_handler(ConfigError, invalid)
 READERS = ("admin", "supervisor", "operator")
-
-
-def _(message: str) -> str:
-    """Marks a string for the catalog; the templates translate it."""
-    return message
 
 
 FILTER_NAMES = {"start": _("From"), "end": _("To"), "direction": _("Direction"), "outcome": _("Outcome"),

@@ -33,6 +33,14 @@ DEFAULT = "ru"
 CATALOGS = Path(__file__).parent / "translations"
 
 
+def _(message: str) -> str:
+    """Marks *message* for the catalogs and returns it untranslated: for text
+    kept in English and translated where it is shown (audit actions are
+    stored in English and the audit page translates them; names shown
+    through the templates' _() or gettext())."""
+    return message
+
+
 def load_catalogs(directory: Path = CATALOGS) -> dict[str, dict[str, str]]:
     catalogs = {}
     for lang in LANGUAGES:

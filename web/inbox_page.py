@@ -17,18 +17,13 @@ from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
+from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("inbox", __name__)
 api_bp = Blueprint("inbox_api", __name__, url_prefix="/api/v1")
 api_bp.register_error_handler(ConfigError, invalid)
 READERS = ("admin", "supervisor")
-
-
-def _(message: str) -> str:
-    """Marks a string for the catalog without translating it here (audit
-    actions are stored in English and translated by the audit page)."""
-    return message
 
 
 AUDIT_HANDLED = _("message handled")

@@ -11,14 +11,10 @@ from appliance.prompts import store as prompt_library
 from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
+from .i18n import _
 
 bp = Blueprint("prompts", __name__)
 EDITORS = ("admin", "supervisor")
-
-
-def _(message: str) -> str:
-    """Marks an audit action for the catalog; the audit page translates it."""
-    return message
 
 
 UPLOADED, SPOKEN, DELETED = _("prompt uploaded"), _("prompt spoken"), _("prompt deleted")

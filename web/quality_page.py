@@ -16,15 +16,12 @@ from appliance.base.errors import ConfigError
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
 from .recordings_page import AUDIT_SCORED, viewer, visible
+from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("quality", __name__)
 REVIEWERS = ("admin", "supervisor")
 BLANK_ROWS = 3
-
-
-def _(message: str) -> str:
-    return message
 
 
 AUDIT_FORM = {"created": _("quality form created"), "changed": _("quality form changed"),

@@ -22,17 +22,13 @@ from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
+from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("recordings", __name__)
 api_bp = Blueprint("recordings_api", __name__, url_prefix="/api/v1")
 api_bp.register_error_handler(ConfigError, invalid)
 REVIEWERS = ("admin", "supervisor")
-
-
-def _(message: str) -> str:
-    """Marks a string for the catalog (audit actions are stored in English)."""
-    return message
 
 
 AUDIT_PLAYED = _("recording played")

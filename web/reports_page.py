@@ -22,6 +22,7 @@ from appliance.reports.spec import check_spec
 
 from . import error_text, get_db, gettext, security
 from .api import body, invalid
+from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("reports", __name__)
@@ -32,10 +33,6 @@ EDITORS = ("admin",)
 # An operator sees these ready reports, of their own calls and time only.
 OPERATOR_FORMS = ("operators", "operator_states", "quality")
 FORMATS = ("json", "csv", "xlsx")
-
-
-def _(message: str) -> str:
-    return message
 
 
 AUDIT_ADDED, AUDIT_CHANGED, AUDIT_DELETED = _("report form added"), _("report form changed"), \

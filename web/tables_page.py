@@ -10,17 +10,13 @@ from appliance.tables import store as datatables
 from appliance.base.errors import ConfigError
 
 from . import error_text, get_db, gettext, security
+from .i18n import _
 
 bp = Blueprint("tables", __name__, url_prefix="/tables")
 api_bp = Blueprint("tables_api", __name__, url_prefix="/api/v1")
 EDITORS = ("admin", "supervisor")
 PAGE_SIZE = 50
 SAMPLE_ROWS = 20
-
-
-def _(message: str) -> str:
-    """Marks an audit action for the catalog; the audit page translates it."""
-    return message
 
 
 def delimiter_names() -> dict:
