@@ -1,5 +1,10 @@
 """The ``korund`` command: a thin layer over the library.
 
+A feature's own sub-commands live in ``appliance/<feature>/cli.py``
+(``add_parser(sub)``); this module keeps the parser, the instance and
+service commands, and the commands that need what sits above the features:
+``appliance.apply``, ``devtools/``, ``drivers/`` or ``web/``.
+
 Example:
     korund -i /var/lib/korund/appliance init --demo
     korund -i /var/lib/korund/appliance start
@@ -11,7 +16,6 @@ import argparse
 import json
 import logging
 import sys
-from datetime import datetime, timezone
 
 from appliance import apply as applier
 from appliance.base import ami
@@ -24,7 +28,21 @@ from appliance.base import supervisor
 from appliance.prompts import moh
 from appliance.base.instance import Instance
 from appliance.base.errors import ConfigError
-from appliance.lines import trunks as sip_trunks
+from appliance.callbacks import cli as callbacks_cli
+from appliance.clients import cli as clients_cli
+from appliance.history import cli as history_cli
+from appliance.history import log_rotation
+from appliance.lines import cli as lines_cli
+from appliance.messages import cli as messages_cli
+from appliance.operators import cli as operators_cli
+from appliance.prompts import cli as prompts_cli
+from appliance.recordings import cli as recordings_cli
+from appliance.reports import cli as reports_cli
+from appliance.routing import cli as routing_cli
+from appliance.scenarios import cli as scenarios_cli
+from appliance.schedules import cli as schedules_cli
+from appliance.tables import cli as tables_cli
+from appliance.users import cli as users_cli
 
 
 def _running_ami(inst: Instance, db):
@@ -115,348 +133,6 @@ def cmd_service(args, inst: Instance) -> int:
     elif args.command == "dialer":
         from appliance.callbacks import service as dialer
         dialer.run(inst)
-    return 0
-
-
-def cmd_calls(args, inst: Instance) -> int:
-    db = inst.open_store()
-    if args.legs:
-        return show_call_legs(db, args.legs, args.json)
-    cols = ["started_at", "ani", "dnis", "trunk", "grp", "operator", "outcome",
-            "answered_at", "connected_at", "ended_at"]
-    rows = db.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id DESC LIMIT ?",
-                      [args.limit]).fetchall()
-    if args.json:
-        print(json.dumps([dict(zip(cols, r)) for r in rows], indent=2))
-        return 0
-    print(f"{'started':24} {'ANI':14} {'DNIS':8} {'trunk':8} {'group':10} {'operator':8} outcome")
-    for r in rows:
-        print(f"{r[0]:24} {r[1] or '':14} {r[2] or '':8} {r[3] or '':8} {r[4] or '':10} "
-              f"{r[5] or '':8} {r[6] or 'in progress'}")
-    return 0
-
-
-def show_call_legs(db, ref: str, as_json: bool) -> int:
-    """``korund calls --legs ID``: one call with its legs in order."""
-    from appliance.history import legs as call_legs
-    rec = call_legs.record(db, ref)
-    if rec is None:
-        print(f"no call {ref!r} in the history", file=sys.stderr)
-        return 2
-    if as_json:
-        print(json.dumps(rec, indent=2, ensure_ascii=False))
-        return 0
-    print(f"call {rec['id']} ({rec['uniqueid']}), {rec['direction']}, {rec['ani'] or '-'} -> {rec['dnis'] or '-'}, "
-          f"{rec['outcome'] or 'in progress'}, hung up by {rec['hangup_by'] or '-'}")
-    for leg in rec["legs"]:
-        offset = "" if leg["offset"] is None else f"+{leg['offset']:.1f}s"
-        took = "" if leg["duration"] is None else f" ({leg['duration']:.1f}s)"
-        detail = ", ".join(f"{k}={v}" for k, v in leg["detail"].items() if v not in ("", None, [], {}) and k != "path")
-        print(f"{offset:>9} {leg['kind']:9} {leg['party']:12} {leg['result']:10}{took} {detail}".rstrip())
-        for step in leg["detail"].get("path", []):
-            print(f"{'':22}{step}")
-    return 0
-
-
-def cmd_trunk(args, inst: Instance) -> int:
-    db = inst.open_store()
-    host, _, port = args.address.partition(":")
-    sip_trunks.update_sip_trunk(db, args.name, host, port or 5060)
-    return cmd_apply(args, inst)
-
-
-def cmd_user(args, inst: Instance) -> int:
-    from appliance.base import audit
-    from appliance.users import store as users
-    db = inst.open_store()
-    if args.user_command == "list":
-        for u in users.all_users(db):
-            print(f"{u.username:20} {u.role:11} {u.language} {'active' if u.active else 'disabled'}")
-        return 0
-    if sys.stdin.isatty():
-        import getpass
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Again: ") != password:
-            print("error: the passwords do not match", file=sys.stderr)
-            return 2
-    else:
-        password = sys.stdin.readline().rstrip("\n")
-    operator_id = None
-    if args.extension:
-        row = db.execute("SELECT id FROM operators WHERE extension = ?", [args.extension]).fetchone()
-        if not row:
-            print(f"error: no operator with extension {args.extension}", file=sys.stderr)
-            return 2
-        operator_id = row[0]
-    with db.atomic():
-        user = users.create(db, args.username, password, args.role, args.language, operator_id)
-        audit.record(db, "korund-cli", "user added", user.username, {"role": user.role})
-    print(f"user {user.username} ({user.role}) created")
-    return 0
-
-
-def cmd_scenario(args, inst: Instance) -> int:
-    from appliance.tables import store as datatables
-    from appliance.schedules import store as schedules
-    from appliance.scenarios import simulate
-    from appliance.scenarios import store as scenarios
-    db = inst.open_store()
-    try:
-        if args.scenario_command == "import":
-            graph = json.loads(open(args.file, encoding="utf-8").read())
-            if db.execute("SELECT 1 FROM scenarios WHERE name = ?", [args.name]).fetchone():
-                scenarios.save_draft(db, args.name, graph)
-            else:
-                scenarios.create(db, args.name, args.title or args.name, graph)
-            print(f"draft of {args.name} saved")
-        elif args.scenario_command == "publish":
-            version = scenarios.publish(db, args.name, "korund-cli",
-                                        prompt_exists=lambda n: prompts.exists(inst.sounds, n))
-            print(f"{args.name} version {version} published")
-        elif args.scenario_command == "bind":
-            other = args.otherwise or ""
-            kind, _, other_name = other.partition(":") if other.startswith("group:") else ("", "", other)
-            with db.atomic():
-                scenarios.bind(db, args.dnis, scenario=args.name, schedule=args.schedule,
-                               otherwise_scenario=other_name if not kind else None,
-                               otherwise_group=other_name if kind else None)
-            print(f"calls to {args.dnis} run {args.name}"
-                  + (f" while {args.schedule} is open, otherwise {other}" if args.schedule else ""))
-        elif args.scenario_command == "simulate":
-            result = simulate.simulate(scenarios.draft(db, args.name), args.keys or "", args.ani or "",
-                                       lookup=lambda table, key: datatables.lookup(db, table, key),
-                                       load=lambda other: scenarios.published(db, other),
-                                       schedule=lambda name: schedules.load(db, name))
-            print(json.dumps(result, ensure_ascii=False, indent=2))
-    except (ConfigError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def cmd_table(args, inst: Instance) -> int:
-    from appliance.tables import store as datatables
-    db = inst.open_store()
-    try:
-        raw = open(args.file, "rb").read()
-        if args.dry_run:
-            p = datatables.preview(raw, args.key)
-        else:
-            p = datatables.import_csv(db, args.name, raw, args.key, "merge" if args.merge else "replace")
-    except (ConfigError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"{len(p.rows)} rows, columns {', '.join(p.columns)}, encoding {p.encoding}")
-    for e in p.errors:
-        print(f"  {e}")
-    return 0 if p.ok else 2
-
-
-def cmd_clients(args, inst: Instance) -> int:
-    """Clients (CRM): import FILE [--dry-run] (all or nothing), export [FILE], find NUMBER."""
-    from appliance.clients import store as clients
-    db = inst.open_store()
-    try:
-        if args.clients_command == "export":
-            data = clients.export_csv(db)
-            if args.file and args.file != "-":
-                open(args.file, "wb").write(data)
-            else:
-                sys.stdout.buffer.write(data)
-            return 0
-        if args.clients_command == "find":
-            c = clients.find_by_number(db, args.file or "")
-            if c is None:
-                print("no client has this number", file=sys.stderr)
-                return 1
-            print(json.dumps(c, ensure_ascii=False, indent=2))
-            return 0
-        if not args.file:
-            print("error: give the CSV file", file=sys.stderr)
-            return 2
-        raw = open(args.file, "rb").read()
-        p = clients.preview(db, raw) if args.dry_run else clients.import_csv(db, raw, by="cli")
-    except (ConfigError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    new = sum(1 for r in p.rows if not r["id"])
-    print(f"{len(p.rows)} clients ({new} new, {len(p.rows) - new} updated), encoding {p.encoding}")
-    for e in p.errors:
-        print(f"  {e}")
-    return 0 if p.ok else 2
-
-
-def cmd_prompt(args, inst: Instance) -> int:
-    from appliance.base import audit
-    from appliance.prompts import store as prompt_library
-    db = inst.open_store()
-    try:
-        if args.prompt_command == "list":
-            for p in prompt_library.all_prompts(db, inst.sounds):
-                langs = ", ".join(f"{v['language']} {v['duration'] or 0:.1f}s" for v in p["variants"])
-                fallback = "".join(f"; {m} falls back to {o}" for m, o in p["fallback"].items())
-                used = f"; used by {', '.join(p['used_by'])}" if p["used_by"] else ""
-                print(f"{p['name']:24} {p['source']:9} {langs}{fallback}{used}")
-            return 0
-        language = args.language or prompts.LANGUAGES[0]
-        with db.atomic():
-            if args.prompt_command == "say":
-                prompt_library.say(db, inst.sounds, args.name, language, args.text, "korund-cli")
-                audit.record(db, "korund-cli", "prompt spoken", args.name,
-                             {"language": language, "text": args.text})
-                print(f"prompt {args.name} ({language}) spoken")
-            elif args.prompt_command == "add":
-                with open(args.file, "rb") as f:
-                    data = f.read(prompt_library.MAX_BYTES + 1)
-                prompt_library.add_file(db, inst.sounds, args.name, language, data, args.file,
-                                        "korund-cli")
-                audit.record(db, "korund-cli", "prompt uploaded", args.name,
-                             {"language": language, "file": args.file})
-                print(f"prompt {args.name} ({language}) added from {args.file}")
-            else:
-                gone = prompt_library.delete(db, inst.sounds, args.name, args.language)
-                audit.record(db, "korund-cli", "prompt deleted", args.name, {"languages": gone})
-                print(f"prompt {args.name} deleted ({', '.join(gone)})")
-    except (ConfigError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def cmd_schedule(args, inst: Instance) -> int:
-    from appliance.base import audit
-    from appliance.schedules import store as schedules
-    db = inst.open_store()
-    try:
-        if args.schedule_command == "list":
-            for s in schedules.load_all(db):
-                j = schedules.to_json(s)
-                hours = "; ".join(f"{d}: {', '.join(i)}" for d, i in j["weekly"].items() if i)
-                state = "open" if schedules.is_open(s, datetime.now(timezone.utc)) else "closed"
-                print(f"{s.name:16} {state:6} {s.timezone:16} {hours}; {len(s.holidays)} holidays, "
-                      f"{len(s.workdays)} working days by exception")
-            return 0
-        if args.schedule_command == "show":
-            s = schedules.load(db, args.name or "")
-            if s is None:
-                raise ConfigError("name", "no schedule named '{name}'", name=args.name)
-            print(json.dumps(schedules.to_json(s), ensure_ascii=False, indent=2))
-            return 0
-        with db.atomic():
-            if args.schedule_command == "set":
-                data = json.loads(open(args.name, encoding="utf-8").read())
-                if not isinstance(data, dict):
-                    raise ConfigError("schedule", "a schedule is an object")
-                exists = schedules.load(db, str(data.get("name", ""))) is not None
-                s = schedules.save(db, data, create=not exists)
-                audit.record(db, "korund-cli", "schedule changed" if exists else "schedule added", s.name,
-                             schedules.to_json(s))
-                print(f"schedule {s.name} saved")
-            else:
-                schedules.delete(db, args.name or "")
-                audit.record(db, "korund-cli", "schedule deleted", args.name)
-                print(f"schedule {args.name} deleted")
-    except (ConfigError, OSError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    return 0
-
-
-def cmd_messages(args, inst: Instance) -> int:
-    """Voice messages left in the IVR; --handled ID marks one handled."""
-    from appliance.base import audit
-    from appliance.messages import store as messages
-    db = inst.open_store()
-    if args.handled is not None:
-        before = messages.get(db, args.handled)
-        if before is None:
-            print(f"error: no message {args.handled}", file=sys.stderr)
-            return 1
-        if before["handled_at"] is None:
-            with db.atomic():
-                messages.mark_handled(db, args.handled, "korund-cli")
-                audit.record(db, "korund-cli", "message handled", str(args.handled),
-                             {"group": before["grp"], "ani": before["ani"]})
-        return 0
-    rows = messages.list_messages(db, args.status, args.group, args.limit)
-    if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    print(f"{'id':>5} {'left at (UTC)':26} {'caller':16} {'group':10} {'secs':>5}  file / handled")
-    for m in rows:
-        done = f"handled by {m['handled_by']} {m['handled_at']}" if m["handled_at"] else ""
-        print(f"{m['id']:>5} {m['created_at']:26} {m['ani'][:16]:16} {m['grp']:10} {m['duration']:>5}  "
-              f"{inst.base / messages.FOLDER / m['file']} {done}")
-    return 0
-
-
-def cmd_callbacks(args, inst: Instance) -> int:
-    """Callback orders; --done ID or --cancel ID closes an open one."""
-    from appliance.base import audit
-    from appliance.callbacks import store as callbacks
-    db = inst.open_store()
-    if args.retry is not None:
-        from appliance.callbacks import service as dialer
-        try:
-            with db.atomic():
-                dialer.retry(db, args.retry, dialer.system_clock())
-                order = callbacks.get(db, args.retry)
-                audit.record(db, "korund-cli", "callback retried", str(order["id"]),
-                             {"group": order["grp"], "number": order["number"]})
-        except LookupError:
-            print(f"error: no callback order {args.retry}", file=sys.stderr)
-            return 1
-        return 0
-    closing = ("done", args.done) if args.done is not None else ("cancelled", args.cancel)
-    if closing[1] is not None:
-        try:
-            with db.atomic():
-                order = callbacks.set_status(db, closing[1], closing[0], "korund-cli")
-                audit.record(db, "korund-cli", f"callback {closing[0]}", str(order["id"]),
-                             {"group": order["grp"], "number": order["number"]})
-        except LookupError:
-            print(f"error: no callback order {closing[1]}", file=sys.stderr)
-            return 1
-        return 0
-    rows = callbacks.list_orders(db, args.status, args.group, args.limit)
-    if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False))
-        return 0
-    print(f"{'id':>5} {'call back (UTC)':34} {'number':16} {'group':10} {'status':10} caller")
-    for o in rows:
-        when = "as soon as possible" if o["asap"] else f"{o['slot_from'][:16]} - {(o['slot_until'] or '')[11:16]}"
-        print(f"{o['id']:>5} {when:34} {o['number']:16} {o['grp']:10} {o['status']:10} {o['ani']}")
-    return 0
-
-
-def cmd_agent(args, inst: Instance) -> int:
-    """Operator states: list, or login/logout/ready/pause EXTENSION [REASON]."""
-    from appliance.operators import states as operator_states
-    db = inst.open_store()
-    if args.agent_command == "list":
-        rows = operator_states.states(db)
-        if args.json:
-            print(json.dumps(rows, indent=2))
-            return 0
-        print(f"{'ext':8} {'name':24} {'state':11} {'reason':18} since")
-        for r in rows:
-            print(f"{r['extension']:8} {r['name']:24} {r['state']:11} {r['reason'] or '':18} {r['since'] or ''}")
-        return 0
-    if not args.extension:
-        print("error: give the operator's extension", file=sys.stderr)
-        return 2
-    if args.agent_command == "pause" and not args.reason:
-        print("error: give a pause reason (name or number): "
-              + ", ".join(f"{r['code']} {r['name']}" for r in operator_states.reasons(db)), file=sys.stderr)
-        return 2
-    mgr = _running_ami(inst, db)
-    try:
-        with operator_states.immediate(db):
-            new = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause": "paused"}
-            r = operator_states.change(db, mgr, args.extension, new[args.agent_command], args.reason, by="cli")
-    finally:
-        ami.close(mgr)
-    print(f"{r['extension']} {r['state']}{' (' + r['reason'] + ')' if r['reason'] else ''}")
     return 0
 
 
@@ -630,116 +306,20 @@ def parser() -> argparse.ArgumentParser:
         sub.add_parser(name, help=f"run the {name} service (supervisord does this)"
                        ).set_defaults(fn=cmd_service)
 
-    s = sub.add_parser("calls", help="the call history, newest first")
-    s.add_argument("--limit", type=int, default=20)
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--legs", metavar="ID", help="one call (history id or uniqueid) with its legs in order")
-    s.set_defaults(fn=cmd_calls)
-
-    s = sub.add_parser("trunk", help="point a SIP trunk at a carrier address and apply")
-    s.add_argument("name")
-    s.add_argument("address", help="HOST[:PORT]")
-    s.set_defaults(fn=cmd_trunk)
-
-    s = sub.add_parser("user", help="panel users: 'user add NAME --role admin' (password from the "
-                       "terminal or one line of standard input), 'user list'")
-    s.add_argument("user_command", choices=("add", "list"))
-    s.add_argument("username", nargs="?")
-    s.add_argument("--role", default="admin", choices=("admin", "supervisor", "operator", "technician"))
-    s.add_argument("--language", default="ru", choices=("ru", "en"))
-    s.add_argument("--extension", help="the operator's extension (role operator)")
-    s.set_defaults(fn=cmd_user)
-
-    s = sub.add_parser("scenario", help="IVR scenarios: import NAME FILE.json, publish NAME, "
-                       "bind NAME --dnis N, simulate NAME --keys 12#")
-    s.add_argument("scenario_command", choices=("import", "publish", "bind", "simulate"))
-    s.add_argument("name")
-    s.add_argument("file", nargs="?")
-    s.add_argument("--title")
-    s.add_argument("--dnis", default="*")
-    s.add_argument("--keys")
-    s.add_argument("--ani")
-    s.add_argument("--schedule", help="bind: only while this schedule is open")
-    s.add_argument("--otherwise", help="bind: what runs while the schedule is closed: a scenario, or group:NAME")
-    s.set_defaults(fn=cmd_scenario)
-
-    s = sub.add_parser("schedule", help="schedules (working hours, holidays): list, show NAME, "
-                       "set FILE.json (add or replace), rm NAME")
-    s.add_argument("schedule_command", choices=("list", "show", "set", "rm"))
-    s.add_argument("name", nargs="?", help="the schedule (show, rm) or the JSON file (set)")
-    s.set_defaults(fn=cmd_schedule)
-
-    s = sub.add_parser("table", help="import a CSV data table for IVR look-ups (all or nothing)")
-    s.add_argument("name")
-    s.add_argument("file")
-    s.add_argument("--key", required=True, help="the column looked up by")
-    s.add_argument("--dry-run", action="store_true", help="only report what the import would do")
-    s.add_argument("--merge", action="store_true",
-                   help="update rows by key and add new ones instead of replacing the table")
-    s.set_defaults(fn=cmd_table)
-
-    s = sub.add_parser("clients", help="clients (CRM): import FILE.csv [--dry-run] (all or nothing), "
-                       "export [FILE.csv], find NUMBER")
-    s.add_argument("clients_command", choices=("import", "export", "find"))
-    s.add_argument("file", nargs="?", help="the CSV file (export: '-' or none for standard output); find: the number")
-    s.add_argument("--dry-run", action="store_true", help="only report what the import would do")
-    s.set_defaults(fn=cmd_clients)
-
-    s = sub.add_parser("prompt", help="the prompt library: list, say NAME --language ru --text '...', "
-                       "add NAME --language en FILE (WAV/MP3/OGG), rm NAME [--language en]")
-    s.set_defaults(fn=cmd_prompt)
-    actions = s.add_subparsers(dest="prompt_command", required=True)
-    actions.add_parser("list", help="prompts, their languages, fallbacks and users")
-    for action, help_text in (("say", "speak --text with espeak-ng"), ("add", "convert a WAV/MP3/OGG file"),
-                              ("rm", "delete a prompt (or one --language of it)")):
-        a = actions.add_parser(action, help=help_text)
-        a.add_argument("name")
-        if action == "add":
-            a.add_argument("file")
-        if action == "say":
-            a.add_argument("--text", required=True)
-        a.add_argument("--language", choices=prompts.LANGUAGES,
-                       help="default ru" if action != "rm" else "default: every language")
-
-    s = sub.add_parser("messages", help="voice messages left in the IVR, newest first; "
-                       "--handled ID marks one handled")
-    s.add_argument("--status", choices=["new", "handled"])
-    s.add_argument("--group")
-    s.add_argument("--limit", type=int, default=50)
-    s.add_argument("--json", action="store_true")
-    s.add_argument("--handled", type=int, metavar="ID")
-    s.set_defaults(fn=cmd_messages)
-
-    s = sub.add_parser("callbacks", help="callback orders (open ones by when they are due); "
-                       "--done ID or --cancel ID closes one, --retry ID dials it again now")
-    s.add_argument("--status", choices=["new", "done", "cancelled", "failed"])
-    s.add_argument("--group")
-    s.add_argument("--limit", type=int, default=50)
-    s.add_argument("--json", action="store_true")
-    closing = s.add_mutually_exclusive_group()
-    closing.add_argument("--done", type=int, metavar="ID")
-    closing.add_argument("--cancel", type=int, metavar="ID")
-    closing.add_argument("--retry", type=int, metavar="ID", help="dial an open or failed order again now")
-    s.set_defaults(fn=cmd_callbacks)
-
-    s = sub.add_parser("agent", help="operator states: list, login EXT, logout EXT, ready EXT, "
-                                     "pause EXT REASON (a reason's name or number)")
-    s.add_argument("agent_command", choices=("list", "login", "logout", "ready", "pause"))
-    s.add_argument("extension", nargs="?")
-    s.add_argument("reason", nargs="?")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(fn=cmd_agent)
-
-    from appliance.routing import cli as routing_cli
+    history_cli.add_parser(sub)
+    lines_cli.add_parser(sub, apply=cmd_apply)
+    users_cli.add_parser(sub)
+    scenarios_cli.add_parser(sub)
+    schedules_cli.add_parser(sub)
+    tables_cli.add_parser(sub)
+    clients_cli.add_parser(sub)
+    prompts_cli.add_parser(sub)
+    messages_cli.add_parser(sub)
+    callbacks_cli.add_parser(sub)
+    operators_cli.add_parser(sub)
     routing_cli.add_parser(sub)
-
-    from appliance.recordings import cli as recordings_cli
     recordings_cli.add_parser(sub)
-
-    from appliance.history import log_rotation
     log_rotation.add_parser(sub)
-
-    from appliance.reports import cli as reports_cli
     reports_cli.add_parser(sub)
 
     s = sub.add_parser("sim", help="the PSTN simulator (carrier and operators' phones)")

@@ -41,3 +41,12 @@ def test_scenario_import_publish_bind_and_simulate(inst, db, tmp_path, capsys):
     assert cli.main(base + ["simulate", "main", "--keys", "1"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["events"][-1] == {"route": "group", "target": "support", "priority": 0}
+
+
+def test_trunk_points_the_trunk_at_the_carrier_and_applies(inst, demo_db, capsys):
+    assert cli.main(["-i", str(inst.base), "trunk", "pstn", "127.0.0.9:5070"]) == 0
+    assert "configuration" in capsys.readouterr().out
+    assert demo_db.execute("SELECT host, port FROM trunks WHERE name = 'pstn'").fetchone() == ("127.0.0.9", 5070)
+    # a refused value reaches main's wrapper: exit status 2, nothing applied
+    assert cli.main(["-i", str(inst.base), "trunk", "nowhere", "127.0.0.9"]) == 2
+    assert "no SIP trunk named 'nowhere'" in capsys.readouterr().err

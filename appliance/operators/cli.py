@@ -1,0 +1,52 @@
+"""``korund agent list|login|logout|ready|pause``: operators' states
+(appliance.operators.states)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from appliance.base import ami
+from appliance.operators import states as operator_states
+
+NEW_STATE = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause": "paused"}
+
+
+def add_parser(sub) -> None:
+    s = sub.add_parser("agent", help="operator states: list, login EXT, logout EXT, ready EXT, "
+                                     "pause EXT REASON (a reason's name or number)")
+    s.add_argument("agent_command", choices=("list", "login", "logout", "ready", "pause"))
+    s.add_argument("extension", nargs="?")
+    s.add_argument("reason", nargs="?")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=run)
+
+
+def run(args, inst) -> int:
+    db = inst.open_store()
+    if args.agent_command == "list":
+        rows = operator_states.states(db)
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        print(f"{'ext':8} {'name':24} {'state':11} {'reason':18} since")
+        for r in rows:
+            print(f"{r['extension']:8} {r['name']:24} {r['state']:11} {r['reason'] or '':18} {r['since'] or ''}")
+        return 0
+    if not args.extension:
+        print("error: give the operator's extension", file=sys.stderr)
+        return 2
+    if args.agent_command == "pause" and not args.reason:
+        print("error: give a pause reason (name or number): "
+              + ", ".join(f"{r['code']} {r['name']}" for r in operator_states.reasons(db)), file=sys.stderr)
+        return 2
+    # without a running Asterisk the state is only stored: the events service
+    # pushes every state to the queues when it connects
+    mgr = ami.connect_if_running(inst, db, timeout=10)
+    try:
+        with operator_states.immediate(db):
+            r = operator_states.change(db, mgr, args.extension, NEW_STATE[args.agent_command],
+                                       args.reason, by="cli")
+    finally:
+        ami.close(mgr)
+    print(f"{r['extension']} {r['state']}{' (' + r['reason'] + ')' if r['reason'] else ''}")
+    return 0
