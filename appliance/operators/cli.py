@@ -1,5 +1,6 @@
-"""``korund agent list|login|logout|ready|pause``: operators' states
-(appliance.operators.states)."""
+"""``korund operator list|login|logout|ready|pause``: operators' states
+(appliance.operators.states). ``korund agent`` is the same command under
+its older name, which scripts still use."""
 from __future__ import annotations
 
 import json
@@ -12,9 +13,10 @@ NEW_STATE = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause"
 
 
 def add_parser(sub) -> None:
-    s = sub.add_parser("agent", help="operator states: list, login EXT, logout EXT, ready EXT, "
-                                     "pause EXT REASON (a reason's name or number)")
-    s.add_argument("agent_command", choices=("list", "login", "logout", "ready", "pause"))
+    s = sub.add_parser("operator", aliases=["agent"],
+                       help="operator states: list, login EXT, logout EXT, ready EXT, "
+                            "pause EXT REASON (a reason's name or number)")
+    s.add_argument("operator_command", choices=("list", "login", "logout", "ready", "pause"))
     s.add_argument("extension", nargs="?")
     s.add_argument("reason", nargs="?")
     s.add_argument("--json", action="store_true")
@@ -23,7 +25,7 @@ def add_parser(sub) -> None:
 
 def run(args, inst) -> int:
     db = inst.open_store()
-    if args.agent_command == "list":
+    if args.operator_command == "list":
         rows = operator_states.states(db)
         if args.json:
             print(json.dumps(rows, indent=2))
@@ -35,7 +37,7 @@ def run(args, inst) -> int:
     if not args.extension:
         print("error: give the operator's extension", file=sys.stderr)
         return 2
-    if args.agent_command == "pause" and not args.reason:
+    if args.operator_command == "pause" and not args.reason:
         print("error: give a pause reason (name or number): "
               + ", ".join(f"{r['code']} {r['name']}" for r in operator_states.reasons(db)), file=sys.stderr)
         return 2
@@ -44,7 +46,7 @@ def run(args, inst) -> int:
     mgr = ami.connect_if_running(inst, db, timeout=10)
     try:
         with operator_states.immediate(db):
-            r = operator_states.change(db, mgr, args.extension, NEW_STATE[args.agent_command],
+            r = operator_states.change(db, mgr, args.extension, NEW_STATE[args.operator_command],
                                        args.reason, by="cli")
     finally:
         ami.close(mgr)

@@ -159,9 +159,10 @@ def test_pause_reasons(demo_db):
         operator_states.pause(demo_db, None, "1001", "")
 
 
-def test_agent_cli(inst, demo_db, capsys):
+@pytest.mark.parametrize("command", ["operator", "agent"])   # agent: the older name, kept for scripts
+def test_operator_cli(inst, demo_db, capsys, command):
     from korund import cli
-    base = ["-i", str(inst.base), "agent"]
+    base = ["-i", str(inst.base), command]
     assert cli.main(base + ["pause", "1001", "3"]) == 0
     assert "1001 paused (technical break)" in capsys.readouterr().out
     assert cli.main(base + ["pause", "1001"]) == 2
