@@ -45,16 +45,6 @@ from appliance.tables import cli as tables_cli
 from appliance.users import cli as users_cli
 
 
-def _running_ami(inst: Instance, db):
-    """An AMI session if the instance's Asterisk is up, else None."""
-    if supervisor.status(inst).get("asterisk", {}).get("state") != "RUNNING":
-        return None
-    try:
-        return ami.connect(store.settings(db), timeout=10)
-    except ami.AmiError:
-        return None
-
-
 def cmd_init(args, inst: Instance) -> int:
     inst.create_dirs()
     db = inst.open_store()
@@ -80,7 +70,7 @@ def cmd_init(args, inst: Instance) -> int:
 
 def cmd_apply(args, inst: Instance) -> int:
     db = inst.open_store()
-    mgr = _running_ami(inst, db)
+    mgr = ami.connect_if_running(inst, db, timeout=10)
     try:
         result = applier.apply(inst, db, mgr)
     except applier.ApplyError as exc:
@@ -213,7 +203,7 @@ def cmd_dahdi(args, inst: Instance) -> int:
         return 0
     if args.action == "loop-demo":
         return _dahdi_loop_demo(args, inst, db)
-    mgr = _running_ami(inst, db)
+    mgr = ami.connect_if_running(inst, db, timeout=10)
     try:
         result = dahdi_apply.apply(inst, db, mgr, configure=not args.no_dahdi_cfg)
     except dahdi_apply.DahdiApplyError as exc:
@@ -232,7 +222,7 @@ def _dahdi_loop_demo(args, inst: Instance, db) -> int:
     the test carrier, span 2 the appliance's trunk; applied and waited for."""
     from appliance.lines import apply as dahdi_apply
     from devtools import dahdi_loop
-    mgr = _running_ami(inst, db)
+    mgr = ami.connect_if_running(inst, db, timeout=10)
     try:
         loop = dahdi_loop.store(db, args.kind, dynamic=not args.board)
         dahdi_loop.put_in_service(inst, db, mgr, configure=not args.no_dahdi_cfg)
