@@ -1,12 +1,16 @@
-"""Korund's web panel: a Flask application factory with a blueprint per area.
+"""Korund's web panel: a Flask application factory.
 
-Everything works offline (no CDN): the stylesheet is the package's own.
+One module per feature (web/<feature>.py), each with a page blueprint ``bp``
+named after the feature and, where the feature has an API, an API blueprint
+``api_bp`` named ``<feature>_api`` under /api/v1 (made by
+web.api_common.blueprint). Everything works offline (no CDN): the stylesheet
+is the package's own.
 """
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, g, jsonify, render_template, request, session
+from flask import Flask, g, render_template, request, session
 from werkzeug.exceptions import HTTPException
 
 from appliance.base import store
@@ -21,18 +25,23 @@ WEB_THREADS = 128
 
 
 def create_app(instance: Instance | None = None, test_config: dict | None = None) -> Flask:
+    # The feature modules import get_db and gettext from this package, so
+    # they are imported once it is loaded.
+    from . import (api_common, audit_log, auth, calls, changes, clients, desktop, health, inbox, lines,
+                   openapi, operators, prompts, quality, recording_policy, recordings, reports, scenarios,
+                   schedules, settings, status, tables, users)
     app = Flask(__name__)
     inst = instance or Instance.at()
     db = inst.open_store()
-    settings = store.settings(db)
+    stored = store.settings(db)
     db.close()
     app.config.update(
         KORUND_INSTANCE=inst,
-        SECRET_KEY=settings.get("web.secret_key"),
+        SECRET_KEY=stored.get("web.secret_key"),
         MAX_CONTENT_LENGTH=MAX_UPLOAD_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.get("web.secure_cookies") == "1",
+        SESSION_COOKIE_SECURE=stored.get("web.secure_cookies") == "1",
         SESSION_COOKIE_NAME="korund_session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
     )
@@ -57,10 +66,9 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
 
     @app.context_processor
     def template_helpers():
-        from .changes import pending
         return {"_": gettext, "csrf_token": security.csrf_token, "languages": i18n.LANGUAGES,
                 "user": g.get("user"), "lang": g.get("lang", i18n.DEFAULT),
-                "pending_changes": lambda: pending(get_db())}
+                "pending_changes": lambda: changes.pending(get_db())}
 
     @app.after_request
     def headers(resp):
@@ -75,7 +83,7 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
         if request.path.startswith("/api/"):
-            return jsonify(error=exc.name, message=exc.description), exc.code
+            return api_common.http_error(exc)
         if exc.code == 400 and exc.description == "csrf":
             message = gettext("The form has expired or did not come from this panel. Reload the page and try again.")
         elif exc.code == 413:
@@ -86,48 +94,12 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
             message = exc.description
         return render_template("error.html", code=exc.code, message=message), exc.code
 
-    from . import (api, audit_log, auth, changes, lines, people, scenarios_api, settings_page,
-                   status, users_page)
-    for bp in (auth.bp, status.bp, lines.bp, people.bp, users_page.bp, settings_page.bp,
-               audit_log.bp, changes.bp, api.bp, scenarios_api.bp):
-        app.register_blueprint(bp)
-    from . import scenarios_page
-    app.register_blueprint(scenarios_page.bp)
-    from . import prompts_page
-    app.register_blueprint(prompts_page.bp)
-    from . import tables_page
-    app.register_blueprint(tables_page.bp)
-    app.register_blueprint(tables_page.api_bp)
-    from . import schedules_api, schedules_page
-    app.register_blueprint(schedules_page.bp)
-    app.register_blueprint(schedules_api.bp)
-    from . import inbox_page
-    app.register_blueprint(inbox_page.bp)
-    app.register_blueprint(inbox_page.api_bp)
-    from . import clients_page
-    app.register_blueprint(clients_page.bp)
-    app.register_blueprint(clients_page.api_bp)
-    from . import desktop
-    app.register_blueprint(desktop.bp)
-    from . import agents_api
-    app.register_blueprint(agents_api.bp)
-    from . import health_page
-    app.register_blueprint(health_page.bp)
-    app.register_blueprint(health_page.api_bp)
-    from . import reports_page   # statistics and reports (F14)
-    app.register_blueprint(reports_page.bp)
-    app.register_blueprint(reports_page.api_bp)
-    from . import quality_page, recordings_page
-    app.register_blueprint(recordings_page.bp)
-    app.register_blueprint(recordings_page.api_bp)
-    app.register_blueprint(quality_page.bp)
-    app.register_blueprint(quality_page.api_bp)
-    from . import calls_page   # the call history with each call's legs (F14)
-    app.register_blueprint(calls_page.bp)
-    app.register_blueprint(calls_page.api_bp)
-    from . import recording_policy_page   # recording policies, disk guard, record on demand (F12)
-    app.register_blueprint(recording_policy_page.bp)
-    app.register_blueprint(recording_policy_page.api_bp)
+    for feature in (auth, status, lines, operators, users, settings, audit_log, changes, openapi, scenarios,
+                    prompts, tables, schedules, inbox, clients, desktop, health, reports, recordings, quality,
+                    calls, recording_policy):
+        for bp in (getattr(feature, "bp", None), getattr(feature, "api_bp", None)):
+            if bp is not None:
+                app.register_blueprint(bp)
     return app
 
 

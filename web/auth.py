@@ -1,15 +1,20 @@
-"""Login, logout, the first-run page, language, the user's own profile."""
+"""Login, logout, the first-run page, language, the user's own profile; the
+calling user under /api/v1/me."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 
 from appliance.base import audit
 from appliance.users import store as users
 
-from . import error_text, get_db, gettext, i18n, security
+from . import api_common, error_text, get_db, gettext, i18n, security
+from .operators import operator_json
+from .users import user_json
 from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
 
 bp = Blueprint("auth", __name__)
+api_bp = api_common.blueprint("auth_api", __name__)
 
 
 def home_for(user) -> str:
@@ -128,3 +133,14 @@ def profile():
     settings = dict(db.execute("SELECT key, value FROM settings WHERE key IN ('net.address', 'sip.port')"))
     return render_template("profile.html", errors=errors, new_token=new_token, operator=operator,
                            tokens=users.tokens(db, g.user.id), sip=settings), (400 if errors else 200)
+
+
+@api_bp.get("/me")
+@security.roles(*security.ALL_ROLES)
+def api_me():
+    data = user_json(g.user)
+    data["operator"] = None
+    if g.user.operator_id:
+        op = next((o for o in render_config.load(get_db()).operators if o.id == g.user.operator_id), None)
+        data["operator"] = operator_json(op) if op else None
+    return jsonify(data)

@@ -1,16 +1,18 @@
-"""Pending changes and Apply: render → write → reload → verify → roll back."""
+"""Pending changes and Apply: render → write → reload → verify → roll back;
+the same under /api/v1/changes and /api/v1/apply."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, g, redirect, request, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, request, url_for
 
 from appliance.base import ami
 from appliance import apply as applier
 from appliance.base import audit
 from appliance.lines import apply as dahdi_apply
 
-from . import get_db, gettext, security
+from . import api_common, get_db, gettext, security
 
 bp = Blueprint("changes", __name__)
+api_bp = api_common.blueprint("changes_api", __name__)
 
 EDITORS = ("admin", "supervisor", "technician")
 
@@ -50,3 +52,16 @@ def apply_changes():
     flash(message, "ok" if ok else "error")
     target = request.form.get("next", "")
     return redirect(target if target.startswith("/") and not target.startswith("//") else url_for("status.page"))
+
+
+@api_bp.get("/changes")
+@security.roles(*EDITORS)
+def api_pending():
+    return jsonify({"pending": pending(get_db())})
+
+
+@api_bp.post("/apply")
+@security.roles(*EDITORS)
+def api_apply():
+    ok, message = apply_now(get_db())
+    return jsonify(applied=ok, message=message), (200 if ok else 409)

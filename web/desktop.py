@@ -22,7 +22,7 @@ from appliance.clients import desktop
 from appliance.base import store
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, security
+from . import api_common, get_db, security
 
 bp = Blueprint("desktop", __name__)
 READERS = ("admin", "supervisor")
@@ -35,11 +35,8 @@ KEEPALIVE_SECONDS = 15
 POLL_SECONDS = 0.1
 
 
-def _invalid(exc: ConfigError):
-    return jsonify(error="invalid", field=exc.field, message=error_text(exc)), 422
-
-
-bp.register_error_handler(ConfigError, _invalid)
+# The page's JSON endpoints refuse a value as the API does.
+bp.register_error_handler(ConfigError, api_common.invalid)
 
 
 def _json_error(code: int, message: str):
@@ -95,7 +92,7 @@ def page():
         "sessions": url_for("desktop.page") + "/sessions/",
         "state": url_for("desktop.change_state"), "figures": url_for("desktop.figures", operator=ext if readonly else None),
         "fields": clients.custom_fields(db),
-        # record on demand (F12): web/recording_policy_page.py
+        # record on demand (F12): web/recording_policy.py
         "recording": url_for("recording_policy_api.api_call_recording", linkedid="LINKEDID"),
     }
     return render_template("desktop.html", chooser=None, ext=ext, readonly=readonly,

@@ -1,10 +1,13 @@
 """Lines and trunks: SIP trunks, and the E1/T1 spans and analog ports
 (settings generated into DAHDI's and chan_dahdi's files by
 appliance/lines/render.py, put into service by appliance/lines/apply.py)
-with their live status read through drivers/."""
+with their live status read through drivers/; the same under
+/api/v1/trunks and /api/v1/spans."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from dataclasses import asdict
+
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import ami
 from appliance.base import audit
@@ -12,12 +15,14 @@ from appliance.lines import apply as dahdi_apply
 from appliance.lines import store as spans
 from appliance.lines import render as dahdi
 
-from . import error_text, get_db, gettext, security
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body, changed, find
 from appliance.base.errors import ConfigError
 from appliance.render import config as render_config
 from appliance.lines import trunks as sip_trunks
 
 bp = Blueprint("lines", __name__, url_prefix="/lines")
+api_bp = api_common.blueprint("lines_api", __name__)
 EDITORS = ("admin", "technician")
 
 
@@ -162,3 +167,85 @@ CHOICES = {"line_type": spans.LINE_TYPES, "framing": spans.FRAMINGS, "coding": s
            "pri_dialplan": spans.DIALPLANS, "pri_local_dialplan": spans.DIALPLANS,
            "overlapdial": spans.OVERLAPDIAL, "cidsignalling": spans.CID_SIGNALLINGS,
            "cidstart": spans.CID_STARTS, "echocanceller": spans.ECHO_CANCELLERS, "role": spans.ROLES}
+
+
+# --- API: trunks ----------------------------------------------------------------
+
+def trunk_json(t) -> dict:
+    return {"name": t.name, "kind": t.kind, "host": t.host, "port": t.port, "enabled": t.enabled}
+
+
+@api_bp.get("/trunks")
+@security.roles(*security.STAFF)
+def api_trunks():
+    return jsonify([trunk_json(t) for t in render_config.load(get_db()).trunks])
+
+
+@api_bp.post("/trunks")
+@security.roles(*EDITORS)
+def api_add_trunk():
+    d = body()
+    db = get_db()
+    with db.atomic():
+        sip_trunks.add_sip_trunk(db, d.get("name", ""), d.get("host", ""), d.get("port", 5060))
+        changed("trunk added", d.get("name"), {"host": d.get("host"), "port": d.get("port")})
+    return jsonify(trunk_json(find(render_config.load(db).trunks, "name", d["name"].strip()))), 201
+
+
+@api_bp.route("/trunks/<name>", methods=["GET", "PUT", "DELETE"])
+@security.roles(*security.STAFF)
+def api_trunk(name):
+    db = get_db()
+    current = find(render_config.load(db).trunks, "name", name)
+    if request.method == "GET":
+        return jsonify(trunk_json(current))
+    if g.user.role not in EDITORS:
+        abort(403)
+    with db.atomic():
+        if request.method == "DELETE":
+            sip_trunks.delete_trunk(db, name)
+            changed("trunk deleted", name)
+            return "", 204
+        d = body()
+        sip_trunks.update_sip_trunk(db, name, d.get("host", current.host), d.get("port", current.port))
+        changed("trunk changed", name, {"host": d.get("host"), "port": d.get("port")})
+    return jsonify(trunk_json(find(render_config.load(db).trunks, "name", name)))
+
+
+# --- API: E1 spans --------------------------------------------------------------
+
+@api_bp.get("/spans")
+@security.roles(*security.STAFF)
+def api_spans():
+    return jsonify([asdict(s) for s in spans.load_all(get_db())])
+
+
+@api_bp.post("/spans")
+@security.roles(*EDITORS)
+def api_add_span():
+    db = get_db()
+    s = spans.validate(body())
+    with db.atomic():
+        spans.save(db, s, create=True)
+        changed("span added", str(s.span), asdict(s))
+    return jsonify(asdict(s)), 201
+
+
+@api_bp.route("/spans/<int:number>", methods=["GET", "PUT", "DELETE"])
+@security.roles(*security.STAFF)
+def api_span(number):
+    db = get_db()
+    current = find(spans.load_all(db), "span", number)
+    if request.method == "GET":
+        return jsonify(asdict(current))
+    if g.user.role not in EDITORS:
+        abort(403)
+    with db.atomic():
+        if request.method == "DELETE":
+            spans.delete(db, number)
+            changed("span deleted", str(number))
+            return "", 204
+        s = spans.validate(asdict(current) | body() | {"span": number})
+        spans.save(db, s, create=False)
+        changed("span changed", str(number), asdict(s))
+    return jsonify(asdict(s))

@@ -5,6 +5,12 @@ schema; tests walk this description and call every operation.
 """
 from __future__ import annotations
 
+from flask import jsonify
+
+from . import api_common
+
+api_bp = api_common.blueprint("openapi_api", __name__)
+
 S = lambda **props: {"type": "object", "properties": props, "required": list(props)}  # noqa: E731
 STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
 NSTR, NINT = {"type": ["string", "null"]}, {"type": ["integer", "null"]}
@@ -335,3 +341,8 @@ def spec() -> dict:
             },
         },
     }
+
+
+@api_bp.get("/openapi.json")
+def api_document():
+    return jsonify(spec())

@@ -1,16 +1,17 @@
-"""The status page and ``/api/v1/status`` (its JSON twin lives in api.py)."""
+"""The status page and its JSON twin, /api/v1/status."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template
+from flask import Blueprint, current_app, g, jsonify, render_template
 
 from appliance.operators import states as operator_states
 from appliance.health import store as health
 from appliance.recordings import store as recordings
 from appliance import status
 
-from . import get_db, security
+from . import api_common, get_db, security
 
 bp = Blueprint("status", __name__)
+api_bp = api_common.blueprint("status_api", __name__)
 
 RECENT_CALLS = 20
 
@@ -32,6 +33,12 @@ def page():
     db = get_db()
     supervises = g.user.role in ("admin", "supervisor")
     return render_template("status.html", s=collect(db), calls=recent_calls(db),
-                           agents=operator_states.states(db) if supervises else None,
+                           states=operator_states.states(db) if supervises else None,
                            hw_alarms=health.alarms(db, active_only=True, limit=20),
                            live_calls=recordings.live_calls(db) if supervises else None)
+
+
+@api_bp.get("/status")
+@security.roles(*security.STAFF)
+def api_status():
+    return jsonify(collect(get_db()) | {"recent_calls": recent_calls(get_db())})

@@ -13,7 +13,7 @@ import pytest
 from appliance.health import store as health
 from appliance.base import store
 from drivers import sensors
-from web import health_page
+from web import health as health_web
 
 from .conftest import as_role
 
@@ -105,7 +105,7 @@ def test_refresh_reads_now_and_clears(seeded):
 
 
 def test_diagnostics_without_the_maintenance_module(seeded, monkeypatch):
-    monkeypatch.setattr(health_page, "_maint", lambda: (None, "No module named 'drivers.maint'"))
+    monkeypatch.setattr(health_web, "_maint", lambda: (None, "No module named 'drivers.maint'"))
     tech = as_role(seeded, "tech")
     page = tech.client.get("/diagnostics/").get_data(as_text=True)
     assert 'id="maint-missing"' in page

@@ -96,7 +96,7 @@ def test_the_editor_speaks_russian(panel):
     data = editor_data(b.client.get("/scenarios/ru").get_data(as_text=True))
     assert data["strings"]["save"] == "Сохранить черновик"
     types = {t["type"]: t for t in b.client.get("/api/v1/scenario-node-types").get_json()}
-    for name in TYPES:   # a new node type's words go into web/scenarios_api.py WORDS
+    for name in TYPES:   # a new node type's words go into web/scenarios.py WORDS
         t = types[name]
         assert re.search("[а-я]", t["label"]), t["label"]
         for f in t["fields"]:

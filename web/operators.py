@@ -1,22 +1,31 @@
-"""Operators (device, skills) and groups (ACD and routing settings) in the
-panel, pause reasons, and the status page's operator state buttons."""
+"""Operators, groups and pause reasons in the panel; operators' states (ACD)
+set from the status page. The same under /api/v1: /operators, /groups,
+/pause-reasons and the states at /agents. Supervisors and admins see and set
+everyone's state; an operator sees everyone's and sets their own (the user's
+operator_id)."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.operators import states as operator_states
+from appliance.base import ami
 from appliance.base import audit
+from appliance.base import store
 from appliance.operators import devices
 from appliance.operators import store as operator_store
 from appliance.callbacks import overflow_offer
 from appliance.routing import store as routing
 
-from . import error_text, get_db, gettext, security
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body, changed, find
 from appliance.base.errors import ConfigError
 from appliance.render import config as render_config
 
-bp = Blueprint("people", __name__)
+bp = Blueprint("operators", __name__)
+api_bp = api_common.blueprint("operators_api", __name__)
 EDITORS = ("admin", "supervisor")
+# Who may see operators' states (and set their own, an operator).
+STATE_VIEWERS = ("admin", "supervisor", "operator")
 # Group settings of the ACD (operator_store.set_group_acd); overflow comes as one field.
 ACD_FIELDS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
               "announce_holdtime", "noanswer_pause", "noanswer_after", "moh")
@@ -69,7 +78,7 @@ def operator(extension=None):
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
-            return redirect(url_for("people.operators"))
+            return redirect(url_for("operators.operators"))
     return render_template("operator_form.html", current=current, form=form, errors=errors,
                            devices=device_choices(db, form.get("device"))), (400 if errors else 200)
 
@@ -147,7 +156,7 @@ def group(name=None):
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
-            return redirect(url_for("people.groups"))
+            return redirect(url_for("operators.groups"))
     others = [g_.name for g_ in cfg.groups if not current or g_.name != current.name]
     scenarios = [r[0] for r in db.execute("SELECT name FROM scenarios ORDER BY name")]
     return render_template("group_form.html", current=current, form=form, members=members,
@@ -203,18 +212,188 @@ def pause_reasons():
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved."))
-            return redirect(url_for("people.pause_reasons"))
+            return redirect(url_for("operators.pause_reasons"))
     return render_template("pause_reasons.html", reasons=operator_states.reasons(db), form=form,
                            errors=errors), (400 if errors else 200)
 
 
 @bp.post("/agents/<extension>/state")
 @security.roles(*EDITORS)
-def agent_state(extension):
+def change_state(extension):
     """The status page's buttons: make an operator ready or log them out."""
-    from .agents_api import set_state
     try:
         set_state(get_db(), extension, request.form.get("state", ""), request.form.get("reason"))
     except ConfigError as exc:
         flash(error_text(exc))
     return redirect(url_for("status.page") + "#agents")
+
+
+def may_change(db, extension: str) -> bool:
+    if g.user.role in EDITORS:
+        return True
+    if g.user.role == "operator" and g.user.operator_id:
+        row = db.execute("SELECT extension FROM operators WHERE id = ?", [g.user.operator_id]).fetchone()
+        return bool(row) and row[0] == extension
+    return False
+
+
+def connect_ami(db):
+    """An AMI session to push the change at once, or None (the events
+    service's sync pushes it within operator_states.SYNC_SECONDS)."""
+    try:
+        return ami.connect(store.settings(db), timeout=0.3)
+    except ami.AmiError:
+        return None
+
+
+def set_state(db, extension: str, new: str, reason) -> dict:
+    """Change one operator's state as the logged-in user (the status page's
+    form and the API)."""
+    if not db.execute("SELECT 1 FROM operators WHERE extension = ?", [extension]).fetchone():
+        abort(404)
+    if not may_change(db, extension):
+        abort(403)
+    mgr = connect_ami(db)
+    try:
+        with operator_states.immediate(db):
+            result = operator_states.change(db, mgr, extension, new, reason, by=g.user.username)
+            audit.record(db, g.user.username, "operator state", extension,
+                         {"state": new, "reason": result["reason"]})
+    finally:
+        ami.close(mgr)
+    return result
+
+
+# --- API: operators and groups ----------------------------------------------------
+
+def operator_json(o) -> dict:
+    return {"extension": o.extension, "name": o.name, "contact": o.contact, "enabled": o.enabled, "device": o.device,
+            "sip_secret": o.sip_secret, "skills": routing.skills(get_db(), o.extension)}
+
+
+# A group's ACD (operator_store.set_group_acd) and routing
+# (routing.set_group_settings) settings, read and written by /groups as flat keys.
+GROUP_ACD_KEYS = ("wrapup", "max_wait", "overflow_kind", "overflow_target", "announce_position",
+                  "announce_holdtime", "noanswer_pause", "noanswer_after", "moh")
+
+
+def group_json(gr) -> dict:
+    return {"name": gr.name, "title": gr.title, "strategy": gr.strategy, "ring_timeout": gr.ring_timeout,
+            "is_default": gr.is_default, "members": [op.extension for op, _ in gr.members],
+            **{k: getattr(gr, k) for k in GROUP_ACD_KEYS if hasattr(gr, k)},
+            **routing.group_settings(get_db(), gr.name)}
+
+
+def set_group_settings(db, name: str, d: dict) -> None:
+    """The ACD and routing keys present in the request body (others stay)."""
+    acd = {k: d[k] for k in GROUP_ACD_KEYS if k in d}
+    if acd:
+        operator_store.set_group_acd(db, name, acd)
+    settings = {k: d[k] for k in routing.GROUP_KEYS if k in d}
+    if settings:
+        routing.set_group_settings(db, name, settings)
+
+
+@api_bp.get("/operators")
+@security.roles(*EDITORS)
+def api_operators():
+    return jsonify([operator_json(o) for o in render_config.load(get_db()).operators])
+
+
+@api_bp.post("/operators")
+@security.roles(*EDITORS)
+def api_add_operator():
+    d = body()
+    db = get_db()
+    with db.atomic():
+        operator_store.add_operator(db, str(d.get("extension", "")), d.get("name", ""), d.get("contact"), device=d.get("device"))
+        if "skills" in d:
+            routing.set_skills(db, str(d["extension"]).strip(), d["skills"])
+        changed("operator added", str(d.get("extension")), {"name": d.get("name"), "skills": d.get("skills")})
+    return jsonify(operator_json(find(render_config.load(db).operators, "extension", str(d["extension"]).strip()))), 201
+
+
+@api_bp.route("/operators/<extension>", methods=["GET", "PUT", "DELETE"])
+@security.roles(*EDITORS)
+def api_operator(extension):
+    db = get_db()
+    current = find(render_config.load(db).operators, "extension", extension)
+    if request.method == "GET":
+        return jsonify(operator_json(current))
+    with db.atomic():
+        if request.method == "DELETE":
+            operator_store.delete_operator(db, extension)
+            changed("operator deleted", extension)
+            return "", 204
+        d = body()
+        operator_store.update_operator(db, extension, d.get("name", current.name), d.get("contact", current.contact),
+                                       bool(d.get("enabled", current.enabled)), device=d.get("device"))
+        if "skills" in d:
+            routing.set_skills(db, extension, d["skills"])
+        changed("operator changed", extension, {"name": d.get("name"), "contact": d.get("contact"),
+                                                "skills": d.get("skills")})
+    return jsonify(operator_json(find(render_config.load(db).operators, "extension", extension)))
+
+
+@api_bp.get("/groups")
+@security.roles(*EDITORS)
+def api_groups():
+    return jsonify([group_json(gr) for gr in render_config.load(get_db()).groups])
+
+
+@api_bp.post("/groups")
+@security.roles(*EDITORS)
+def api_add_group():
+    d = body()
+    db = get_db()
+    with db.atomic():
+        operator_store.add_group(db, d.get("name", ""), d.get("title", ""), d.get("strategy", "rrmemory"),
+                                 d.get("ring_timeout", 15), bool(d.get("is_default", False)))
+        operator_store.set_members(db, d["name"].strip(), [str(m) for m in d.get("members", [])])
+        set_group_settings(db, d["name"].strip(), d)
+        changed("group added", d.get("name"), {"members": d.get("members", [])})
+    return jsonify(group_json(find(render_config.load(db).groups, "name", d["name"].strip()))), 201
+
+
+@api_bp.route("/groups/<name>", methods=["GET", "PUT", "DELETE"])
+@security.roles(*EDITORS)
+def api_group(name):
+    db = get_db()
+    current = find(render_config.load(db).groups, "name", name)
+    if request.method == "GET":
+        return jsonify(group_json(current))
+    with db.atomic():
+        if request.method == "DELETE":
+            operator_store.delete_group(db, name)
+            changed("group deleted", name)
+            return "", 204
+        d = body()
+        operator_store.update_group(db, name, d.get("title", current.title), d.get("strategy", current.strategy),
+                                    d.get("ring_timeout", current.ring_timeout),
+                                    bool(d.get("is_default", current.is_default)))
+        if "members" in d:
+            operator_store.set_members(db, name, [str(m) for m in d["members"]])
+        set_group_settings(db, name, d)
+        changed("group changed", name, d)
+    return jsonify(group_json(find(render_config.load(db).groups, "name", name)))
+
+
+# --- API: operators' states and pause reasons ---------------------------------------
+
+@api_bp.get("/agents")
+@security.roles(*STATE_VIEWERS)
+def api_states():
+    return jsonify(operator_states.states(get_db()))
+
+
+@api_bp.post("/agents/<extension>/state")
+@security.roles(*STATE_VIEWERS)
+def api_change_state(extension):
+    d = body()
+    return jsonify(set_state(get_db(), extension, str(d.get("state", "")), d.get("reason")))
+
+
+@api_bp.get("/pause-reasons")
+@security.roles(*STATE_VIEWERS)
+def api_pause_reasons():
+    return jsonify(operator_states.reasons(get_db()))

@@ -1,6 +1,6 @@
 """The prompt library in the panel: list with a player per language, upload
 a WAV/MP3/OGG file, speak a text, delete; the WAV route the players use; and
-GET /api/v1/prompts for the scenario editor."""
+/api/v1/prompts for the scenario editor."""
 from __future__ import annotations
 
 from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template,
@@ -10,10 +10,11 @@ from appliance.base import audit
 from appliance.prompts import store as prompt_library
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
+from . import api_common, error_text, get_db, gettext, security
 from .i18n import _
 
 bp = Blueprint("prompts", __name__)
+api_bp = api_common.blueprint("prompts_api", __name__)
 EDITORS = ("admin", "supervisor")
 
 
@@ -109,7 +110,7 @@ def wav(name, language):
     return resp
 
 
-@bp.get("/api/v1/prompts")
+@api_bp.get("/prompts")
 @security.roles(*EDITORS)
 def api_list():
     return jsonify([{"name": p["name"], "languages": p["languages"], "source": p["source"],

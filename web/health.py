@@ -16,10 +16,10 @@ from appliance.base import audit
 from appliance.health import store as health
 from appliance.health import storage
 
-from . import get_db, gettext, security
+from . import api_common, get_db, gettext, security
 
 bp = Blueprint("health", __name__)
-api_bp = Blueprint("health_api", __name__, url_prefix="/api/v1")
+api_bp = api_common.blueprint("health_api", __name__)
 READERS = ("admin", "supervisor", "technician")
 TECHNICIANS = ("admin", "technician")
 

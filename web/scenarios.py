@@ -1,29 +1,118 @@
-"""/api/v1/scenarios: what the scenario editor works with (draft, problems
-pointing at nodes, simulate, publish, roll back) and number bindings."""
+"""IVR scenarios: the list (create, published version, bound numbers) and
+the visual editor (web/static/editor.js), which works through this module's
+API with the session's CSRF token: /api/v1/scenarios (draft, problems
+pointing at nodes, simulate, publish, roll back), the node types, and which
+number runs which scenario (/api/v1/bindings)."""
 from __future__ import annotations
 
 import re
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.callbacks import store as callbacks
-from appliance.tables import store as datatables
-from appliance.prompts import builtin as prompts
-from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
+from appliance.callbacks import store as callbacks
+from appliance.prompts import builtin as prompts
 from appliance.scenarios import graph as graphs
 from appliance.scenarios import simulate
 from appliance.scenarios import store as scenarios
 from appliance.scenarios.nodes import TYPES
+from appliance.schedules import store as schedules
+from appliance.tables import store as datatables
 
-from . import get_db, gettext, security
-from .api import body, invalid
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body
 from .i18n import _
 
-bp = Blueprint("scenarios_api", __name__, url_prefix="/api/v1")
-bp.register_error_handler(ConfigError, invalid)
+bp = Blueprint("scenarios", __name__)
+api_bp = api_common.blueprint("scenarios_api", __name__)
 EDITORS = ("admin", "supervisor")
+
+
+@bp.route("/scenarios/", methods=["GET", "POST"])
+@security.roles(*EDITORS)
+def index():
+    db = get_db()
+    form, errors = request.form if request.method == "POST" else {}, {}
+    if request.method == "POST":
+        name = (form.get("name") or "").strip()
+        try:
+            with db.atomic():
+                scenarios.create(db, name, form.get("title", ""), {"start": "", "nodes": {}})
+                audit.record(db, g.user.username, "scenario added", name)
+        except ConfigError as exc:
+            errors[exc.field] = error_text(exc)
+        else:
+            return redirect(url_for("scenarios.editor", name=name))
+    numbers: dict[str, list[str]] = {}
+    for b in scenarios.bindings(db):
+        if b["scenario"]:
+            numbers.setdefault(b["scenario"], []).append(b["dnis"])
+    return render_template("scenarios.html", scenarios=scenarios.all_scenarios(db), numbers=numbers,
+                           form=form, errors=errors), (400 if errors else 200)
+
+
+@bp.get("/scenarios/<name>")
+@security.roles(*EDITORS)
+def editor(name):
+    db = get_db()
+    if not db.execute("SELECT 1 FROM scenarios WHERE name = ?", [name]).fetchone():
+        abort(404)
+    return render_template("scenario_editor.html", name=name, strings=strings(), csrf=security.csrf_token())
+
+
+def strings() -> dict[str, str]:
+    """What editor.js shows, in the user's language."""
+    return {
+        "save": gettext("Save draft"),
+        "saved": gettext("Draft saved"),
+        "unsaved": gettext("Unsaved changes"),
+        "make_start": gettext("Make it the start"),
+        "delete": gettext("Delete the node"),
+        "no_problems": gettext("No problems: the scenario can be published."),
+        "problems": gettext("Problems"),
+        "node": gettext("Node"),
+        "keys": gettext("Menu keys"),
+        "add_key": gettext("Add a key"),
+        "remove": gettext("Remove"),
+        "key": gettext("Key"),
+        "not_a_key": gettext("A phone key is 0-9, * or #"),
+        "key_exists": gettext("This key is already in the menu"),
+        "select_node": gettext("Click a node to edit it; drag from an output's dot to a node to connect."),
+        "published": gettext("Published version {version}"),
+        "publish_failed": gettext("Not published"),
+        "rolled_back": gettext("Rolled back: version {version} is now running"),
+        "simulate_error": gettext("The walk stopped"),
+        "played": gettext("Plays"),
+        "waits": gettext("Waits for a key {timeout} s"),
+        "pressed": gettext("key"),
+        "no_key": gettext("no key"),
+        "digits": gettext("Digits entered"),
+        "says": gettext("Says"),
+        "route": gettext("Sent to"),
+        "to_group": gettext("group {target}"),
+        "to_operator": gettext("operator {target}"),
+        "to_number": gettext("number {target}"),
+        "hangup": gettext("Hangs up"),
+        "lookup": gettext("Looks up in"),
+        "found": gettext("found"),
+        "not_found": gettext("not found"),
+        "goto": gettext("Goes on in scenario"),
+        "records": gettext("Records a message for group {group} (up to {seconds} s)"),
+        "records_empty": gettext("the caller says nothing: nothing is kept"),
+        "callback": gettext("Stores a callback order for group {group}: number {number}, {when}"),
+        "asap": gettext("as soon as possible"),
+        "bound": gettext("Number {dnis} now runs this scenario"),
+        "error": gettext("Error"),
+        "none": "—",
+        "roll_back": gettext("Roll back to this version"),
+        "leave": gettext("Leave without saving?"),
+        "days": gettext("Mon,Tue,Wed,Thu,Fri,Sat,Sun"),
+        "comma": gettext("separate with commas"),
+    }
+
+
+# --- API ---------------------------------------------------------------------
 
 
 def prompt_exists(name: str) -> bool:
@@ -134,21 +223,21 @@ def node_type_json(t) -> dict:
             "options": any(o.startswith("key:") for o in keyed)}
 
 
-@bp.get("/scenario-node-types")
+@api_bp.get("/scenario-node-types")
 @security.roles(*EDITORS)
-def node_types():
+def api_node_types():
     return jsonify([node_type_json(t) for _name, t in sorted(TYPES.items())])
 
 
-@bp.get("/scenarios")
+@api_bp.get("/scenarios")
 @security.roles(*EDITORS)
-def list_scenarios():
+def api_scenarios():
     return jsonify(scenarios.all_scenarios(get_db()))
 
 
-@bp.post("/scenarios")
+@api_bp.post("/scenarios")
 @security.roles(*EDITORS)
-def create():
+def api_create():
     d, db = body(), get_db()
     with db.atomic():
         scenarios.create(db, d.get("name", ""), d.get("title", ""), d.get("graph") or {"start": "", "nodes": {}})
@@ -156,9 +245,9 @@ def create():
     return jsonify(scenario_json(db, d["name"].strip())), 201
 
 
-@bp.route("/scenarios/<name>", methods=["GET", "PUT"])
+@api_bp.route("/scenarios/<name>", methods=["GET", "PUT"])
 @security.roles(*EDITORS)
-def scenario(name):
+def api_scenario(name):
     db = get_db()
     existing(db, name)
     if request.method == "PUT":
@@ -171,9 +260,9 @@ def scenario(name):
     return jsonify(scenario_json(db, name))
 
 
-@bp.post("/scenarios/<name>/publish")
+@api_bp.post("/scenarios/<name>/publish")
 @security.roles(*EDITORS)
-def publish(name):
+def api_publish(name):
     db = get_db()
     existing(db, name)
     problems = graphs.check(scenarios.draft(db, name), prompt_exists)
@@ -186,9 +275,9 @@ def publish(name):
     return jsonify({"name": name, "version": version})
 
 
-@bp.post("/scenarios/<name>/rollback")
+@api_bp.post("/scenarios/<name>/rollback")
 @security.roles(*EDITORS)
-def rollback(name):
+def api_rollback(name):
     db = get_db()
     existing(db, name)
     wanted = body().get("version")
@@ -200,9 +289,9 @@ def rollback(name):
     return jsonify({"name": name, "version": version})
 
 
-@bp.post("/scenarios/<name>/simulate")
+@api_bp.post("/scenarios/<name>/simulate")
 @security.roles(*EDITORS)
-def simulate_draft(name):
+def api_simulate(name):
     db = get_db()
     existing(db, name)
     d = body()
@@ -217,9 +306,9 @@ def simulate_draft(name):
 BINDING_KEYS = ("scenario", "group", "schedule", "otherwise_scenario", "otherwise_group")
 
 
-@bp.route("/bindings", methods=["GET", "PUT"])
+@api_bp.route("/bindings", methods=["GET", "PUT"])
 @security.roles(*EDITORS)
-def bindings():
+def api_bindings():
     """PUT {dnis, scenario | group[, schedule, otherwise_scenario | otherwise_group]}:
     with a schedule the number runs the first target while it is open and the
     'otherwise' one while it is closed (F5)."""
@@ -237,9 +326,9 @@ def bindings():
     return jsonify(scenarios.bindings(db))
 
 
-@bp.delete("/bindings/<dnis>")
+@api_bp.delete("/bindings/<dnis>")
 @security.roles(*EDITORS)
-def unbind(dnis):
+def api_unbind(dnis):
     db = get_db()
     with db.atomic():
         if not scenarios.unbind(db, dnis):

@@ -15,14 +15,13 @@ from appliance.messages import store as messages
 from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
-from .api import body, invalid
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body, whole_number
 from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("inbox", __name__)
-api_bp = Blueprint("inbox_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(ConfigError, invalid)
+api_bp = api_common.blueprint("inbox_api", __name__)
 READERS = ("admin", "supervisor")
 
 
@@ -220,10 +219,7 @@ def callback_json(c: dict, dialing: dict | None = None) -> dict:
 
 
 def _limit() -> int:
-    raw = request.args.get("limit", "200")
-    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
-        raise ConfigError("limit", "'limit' must be a whole number from 1 to 1000")
-    return int(raw)
+    return whole_number("limit", 200, 1, 1000)
 
 
 @api_bp.get("/messages")

@@ -1,6 +1,6 @@
 """Quality review (F12): evaluation forms, average scores per operator and
 group for a period, and an operator's own scores (*My scores*). Scoring
-itself is on a recording's page (web.recordings_page)."""
+itself is on a recording's page (web.recordings)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -13,13 +13,14 @@ from appliance.recordings import quality
 from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
-from .api import body, invalid
-from .recordings_page import AUDIT_SCORED, viewer, visible
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body
 from .i18n import _
+from .recordings import AUDIT_SCORED, viewer, visible
 from appliance.render import config as render_config
 
 bp = Blueprint("quality", __name__)
+api_bp = api_common.blueprint("quality_api", __name__)
 REVIEWERS = ("admin", "supervisor")
 BLANK_ROWS = 3
 
@@ -159,10 +160,6 @@ def mine():
 
 
 # --- API ---------------------------------------------------------------------
-
-api_bp = Blueprint("quality_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(ConfigError, invalid)
-
 
 def form_json(form: dict) -> dict:
     return {"id": form["id"], "name": form["name"], "version": form["version"], "active": form["active"],

@@ -1,16 +1,19 @@
-"""Appliance-wide settings an administrator may change."""
+"""Appliance-wide settings an administrator may change; the same under
+/api/v1/settings."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
 from appliance.prompts import builtin as prompts
 from appliance.base import store
 
-from . import error_text, get_db, gettext, i18n, security
+from . import api_common, error_text, get_db, gettext, i18n, security
+from .api_common import body
 from appliance.base.errors import ConfigError
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
+api_bp = api_common.blueprint("settings_api", __name__)
 
 # key: (label, allowed values or None for free text)
 EDITABLE = {
@@ -56,3 +59,13 @@ def page():
     current = store.settings(db)
     return render_template("settings.html", editable=EDITABLE, read_only=READ_ONLY, current=current,
                            form=request.form if errors else current, errors=errors), (400 if errors else 200)
+
+
+@api_bp.route("/settings", methods=["GET", "PUT"])
+@security.roles("admin")
+def api_settings():
+    db = get_db()
+    if request.method == "PUT":
+        save(db, body(), g.user.username)
+    current = dict(db.execute("SELECT key, value FROM settings"))
+    return jsonify({k: current.get(k) for k in (*EDITABLE, *READ_ONLY)})

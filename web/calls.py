@@ -15,14 +15,13 @@ from appliance.history import legs as call_legs
 from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
-from .api import invalid
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import whole_number
 from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("calls", __name__)
-api_bp = Blueprint("calls_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(ConfigError, invalid)
+api_bp = api_common.blueprint("calls_api", __name__)
 READERS = ("admin", "supervisor", "operator")
 
 
@@ -75,13 +74,6 @@ def _page() -> int:
     raw = request.args.get("page", "1")
     if not raw.isdigit() or int(raw) < 1:
         raise ConfigError("page", "a whole number from 1")
-    return int(raw)
-
-
-def _number(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name, str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ConfigError(name, "'{name}' must be a whole number from {low} to {high}", name=name, low=low, high=high)
     return int(raw)
 
 
@@ -152,8 +144,8 @@ def show(call_id):
 @security.roles(*READERS)
 def api_calls():
     args = {k: v for k, v in request.args.items() if k not in ("limit", "offset")}
-    limit = _number("limit", call_legs.PER_PAGE, 1, call_legs.MAX_PER_PAGE)
-    offset = _number("offset", 0, 0, 10 ** 9)
+    limit = whole_number("limit", call_legs.PER_PAGE, 1, call_legs.MAX_PER_PAGE)
+    offset = whole_number("offset", 0, 0, 10 ** 9)
     calls, total = call_legs.select(get_db(), args, offset, limit, _extension(), _tz())
     response = jsonify(calls)
     response.headers["X-Total-Count"] = str(total)

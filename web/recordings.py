@@ -20,14 +20,13 @@ from appliance.schedules import store as schedules
 from appliance.recordings import search as archive
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
-from .api import body, invalid
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body
 from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("recordings", __name__)
-api_bp = Blueprint("recordings_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(ConfigError, invalid)
+api_bp = api_common.blueprint("recordings_api", __name__)
 REVIEWERS = ("admin", "supervisor")
 
 

@@ -15,14 +15,13 @@ from appliance.clients import store as clients
 from appliance.clients import webhooks
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
-from .api import body, invalid
-from .tables_page import delimiter_names, encoding_name
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body
+from .tables import delimiter_names, encoding_name
 from .i18n import _
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
-api_bp = Blueprint("clients_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(ConfigError, invalid)
+api_bp = api_common.blueprint("clients_api", __name__)
 USERS = ("admin", "supervisor", "operator")
 ADMIN = ("admin",)
 PAGE_SIZE = 50

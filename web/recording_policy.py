@@ -12,12 +12,11 @@ from appliance.recordings import store as recordings
 from appliance.base import store
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
-from .api import body, invalid
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body
 
 bp = Blueprint("recording_policy", __name__)
-api_bp = Blueprint("recording_policy_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(ConfigError, invalid)
+api_bp = api_common.blueprint("recording_policy_api", __name__)
 ADMINS = ("admin",)
 CONTROLLERS = ("admin", "supervisor", "operator")
 

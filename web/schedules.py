@@ -1,22 +1,24 @@
 """The Schedules page (admin, supervisor): working hours per weekday,
 holidays and working-day exceptions, and which number runs what while its
 schedule is open and otherwise (F5). Changes take effect on the next call;
-there is nothing to apply to Asterisk."""
+there is nothing to apply to Asterisk. The same under /api/v1/schedules."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
 from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
 from appliance.scenarios import store as scenarios
 
-from . import error_text, get_db, gettext, security
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body
 from appliance.render import config as render_config
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
+api_bp = api_common.blueprint("schedules_api", __name__)
 EDITORS = ("admin", "supervisor")
 
 
@@ -176,3 +178,53 @@ def unbind_number():
         audit.record(db, g.user.username, "number unbound", dnis)
     flash(gettext("The number {dnis} no longer has a binding of its own.", dnis=dnis))
     return redirect(url_for("schedules.index"))
+
+
+# ------------------------------------------------------------ API
+
+def schedule_json(db, s: schedules.Schedule, now: datetime | None = None) -> dict:
+    now = now or datetime.now(timezone.utc)
+    return {**schedules.to_json(s), "open_now": schedules.is_open(s, now),
+            "holiday_today": schedules.is_holiday(s, now), "used_by": schedules.used_by(db, s.name)}
+
+
+def found(db, name: str) -> schedules.Schedule:
+    s = schedules.load(db, name)
+    if s is None:
+        abort(404)
+    return s
+
+
+@api_bp.get("/schedules")
+@security.roles(*EDITORS)
+def api_schedules():
+    db = get_db()
+    return jsonify([schedule_json(db, s) for s in schedules.load_all(db)])
+
+
+@api_bp.post("/schedules")
+@security.roles(*EDITORS)
+def api_create():
+    d, db = body(), get_db()
+    with db.atomic():
+        s = schedules.save(db, d, create=True)
+        audit.record(db, g.user.username, "schedule added", s.name, schedules.to_json(s))
+    return jsonify(schedule_json(db, s)), 201
+
+
+@api_bp.route("/schedules/<name>", methods=["GET", "PUT", "DELETE"])
+@security.roles(*EDITORS)
+def api_schedule(name):
+    db = get_db()
+    current = found(db, name)
+    if request.method == "PUT":
+        d = {**schedules.to_json(current), **body(), "name": name}
+        with db.atomic():
+            current = schedules.save(db, d, create=False)
+            audit.record(db, g.user.username, "schedule changed", name, schedules.to_json(current))
+    elif request.method == "DELETE":
+        with db.atomic():
+            schedules.delete(db, name)
+            audit.record(db, g.user.username, "schedule deleted", name)
+        return "", 204
+    return jsonify(schedule_json(db, current))

@@ -20,14 +20,13 @@ from appliance.reports.spec import Spec
 from appliance.reports.spec import check_filters
 from appliance.reports.spec import check_spec
 
-from . import error_text, get_db, gettext, security
-from .api import body, invalid
+from . import api_common, error_text, get_db, gettext, security
+from .api_common import body
 from .i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("reports", __name__)
-api_bp = Blueprint("reports_api", __name__, url_prefix="/api/v1")
-api_bp.register_error_handler(ConfigError, invalid)
+api_bp = api_common.blueprint("reports_api", __name__)
 READERS = ("admin", "supervisor", "operator")
 EDITORS = ("admin",)
 # An operator sees these ready reports, of their own calls and time only.

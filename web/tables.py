@@ -9,11 +9,11 @@ from appliance.base import audit
 from appliance.tables import store as datatables
 from appliance.base.errors import ConfigError
 
-from . import error_text, get_db, gettext, security
+from . import api_common, error_text, get_db, gettext, security
 from .i18n import _
 
 bp = Blueprint("tables", __name__, url_prefix="/tables")
-api_bp = Blueprint("tables_api", __name__, url_prefix="/api/v1")
+api_bp = api_common.blueprint("tables_api", __name__)
 EDITORS = ("admin", "supervisor")
 PAGE_SIZE = 50
 SAMPLE_ROWS = 20
