@@ -77,7 +77,7 @@ def support_group(db, strategy: str, ring_timeout: int, **acd) -> None:
 
 
 def ready(appliance, *exts: str, queue: str = "support") -> None:
-    """Operators *exts* ready (the ``korund agent ready`` command), and
+    """Operators *exts* ready (the ``korund operator ready`` command), and
     unpaused in Asterisk's *queue*."""
     for ext in exts:
         korund(appliance, "agent", "ready", ext)

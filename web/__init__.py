@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, g, render_template, request, session
+from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from appliance.base import store
 from appliance.base.instance import Instance
 
-from . import i18n, security
+from web import (api_common, audit_log, auth, calls, changes, clients, desktop, health, i18n, inbox, lines,
+                 openapi, operators, prompts, quality, recording_policy, recordings, reports, scenarios,
+                 schedules, security, settings, status, tables, users)
+from web.context import get_db, gettext, pick_language
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 # Each open desktop holds one thread with its event stream (web.desktop), so
@@ -25,11 +28,6 @@ WEB_THREADS = 128
 
 
 def create_app(instance: Instance | None = None, test_config: dict | None = None) -> Flask:
-    # The feature modules import get_db and gettext from this package, so
-    # they are imported once it is loaded.
-    from . import (api_common, audit_log, auth, calls, changes, clients, desktop, health, inbox, lines,
-                   openapi, operators, prompts, quality, recording_policy, recordings, reports, scenarios,
-                   schedules, settings, status, tables, users)
     app = Flask(__name__)
     inst = instance or Instance.at()
     db = inst.open_store()
@@ -101,34 +99,6 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
             if bp is not None:
                 app.register_blueprint(bp)
     return app
-
-
-def get_db():
-    from flask import current_app
-    if "db" not in g:
-        g.db = current_app.config["KORUND_INSTANCE"].open_store()
-    return g.db
-
-
-def pick_language() -> str:
-    user = g.get("user")
-    if user is not None:
-        return user.language
-    lang = session.get("lang")
-    if lang in i18n.LANGUAGES:
-        return lang
-    lang = store.get_setting(get_db(), "web.language", i18n.DEFAULT)
-    return lang if lang in i18n.LANGUAGES else i18n.DEFAULT
-
-
-def gettext(message: str, **params) -> str:
-    from flask import current_app
-    return current_app.extensions["korund.i18n"].gettext(g.get("lang", i18n.DEFAULT), message, **params)
-
-
-def error_text(exc) -> str:
-    from flask import current_app
-    return current_app.extensions["korund.i18n"].config_error(g.get("lang", i18n.DEFAULT), exc)
 
 
 def serve(instance: Instance) -> None:

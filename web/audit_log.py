@@ -5,7 +5,8 @@ from flask import Blueprint, jsonify, render_template, request
 
 from appliance.base import audit
 
-from . import api_common, get_db, security
+from web import api_common, security
+from web.context import get_db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 api_bp = api_common.blueprint("audit_api", __name__)

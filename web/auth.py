@@ -7,9 +7,10 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from appliance.base import audit
 from appliance.users import store as users
 
-from . import api_common, error_text, get_db, gettext, i18n, security
-from .operators import operator_json
-from .users import user_json
+from web import api_common, i18n, security
+from web.context import error_text, get_db, gettext
+from web.operators import operator_json
+from web.users import user_json
 from appliance.base.errors import ConfigError
 from appliance.render import config as render_config
 

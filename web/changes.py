@@ -9,7 +9,8 @@ from appliance import apply as applier
 from appliance.base import audit
 from appliance.lines import apply as dahdi_apply
 
-from . import api_common, get_db, gettext, security
+from web import api_common, security
+from web.context import get_db, gettext
 
 bp = Blueprint("changes", __name__)
 api_bp = api_common.blueprint("changes_api", __name__)

@@ -15,10 +15,11 @@ from appliance.clients import store as clients
 from appliance.clients import webhooks
 from appliance.base.errors import ConfigError
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body
-from .tables import delimiter_names, encoding_name
-from .i18n import _
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body
+from web.tables import delimiter_names, encoding_name
+from web.i18n import _
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
 api_bp = api_common.blueprint("clients_api", __name__)

@@ -22,7 +22,8 @@ from appliance.clients import desktop
 from appliance.base import store
 from appliance.base.errors import ConfigError
 
-from . import api_common, get_db, security
+from web import api_common, security
+from web.context import get_db
 
 bp = Blueprint("desktop", __name__)
 READERS = ("admin", "supervisor")

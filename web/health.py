@@ -16,7 +16,8 @@ from appliance.base import audit
 from appliance.health import store as health
 from appliance.health import storage
 
-from . import api_common, get_db, gettext, security
+from web import api_common, security
+from web.context import get_db, gettext
 
 bp = Blueprint("health", __name__)
 api_bp = api_common.blueprint("health_api", __name__)

@@ -15,9 +15,10 @@ from appliance.messages import store as messages
 from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body, whole_number
-from .i18n import _
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body, whole_number
+from web.i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("inbox", __name__)

@@ -15,8 +15,9 @@ from appliance.lines import apply as dahdi_apply
 from appliance.lines import store as spans
 from appliance.lines import render as dahdi
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body, changed, find
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body, changed, find
 from appliance.base.errors import ConfigError
 from appliance.render import config as render_config
 from appliance.lines import trunks as sip_trunks

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from . import api_common
+from web import api_common
 
 api_bp = api_common.blueprint("openapi_api", __name__)
 

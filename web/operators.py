@@ -16,8 +16,9 @@ from appliance.operators import store as operator_store
 from appliance.callbacks import overflow_offer
 from appliance.routing import store as routing
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body, changed, find
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body, changed, find
 from appliance.base.errors import ConfigError
 from appliance.render import config as render_config
 

@@ -10,8 +10,9 @@ from appliance.base import audit
 from appliance.prompts import store as prompt_library
 from appliance.base.errors import ConfigError
 
-from . import api_common, error_text, get_db, gettext, security
-from .i18n import _
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("prompts", __name__)
 api_bp = api_common.blueprint("prompts_api", __name__)

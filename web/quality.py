@@ -13,10 +13,11 @@ from appliance.recordings import quality
 from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body
-from .i18n import _
-from .recordings import AUDIT_SCORED, viewer, visible
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body
+from web.i18n import _
+from web.recordings import AUDIT_SCORED, viewer, visible
 from appliance.render import config as render_config
 
 bp = Blueprint("quality", __name__)

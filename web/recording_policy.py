@@ -12,8 +12,9 @@ from appliance.recordings import store as recordings
 from appliance.base import store
 from appliance.base.errors import ConfigError
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body
 
 bp = Blueprint("recording_policy", __name__)
 api_bp = api_common.blueprint("recording_policy_api", __name__)

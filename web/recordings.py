@@ -20,9 +20,10 @@ from appliance.schedules import store as schedules
 from appliance.recordings import search as archive
 from appliance.base.errors import ConfigError
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body
-from .i18n import _
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body
+from web.i18n import _
 from appliance.render import config as render_config
 
 bp = Blueprint("recordings", __name__)

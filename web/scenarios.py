@@ -20,9 +20,10 @@ from appliance.scenarios.nodes import TYPES
 from appliance.schedules import store as schedules
 from appliance.tables import store as datatables
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body
-from .i18n import _
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body
+from web.i18n import _
 
 bp = Blueprint("scenarios", __name__)
 api_bp = api_common.blueprint("scenarios_api", __name__)

@@ -13,8 +13,9 @@ from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
 from appliance.scenarios import store as scenarios
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body
 from appliance.render import config as render_config
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")

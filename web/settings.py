@@ -8,8 +8,9 @@ from appliance.base import audit
 from appliance.prompts import builtin as prompts
 from appliance.base import store
 
-from . import api_common, error_text, get_db, gettext, i18n, security
-from .api_common import body
+from web import api_common, i18n, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body
 from appliance.base.errors import ConfigError
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")

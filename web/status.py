@@ -8,7 +8,8 @@ from appliance.health import store as health
 from appliance.recordings import store as recordings
 from appliance import status
 
-from . import api_common, get_db, security
+from web import api_common, security
+from web.context import get_db
 
 bp = Blueprint("status", __name__)
 api_bp = api_common.blueprint("status_api", __name__)

@@ -9,8 +9,9 @@ from appliance.base import audit
 from appliance.tables import store as datatables
 from appliance.base.errors import ConfigError
 
-from . import api_common, error_text, get_db, gettext, security
-from .i18n import _
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("tables", __name__, url_prefix="/tables")
 api_bp = api_common.blueprint("tables_api", __name__)

@@ -6,8 +6,9 @@ from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template
 from appliance.base import audit
 from appliance.users import store as users
 
-from . import api_common, error_text, get_db, gettext, security
-from .api_common import body, changed
+from web import api_common, security
+from web.context import error_text, get_db, gettext
+from web.api_common import body, changed
 from appliance.base.errors import ConfigError
 
 bp = Blueprint("users", __name__, url_prefix="/users")
