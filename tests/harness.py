@@ -80,7 +80,7 @@ def ready(appliance, *exts: str, queue: str = "support") -> None:
     """Operators *exts* ready (the ``korund operator ready`` command), and
     unpaused in Asterisk's *queue*."""
     for ext in exts:
-        korund(appliance, "agent", "ready", ext)
+        korund(appliance, "operator", "ready", ext)
     wait_for(lambda: not any(appliance.paused(ext, queue) for ext in exts), 10,
              what=f"{' and '.join(exts)} unpaused in {queue}")
 

@@ -20,7 +20,7 @@ HOLD = 6
 
 
 def agent(appliance, ext: str) -> dict:
-    rows = json.loads(korund(appliance, "agent", "list", "--json").stdout)
+    rows = json.loads(korund(appliance, "operator", "list", "--json").stdout)
     return next(r for r in rows if r["extension"] == ext)
 
 
@@ -73,7 +73,7 @@ def test_ring_all_rings_every_ready_phone(appliance, carrier):
 
 
 def test_a_paused_operator_gets_no_calls_even_after_an_apply(appliance, carrier):
-    out = korund(appliance, "agent", "pause", "1001", "lunch").stdout
+    out = korund(appliance, "operator", "pause", "1001", "lunch").stdout
     assert "1001 paused (lunch)" in out
     assert agent(appliance, "1001")["state"] == "paused"
     assert appliance.paused("1001")
@@ -81,7 +81,7 @@ def test_a_paused_operator_gets_no_calls_even_after_an_apply(appliance, carrier)
     configure(appliance, lambda db: None)
     wait_for(lambda: appliance.paused("1001"), 10, what="1001 paused again after a reload")
     assert [answered_by(carrier, f"49540000{i}") for i in range(2)] == ["1002", "1002"]
-    bad = korund(appliance, "agent", "pause", "1001", "siesta", check=False)
+    bad = korund(appliance, "operator", "pause", "1001", "siesta", check=False)
     assert bad.returncode == 2 and "no pause reason 'siesta'" in bad.stderr
 
 
@@ -105,7 +105,7 @@ def test_an_unanswered_operator_is_skipped_and_paused_no_answer(appliance, carri
 
 
 def test_logged_out_operator_logs_in_with_the_feature_code(appliance, carrier):
-    korund(appliance, "agent", "logout", "1001")
+    korund(appliance, "operator", "logout", "1001")
     assert agent(appliance, "1001")["state"] == "logged_out"
     assert answered_by(carrier, "4956000001") == "1002"
     # 1001 dials *51 from their phone (the appliance rings it and runs the code).
@@ -121,7 +121,7 @@ def test_logged_out_operator_logs_in_with_the_feature_code(appliance, carrier):
              10, what="the login confirmation played")
     wait_for(lambda: not appliance.paused("1001"), 10, what="1001 unpaused")
     wait_for(lambda: appliance.active_channels() == 0, 20, what="the feature-code call to end")
-    korund(appliance, "agent", "pause", "1002", "2")
+    korund(appliance, "operator", "pause", "1002", "2")
     assert agent(appliance, "1002")["reason"] == "training"
     assert answered_by(carrier, "4956000002") == "1001"
 
@@ -134,7 +134,7 @@ def test_overflow_after_max_wait_goes_to_the_other_group(appliance, carrier):
         operators.set_group_acd(db, "support", {"max_wait": 10, "overflow_kind": "group",
                                             "overflow_target": "sales"})
     configure(appliance, overflow)
-    korund(appliance, "agent", "logout", "1001")
+    korund(appliance, "operator", "logout", "1001")
     before = appliance.last_call_id()
     call = carrier.call(ani="4957000001", hold=30)
     assert call.answered_by_phone(timeout=45)["Phone"] == "1002"

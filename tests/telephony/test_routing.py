@@ -55,7 +55,7 @@ def test_a_known_caller_reaches_their_personal_operator(appliance, carrier):
 def test_when_the_personal_operator_is_paused_the_group_takes_the_call(appliance, carrier):
     configure(appliance, lambda db: clients.save(db, {"name": "Olga", "phones": "4967000011",
                                                       "personal_operator": "1002"}))
-    korund(appliance, "agent", "pause", "1002", "lunch")
+    korund(appliance, "operator", "pause", "1002", "lunch")
     wait_for(lambda: appliance.paused("1002"), 10, what="1002 paused")
     assert answered_by(carrier, "4967000011") == "1001"
 
@@ -102,7 +102,7 @@ def test_skill_routing_prefers_the_best_and_widens_while_the_caller_waits(applia
 def test_a_vip_caller_is_answered_before_an_earlier_normal_caller(appliance, carrier):
     configure(appliance, lambda db: routing.add_vip(db, "4967000099", 7))
     for ext in ("1001", "1002"):
-        korund(appliance, "agent", "pause", ext, "lunch")
+        korund(appliance, "operator", "pause", ext, "lunch")
     wait_for(lambda: appliance.paused("1001") and appliance.paused("1002"),
              10, what="both operators paused")
     normal = carrier.call(ani="4967000041", hold=45)
@@ -110,7 +110,7 @@ def test_a_vip_caller_is_answered_before_an_earlier_normal_caller(appliance, car
     vip = carrier.call(ani="4967000099", hold=45)
     wait_for(lambda: waiting(appliance, "support") == 2, 30, what="the VIP caller queued")
     mark = carrier.events.mark()
-    korund(appliance, "agent", "ready", "1001")
+    korund(appliance, "operator", "ready", "1001")
     answered = carrier.events.wait(mark, 30, Event="UserEvent", UserEvent="SimPhoneAnswered")
     assert answered["CallerNum"] == "4967000099"
     assert appliance.call_row("4967000099", ended=False, operator="1001")["route_source"] == "vip"

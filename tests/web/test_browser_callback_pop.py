@@ -19,7 +19,7 @@ def test_the_dialer_rings_the_operator_and_her_desktop_pops_the_order_with_the_s
     with appliance.db() as conn:   # a short ring for the client, read by the dialer every pass
         for key, value in (("dialer.client_ring", "8"), ("dialer.operator_ring", "15")):
             conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", [key, value])
-    korund(appliance, "agent", "pause", "1002", "1")   # only Anna can take the order
+    korund(appliance, "operator", "pause", "1002", "1")   # only Anna can take the order
     carrier.phone("1001", "answer", tone=700)
     anna_ctx, anna = desktop_of(chromium, site, "anna")
     try:
@@ -59,7 +59,7 @@ def test_the_dialer_rings_the_operator_and_her_desktop_pops_the_order_with_the_s
         for line in appliance.cli("core show channels concise"):   # Anna ends the talk
             if line.startswith("PJSIP/1001-"):
                 appliance.mgr.send_action({"Action": "Hangup", "Channel": line.split("!", 1)[0]})
-        korund(appliance, "agent", "ready", "1002")
+        korund(appliance, "operator", "ready", "1002")
     with appliance.db() as conn:
         notes = conn.execute("SELECT linkedid, text FROM session_notes WHERE author = 'anna'").fetchall()
         order = conn.execute("SELECT id, uniqueid FROM callbacks ORDER BY id DESC LIMIT 1").fetchone()

@@ -74,7 +74,7 @@ def test_the_group_form_sets_music_on_hold_and_a_callback_offer_after_the_longes
                for line in appliance.cli("moh show classes")), appliance.cli("moh show classes")
     # Every operator busy (paused): the caller waits in the queue, hearing music.
     for ext in ("1001", "1002"):
-        korund(appliance, "agent", "pause", ext, "1")
+        korund(appliance, "operator", "pause", ext, "1")
     try:
         # Keys pressed again and again: the first that lands in the offer's
         # prompt orders "as soon as possible", a later one confirms the number.
@@ -85,7 +85,7 @@ def test_the_group_form_sets_music_on_hold_and_a_callback_offer_after_the_longes
         with appliance.db() as conn:   # not to be dialed when the operators are ready again
             conn.execute("UPDATE callbacks SET status = 'cancelled' WHERE status = 'new'")
         for ext in ("1001", "1002"):
-            korund(appliance, "agent", "ready", ext)
+            korund(appliance, "operator", "ready", ext)
     assert (order["grp"], order["number"], order["asap"], order["status"]) == ("support", "4957771234", 1, "new")
     assert not carrier.events.find(call.mark, Event="UserEvent", UserEvent="SimPhoneAnswered")
     heard = audio.samples(call.recording())
@@ -107,13 +107,13 @@ def test_a_group_that_rings_plays_no_music(admin_page, appliance, carrier):
     expect(page.locator(".flash").first).to_contain_text("Saved")
     assert "applied" in korund(appliance, "apply").stdout
     for ext in ("1001", "1002"):
-        korund(appliance, "agent", "pause", ext, "1")
+        korund(appliance, "operator", "pause", ext, "1")
     try:
         call = carrier.call(ani="4957771235", hold=14)
         call.ended(timeout=60)
     finally:
         for ext in ("1001", "1002"):
-            korund(appliance, "agent", "ready", ext)
+            korund(appliance, "operator", "ready", ext)
     heard = audio.samples(call.recording())
     assert music_seconds(heard) < 1
     assert audio.tone_seconds(heard, 425) > 2   # the ringing tone (ru: 425 Hz)
