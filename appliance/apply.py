@@ -17,10 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance.base import ami
 from appliance import render
-from appliance.base.instance import write_atomically
-from appliance.base.instance import Instance
+from appliance.base import ami
+from appliance.base.instance import Instance, write_atomically
 from appliance.render import config as render_config
 
 GENERATION_VAR = "KORUND_CONFIG_GENERATION"

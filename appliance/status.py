@@ -4,9 +4,7 @@ from __future__ import annotations
 import re
 import shutil
 
-from appliance.base import ami
-from appliance.base import store
-from appliance.base import supervisor
+from appliance.base import ami, store, supervisor
 from appliance.base.instance import Instance
 from appliance.render import config as render_config
 

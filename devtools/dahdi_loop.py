@@ -27,13 +27,10 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from appliance.base import ami
-from appliance.lines import apply as dahdi_apply
-from appliance.lines import r2_circuits
-from appliance.lines import store as spans
 from appliance import apply as applier
+from appliance.base import ami
 from appliance.base.instance import Instance
-from appliance.lines import render as dahdi
+from appliance.lines import apply as dahdi_apply, r2_circuits, render as dahdi, store as spans
 
 KINDS = ("pri", "r2", "analog")
 CARRIER_SPAN, TRUNK_SPAN = 1, 2

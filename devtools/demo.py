@@ -2,8 +2,8 @@
 the E1, and two operators whose phones the PSTN simulator plays."""
 from __future__ import annotations
 
-from appliance.operators import store as operators
 from appliance.lines import trunks as sip_trunks
+from appliance.operators import store as operators
 
 
 def seed(db, carrier_host: str = "127.0.0.2", carrier_port: int = 5060) -> bool:
@@ -79,9 +79,9 @@ DEMO_DNIS = "200"
 def seed_ivr(db, sounds) -> bool:
     """Add the demo IVR (prompts, data table, scenario bound to 200) unless a
     scenario named 'demo' exists."""
-    from appliance.tables import store as datatables
     from appliance.prompts import store as prompt_library
     from appliance.scenarios import store as scenarios
+    from appliance.tables import store as datatables
     if db.execute("SELECT 1 FROM scenarios WHERE name = 'demo'").fetchone():
         return False
     for name, texts in DEMO_PROMPTS.items():

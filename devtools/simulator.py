@@ -21,12 +21,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.base import ami
 from appliance.apply import write_set
+from appliance.base import ami
 from appliance.base.instance import Instance
-from appliance.render.core import NOLOAD
-from appliance.render.core import NOLOAD_WITHOUT_DAHDI
-from appliance.render.core import asterisk_conf
+from appliance.render.core import NOLOAD, NOLOAD_WITHOUT_DAHDI, asterisk_conf
 
 DEFAULT_BASE = "/var/lib/korund/simulator"
 

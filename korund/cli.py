@@ -18,24 +18,16 @@ import logging
 import sys
 
 from appliance import apply as applier
-from appliance.base import ami
-from devtools import demo
-from appliance.base import instance
-from appliance.prompts import builtin as prompts
-from devtools import simulator
-from appliance.base import store
-from appliance.base import supervisor
-from appliance.prompts import moh
-from appliance.base.instance import Instance
+from appliance.base import ami, instance, store, supervisor
 from appliance.base.errors import ConfigError
+from appliance.base.instance import Instance
 from appliance.callbacks import cli as callbacks_cli
 from appliance.clients import cli as clients_cli
-from appliance.history import cli as history_cli
-from appliance.history import log_rotation
+from appliance.history import cli as history_cli, log_rotation
 from appliance.lines import cli as lines_cli
 from appliance.messages import cli as messages_cli
 from appliance.operators import cli as operators_cli
-from appliance.prompts import cli as prompts_cli
+from appliance.prompts import builtin as prompts, cli as prompts_cli, moh
 from appliance.recordings import cli as recordings_cli
 from appliance.reports import cli as reports_cli
 from appliance.routing import cli as routing_cli
@@ -43,6 +35,7 @@ from appliance.scenarios import cli as scenarios_cli
 from appliance.schedules import cli as schedules_cli
 from appliance.tables import cli as tables_cli
 from appliance.users import cli as users_cli
+from devtools import demo, simulator
 
 
 def cmd_init(args, inst: Instance) -> int:
@@ -193,8 +186,7 @@ def cmd_health(args, inst: Instance) -> int:
 def cmd_dahdi(args, inst: Instance) -> int:
     """DAHDI's files from the span settings (H1, H2); paths: $KORUND_DAHDI_ETC
     (default: the instance's etc/dahdi), $KORUND_HW_ROOT for the inventory."""
-    from appliance.lines import apply as dahdi_apply
-    from appliance.lines import render as dahdi
+    from appliance.lines import apply as dahdi_apply, render as dahdi
     db = inst.open_store()
     if args.action == "show":
         from appliance.lines import store as spans
@@ -244,8 +236,8 @@ def _dahdi_loop_demo(args, inst: Instance, db) -> int:
 
 def cmd_frontpanel(args, inst: Instance) -> int:
     """Drive the front-panel display on the configured serial port."""
-    from drivers import frontpanel
     from appliance.health import store as health
+    from drivers import frontpanel
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     db = inst.open_store()

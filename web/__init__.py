@@ -15,10 +15,33 @@ from werkzeug.exceptions import HTTPException
 
 from appliance.base import store
 from appliance.base.instance import Instance
-
-from web import (api_common, audit_log, auth, calls, changes, clients, desktop, health, i18n, inbox, lines,
-                 openapi, operators, prompts, quality, recording_policy, recordings, reports, scenarios,
-                 schedules, security, settings, status, tables, users)
+from web import (
+    api_common,
+    audit_log,
+    auth,
+    calls,
+    changes,
+    clients,
+    desktop,
+    health,
+    i18n,
+    inbox,
+    lines,
+    openapi,
+    operators,
+    prompts,
+    quality,
+    recording_policy,
+    recordings,
+    reports,
+    scenarios,
+    schedules,
+    security,
+    settings,
+    status,
+    tables,
+    users,
+)
 from web.context import get_db, gettext, pick_language
 
 MAX_UPLOAD_BYTES = 2 * 1024 * 1024

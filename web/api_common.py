@@ -14,7 +14,6 @@ from werkzeug.exceptions import HTTPException
 
 from appliance.base import audit
 from appliance.base.errors import ConfigError
-
 from web.context import error_text, get_db
 
 URL_PREFIX = "/api/v1"

@@ -4,7 +4,6 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 
 from appliance.base import audit
-
 from web import api_common, security
 from web.context import get_db
 

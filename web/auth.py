@@ -5,14 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 
 from appliance.base import audit
+from appliance.base.errors import ConfigError
+from appliance.render import config as render_config
 from appliance.users import store as users
-
 from web import api_common, i18n, security
 from web.context import error_text, get_db, gettext
 from web.operators import operator_json
 from web.users import user_json
-from appliance.base.errors import ConfigError
-from appliance.render import config as render_config
 
 bp = Blueprint("auth", __name__)
 api_bp = api_common.blueprint("auth_api", __name__)

@@ -11,15 +11,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, g, jsonify, render_template, request, url_for
 from werkzeug.routing import BuildError
 
-from appliance.history import legs as call_legs
-from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import whole_number
-from web.i18n import _
+from appliance.history import legs as call_legs
 from appliance.render import config as render_config
+from appliance.schedules import store as schedules
+from web import api_common, security
+from web.api_common import whole_number
+from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("calls", __name__)
 api_bp = api_common.blueprint("calls_api", __name__)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, g, jsonify, redirect, request, url_for
 
-from appliance.base import ami
 from appliance import apply as applier
-from appliance.base import audit
+from appliance.base import ami, audit
 from appliance.lines import apply as dahdi_apply
-
 from web import api_common, security
 from web.context import get_db, gettext
 

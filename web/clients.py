@@ -11,15 +11,13 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.clients import store as clients
-from appliance.clients import webhooks
 from appliance.base.errors import ConfigError
-
+from appliance.clients import store as clients, webhooks
 from web import api_common, security
-from web.context import error_text, get_db, gettext
 from web.api_common import body
-from web.tables import delimiter_names, encoding_name
+from web.context import error_text, get_db, gettext
 from web.i18n import _
+from web.tables import delimiter_names, encoding_name
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
 api_bp = api_common.blueprint("clients_api", __name__)

@@ -14,14 +14,10 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
 
-from appliance.operators import states as operator_states
-from appliance.base import ami
-from appliance.base import audit
-from appliance.clients import store as clients
-from appliance.clients import desktop
-from appliance.base import store
+from appliance.base import ami, audit, store
 from appliance.base.errors import ConfigError
-
+from appliance.clients import desktop, store as clients
+from appliance.operators import states as operator_states
 from web import api_common, security
 from web.context import get_db
 

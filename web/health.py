@@ -9,13 +9,22 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template,
-                   request, send_file, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from appliance.base import audit
-from appliance.health import store as health
-from appliance.health import storage
-
+from appliance.health import storage, store as health
 from web import api_common, security
 from web.context import get_db, gettext
 

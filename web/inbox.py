@@ -5,21 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
-    send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from appliance.base import audit
-from appliance.callbacks import store as callbacks
-from appliance.callbacks import service as dialer
-from appliance.messages import store as messages
-from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body, whole_number
-from web.i18n import _
+from appliance.callbacks import service as dialer, store as callbacks
+from appliance.messages import store as messages
 from appliance.render import config as render_config
+from appliance.schedules import store as schedules
+from web import api_common, security
+from web.api_common import body, whole_number
+from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("inbox", __name__)
 api_bp = api_common.blueprint("inbox_api", __name__)

@@ -9,18 +9,13 @@ from dataclasses import asdict
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance.base import ami
-from appliance.base import audit
-from appliance.lines import apply as dahdi_apply
-from appliance.lines import store as spans
-from appliance.lines import render as dahdi
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body, changed, find
+from appliance.base import ami, audit
 from appliance.base.errors import ConfigError
+from appliance.lines import apply as dahdi_apply, render as dahdi, store as spans, trunks as sip_trunks
 from appliance.render import config as render_config
-from appliance.lines import trunks as sip_trunks
+from web import api_common, security
+from web.api_common import body, changed, find
+from web.context import error_text, get_db, gettext
 
 bp = Blueprint("lines", __name__, url_prefix="/lines")
 api_bp = api_common.blueprint("lines_api", __name__)

@@ -7,20 +7,15 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance.operators import states as operator_states
-from appliance.base import ami
-from appliance.base import audit
-from appliance.base import store
-from appliance.operators import devices
-from appliance.operators import store as operator_store
-from appliance.callbacks import overflow_offer
-from appliance.routing import store as routing
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body, changed, find
+from appliance.base import ami, audit, store
 from appliance.base.errors import ConfigError
+from appliance.callbacks import overflow_offer
+from appliance.operators import devices, states as operator_states, store as operator_store
 from appliance.render import config as render_config
+from appliance.routing import store as routing
+from web import api_common, security
+from web.api_common import body, changed, find
+from web.context import error_text, get_db, gettext
 
 bp = Blueprint("operators", __name__)
 api_bp = api_common.blueprint("operators_api", __name__)

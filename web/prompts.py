@@ -3,13 +3,23 @@ a WAV/MP3/OGG file, speak a text, delete; the WAV route the players use; and
 /api/v1/prompts for the scenario editor."""
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template,
-                   request, send_file, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from appliance.base import audit
-from appliance.prompts import store as prompt_library
 from appliance.base.errors import ConfigError
-
+from appliance.prompts import store as prompt_library
 from web import api_common, security
 from web.context import error_text, get_db, gettext
 from web.i18n import _

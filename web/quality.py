@@ -9,16 +9,15 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.recordings import quality
-from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
-
+from appliance.recordings import quality
+from appliance.render import config as render_config
+from appliance.schedules import store as schedules
 from web import api_common, security
-from web.context import error_text, get_db, gettext
 from web.api_common import body
+from web.context import error_text, get_db, gettext
 from web.i18n import _
 from web.recordings import AUDIT_SCORED, viewer, visible
-from appliance.render import config as render_config
 
 bp = Blueprint("quality", __name__)
 api_bp = api_common.blueprint("quality_api", __name__)

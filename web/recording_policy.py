@@ -6,15 +6,13 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance.base import ami
+from appliance.base import ami, store
+from appliance.base.errors import ConfigError
 from appliance.clients import desktop
 from appliance.recordings import store as recordings
-from appliance.base import store
-from appliance.base.errors import ConfigError
-
 from web import api_common, security
-from web.context import error_text, get_db, gettext
 from web.api_common import body
+from web.context import error_text, get_db, gettext
 
 bp = Blueprint("recording_policy", __name__)
 api_bp = api_common.blueprint("recording_policy_api", __name__)

@@ -7,24 +7,32 @@ one that does not exist. Every playback and download is in the audit log.
 """
 from __future__ import annotations
 
-import mimetypes
 import math
+import mimetypes
 
-from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, \
-    send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from appliance.base import audit
-from appliance.recordings import quality
-from appliance.recordings import store as recordings
-from appliance.schedules import store as schedules
-from appliance.recordings import search as archive
 from appliance.base.errors import ConfigError
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body
-from web.i18n import _
+from appliance.recordings import quality, search as recording_search, store as recordings
 from appliance.render import config as render_config
+from appliance.schedules import store as schedules
+from web import api_common, security
+from web.api_common import body
+from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("recordings", __name__)
 api_bp = api_common.blueprint("recordings_api", __name__)
@@ -40,12 +48,12 @@ FILTER_NAMES = {"start": _("From"), "end": _("To"), "operator": _("Operator"), "
                 "max_duration": _("Duration to, s"), "scored": _("Score"), "hold": _("Legal hold")}
 
 
-def viewer() -> archive.Viewer:
+def viewer() -> recording_search.Viewer:
     extension = None
     if g.user.role == "operator" and g.user.operator_id is not None:
         row = get_db().execute("SELECT extension FROM operators WHERE id = ?", [g.user.operator_id]).fetchone()
         extension = row[0] if row else None
-    return archive.Viewer(g.user.role, extension)
+    return recording_search.Viewer(g.user.role, extension)
 
 
 def timezone_name() -> str:
@@ -53,7 +61,7 @@ def timezone_name() -> str:
 
 
 def visible(recording_id) -> dict:
-    rec = archive.get(get_db(), recording_id, viewer())
+    rec = recording_search.get(get_db(), recording_id, viewer())
     if rec is None:
         abort(404)
     return rec
@@ -84,7 +92,7 @@ def audio_response(rec: dict, download: bool):
     if mimetype == "audio/x-wav":
         mimetype = "audio/wav"
     return send_file(path, mimetype=mimetype, as_attachment=download, conditional=True, max_age=0,
-                     download_name=archive.download_name(rec, timezone_name()))
+                     download_name=recording_search.download_name(rec, timezone_name()))
 
 
 def _groups(db) -> list[str]:
@@ -100,10 +108,10 @@ def _operators(db) -> list[tuple[str, str]]:
 # --- panel -------------------------------------------------------------------
 
 @bp.get("/recordings")
-@security.roles(*archive.READERS)
+@security.roles(*recording_search.READERS)
 def index():
     db, who = get_db(), viewer()
-    args = {k: request.args.get(k, "") for k in archive.FILTERS}
+    args = {k: request.args.get(k, "") for k in recording_search.FILTERS}
     if who.role == "operator":
         args["operator"] = ""
     newest = request.args.get("order", "desc") != "asc"
@@ -113,12 +121,12 @@ def index():
         page = 1
     errors, rows, total = {}, [], 0
     try:
-        filters = archive.check_filters(args, timezone_name())
+        filters = recording_search.check_filters(args, timezone_name())
     except ConfigError as exc:
         errors[exc.field] = error_text(exc)
     else:
-        rows, total = archive.search(db, filters, who, (page - 1) * archive.PER_PAGE, archive.PER_PAGE, newest)
-    pages = max(math.ceil(total / archive.PER_PAGE), 1)
+        rows, total = recording_search.search(db, filters, who, (page - 1) * recording_search.PER_PAGE, recording_search.PER_PAGE, newest)
+    pages = max(math.ceil(total / recording_search.PER_PAGE), 1)
     query = {k: v for k, v in args.items() if v}
     return render_template("recordings.html", rows=rows, total=total, page=page, pages=pages, args=args,
                            errors=errors, order="desc" if newest else "asc", query=query,
@@ -127,7 +135,7 @@ def index():
 
 
 @bp.get("/recordings/<recording_id>")
-@security.roles(*archive.READERS)
+@security.roles(*recording_search.READERS)
 def show(recording_id):
     db = get_db()
     rec = visible(recording_id)
@@ -143,7 +151,7 @@ def show(recording_id):
 
 
 @bp.get("/recordings/<recording_id>/audio")
-@security.roles(*archive.READERS)
+@security.roles(*recording_search.READERS)
 def audio(recording_id):
     return audio_response(visible(recording_id), download=request.args.get("download") == "1")
 
@@ -224,32 +232,32 @@ def recording_json(rec: dict, scores: list | None = None) -> dict:
 
 
 @api_bp.get("/recordings")
-@security.roles(*archive.READERS)
+@security.roles(*recording_search.READERS)
 def api_list():
     who = viewer()
-    args = {k: request.args.get(k, "") for k in archive.FILTERS}
+    args = {k: request.args.get(k, "") for k in recording_search.FILTERS}
     if who.role == "operator" and args["operator"] and args["operator"] != who.extension:
         return jsonify([])
-    filters = archive.check_filters(args, timezone_name())
+    filters = recording_search.check_filters(args, timezone_name())
     raw_limit, raw_offset = request.args.get("limit", "100"), request.args.get("offset", "0")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise ConfigError("limit", "'limit' must be a whole number from 1 to 1000")
     if not raw_offset.isdigit():
         raise ConfigError("offset", "'offset' must be a whole number")
     limit, offset = int(raw_limit), int(raw_offset)
-    rows, _total = archive.search(get_db(), filters, who, offset, limit, request.args.get("order", "desc") != "asc")
+    rows, _total = recording_search.search(get_db(), filters, who, offset, limit, request.args.get("order", "desc") != "asc")
     return jsonify([recording_json(r) for r in rows])
 
 
 @api_bp.get("/recordings/<recording_id>")
-@security.roles(*archive.READERS)
+@security.roles(*recording_search.READERS)
 def api_get(recording_id):
     rec = visible(recording_id)
     return jsonify(recording_json(rec, quality.scores_of_recording(get_db(), rec["id"])))
 
 
 @api_bp.get("/recordings/<recording_id>/audio")
-@security.roles(*archive.READERS)
+@security.roles(*recording_search.READERS)
 def api_audio(recording_id):
     return audio_response(visible(recording_id), download=request.args.get("download") == "1")
 

@@ -6,25 +6,15 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.clients import desktop
 from appliance.base.errors import ConfigError
-from appliance.reports import chart
-from appliance.reports import engine
-from appliance.reports import export
-from appliance.reports import forms
-from appliance.reports import measures as M
-from appliance.reports import period as P
-from appliance.reports.spec import CHARTS
-from appliance.reports.spec import MAX_DIMENSIONS
-from appliance.reports.spec import Spec
-from appliance.reports.spec import check_filters
-from appliance.reports.spec import check_spec
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body
-from web.i18n import _
+from appliance.clients import desktop
 from appliance.render import config as render_config
+from appliance.reports import chart, engine, export, forms, measures as M, period as P
+from appliance.reports.spec import CHARTS, MAX_DIMENSIONS, Spec, check_filters, check_spec
+from web import api_common, security
+from web.api_common import body
+from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("reports", __name__)
 api_bp = api_common.blueprint("reports_api", __name__)

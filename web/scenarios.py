@@ -13,16 +13,13 @@ from appliance.base import audit
 from appliance.base.errors import ConfigError
 from appliance.callbacks import store as callbacks
 from appliance.prompts import builtin as prompts
-from appliance.scenarios import graph as graphs
-from appliance.scenarios import simulate
-from appliance.scenarios import store as scenarios
+from appliance.scenarios import graph as graphs, simulate, store as scenarios
 from appliance.scenarios.nodes import TYPES
 from appliance.schedules import store as schedules
 from appliance.tables import store as datatables
-
 from web import api_common, security
-from web.context import error_text, get_db, gettext
 from web.api_common import body
+from web.context import error_text, get_db, gettext
 from web.i18n import _
 
 bp = Blueprint("scenarios", __name__)

@@ -9,14 +9,13 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.schedules import store as schedules
 from appliance.base.errors import ConfigError
-from appliance.scenarios import store as scenarios
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body
 from appliance.render import config as render_config
+from appliance.scenarios import store as scenarios
+from appliance.schedules import store as schedules
+from web import api_common, security
+from web.api_common import body
+from web.context import error_text, get_db, gettext
 
 bp = Blueprint("schedules", __name__, url_prefix="/schedules")
 api_bp = api_common.blueprint("schedules_api", __name__)

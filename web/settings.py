@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance.base import audit
-from appliance.prompts import builtin as prompts
-from appliance.base import store
-
-from web import api_common, i18n, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body
+from appliance.base import audit, store
 from appliance.base.errors import ConfigError
+from appliance.prompts import builtin as prompts
+from web import api_common, i18n, security
+from web.api_common import body
+from web.context import error_text, get_db, gettext
 
 bp = Blueprint("settings", __name__, url_prefix="/settings")
 api_bp = api_common.blueprint("settings_api", __name__)

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, render_template
 
-from appliance.operators import states as operator_states
-from appliance.health import store as health
-from appliance.recordings import store as recordings
 from appliance import status
-
+from appliance.health import store as health
+from appliance.operators import states as operator_states
+from appliance.recordings import store as recordings
 from web import api_common, security
 from web.context import get_db
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.tables import store as datatables
 from appliance.base.errors import ConfigError
-
+from appliance.tables import store as datatables
 from web import api_common, security
 from web.context import error_text, get_db, gettext
 from web.i18n import _

@@ -4,12 +4,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
-from appliance.users import store as users
-
-from web import api_common, security
-from web.context import error_text, get_db, gettext
-from web.api_common import body, changed
 from appliance.base.errors import ConfigError
+from appliance.users import store as users
+from web import api_common, security
+from web.api_common import body, changed
+from web.context import error_text, get_db, gettext
 
 bp = Blueprint("users", __name__, url_prefix="/users")
 api_bp = api_common.blueprint("users_api", __name__)

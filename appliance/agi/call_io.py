@@ -9,11 +9,11 @@ from pathlib import Path
 
 from asterisk.agi import AGIException
 
+from appliance.base import dialplan_names as dn
 from appliance.callbacks import store as callbacks
 from appliance.messages import store as messages
-from appliance.base import dialplan_names as dn
-from appliance.tables import store as datatables
 from appliance.prompts import builtin as prompts
+from appliance.tables import store as datatables
 
 KEYS = "0123456789*#"
 

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import logging
 
-from appliance.operators import states as operator_states
-from appliance.base import ami
-from appliance.operators import devices
-from appliance.base import dialplan_names as dn
-from appliance.base.errors import ConfigError
-from appliance.scenarios import engine
-from appliance.scenarios import store as scenarios
 from appliance.agi.call_io import AgiCallIO
-from appliance.agi.registry import CallContext
-from appliance.agi.registry import script
+from appliance.agi.registry import CallContext, script
+from appliance.base import ami, dialplan_names as dn
+from appliance.base.errors import ConfigError
+from appliance.operators import devices, states as operator_states
+from appliance.scenarios import engine, store as scenarios
 
 log = logging.getLogger("korund.agi")
 

@@ -10,14 +10,12 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 
+from appliance.agi.call_io import AgiCallIO
+from appliance.agi.registry import CallContext, script
 from appliance.base import dialplan_names as dn
 from appliance.prompts import builtin as prompts
 from appliance.routing import store as routing
-from appliance.scenarios import engine
-from appliance.scenarios import store as scenarios
-from appliance.agi.call_io import AgiCallIO
-from appliance.agi.registry import CallContext
-from appliance.agi.registry import script
+from appliance.scenarios import engine, store as scenarios
 
 log = logging.getLogger("korund.agi")
 

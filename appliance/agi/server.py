@@ -16,12 +16,10 @@ import socketserver
 
 from asterisk.agi import AGI, AGIException
 
+from appliance.agi import feature_codes, inbound
+from appliance.agi.registry import SCRIPTS, CallContext
 from appliance.base import store
 from appliance.base.instance import Instance
-from appliance.agi import feature_codes
-from appliance.agi import inbound
-from appliance.agi.registry import SCRIPTS
-from appliance.agi.registry import CallContext
 
 log = logging.getLogger("korund.agi")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import time
 
 from asterisk.manager import Manager, ManagerException, ManagerSocketException
-from appliance.base import store
-from appliance.base import supervisor
+
+from appliance.base import store, supervisor
 
 
 class AmiError(RuntimeError):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 import xmlrpc.client
 from http.client import HTTPConnection
-import socket
 
 from appliance.base import store
 from appliance.base.instance import Instance

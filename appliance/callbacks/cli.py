@@ -7,8 +7,7 @@ import json
 import sys
 
 from appliance.base import audit
-from appliance.callbacks import service as dialer
-from appliance.callbacks import store as callbacks
+from appliance.callbacks import service as dialer, store as callbacks
 
 
 def add_parser(sub) -> None:

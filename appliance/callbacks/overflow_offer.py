@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.prompts import store as prompt_library
 from appliance.base.errors import ConfigError
+from appliance.prompts import store as prompt_library
 from appliance.scenarios import store as scenarios
 
 CHOICE = "callback"   # the group form's overflow value ("callback:")

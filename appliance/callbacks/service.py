@@ -53,9 +53,7 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 
-from appliance.base import ami
-from appliance.base import store
-from appliance.base import dialplan_names as dn
+from appliance.base import ami, dialplan_names as dn, store
 from appliance.base.errors import ConfigError
 from appliance.operators import states as operator_states
 

@@ -15,17 +15,13 @@ import re
 import time
 from datetime import datetime, timezone
 
+from appliance.base import clock, dialplan_names as dn
+from appliance.base.errors import EXTENSION, GROUP_NAME, ConfigError
 from appliance.callbacks import store as callbacks
 from appliance.clients import store as clients
 from appliance.history.legs import readable_path
+from appliance.history.store import iso, only
 from appliance.operators import devices
-from appliance.base import dialplan_names as dn
-from appliance.history.store import iso
-from appliance.history.store import only
-from appliance.base.errors import EXTENSION
-from appliance.base.errors import GROUP_NAME
-from appliance.base.errors import ConfigError
-from appliance.base import clock
 
 MAX_NOTE = 10000
 TRANSFER_KINDS = ("blind", "attended")

@@ -32,10 +32,10 @@ import string
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import quote, urlsplit
 
+from appliance.base import clock
+from appliance.base.errors import ConfigError
 from appliance.tables import store as datatables
 from appliance.tables.store import Preview
-from appliance.base.errors import ConfigError
-from appliance.base import clock
 
 KINDS = ("text", "number", "date", "choice")
 BUILTIN = ("id", "name", "phones", "company", "email", "personal_operator", "vip")

@@ -36,12 +36,10 @@ import urllib.request
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-from appliance.base import dialplan_names as dn
-from appliance.base import store
+from appliance.base import clock, dialplan_names as dn, store
 from appliance.base.errors import ConfigError
 from appliance.clients import store as clients
 from appliance.operators import devices
-from appliance.base import clock
 
 log = logging.getLogger("korund.webhooks")
 EVENTS = ("call.offered", "call.ended")

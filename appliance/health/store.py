@@ -21,11 +21,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from html import escape
 
-from drivers import sensor_models, sensors
-
-from appliance.base import store
+from appliance.base import clock, store
 from appliance.base.errors import ConfigError
-from appliance.base import clock
+from drivers import sensor_models, sensors
 
 log = logging.getLogger(__name__)
 

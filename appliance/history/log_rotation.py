@@ -48,9 +48,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from appliance.base import store
+from appliance.base import ami, store
 from appliance.base.errors import ConfigError
-from appliance.base import ami
 
 log = logging.getLogger("korund.logs")
 

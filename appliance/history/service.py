@@ -14,16 +14,12 @@ import logging
 import threading
 import time
 
-from appliance.operators import queue_events
-from appliance.operators import states as operator_states
-from appliance.base import ami
-from appliance.clients import desktop
-from appliance.operators import member_states
-from appliance.lines import r2_circuits
-from appliance.base import store
-from appliance.clients import webhooks
-from appliance.history.store import CallHistory
+from appliance.base import ami, store
 from appliance.base.instance import Instance
+from appliance.clients import desktop, webhooks
+from appliance.history.store import CallHistory
+from appliance.lines import r2_circuits
+from appliance.operators import member_states, queue_events, states as operator_states
 
 log = logging.getLogger("korund.events")
 

@@ -22,11 +22,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from appliance.history import legs
+from appliance.base import dialplan_names as dn, store
+from appliance.history import legs, log_rotation
 from appliance.operators import devices
-from appliance.base import dialplan_names as dn
-from appliance.history import log_rotation
-from appliance.base import store
 
 log = logging.getLogger("korund.events")
 

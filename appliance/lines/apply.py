@@ -13,21 +13,16 @@ VM with DAHDI modules).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-import hashlib
-
-from appliance.base import ami
-from appliance.lines import store as spans
-from appliance.base import store
-from appliance.base.instance import write_atomically
-from appliance.base.instance import Instance
-from appliance.lines import render as dahdi
-
+from appliance.base import ami, store
+from appliance.base.instance import Instance, write_atomically
+from appliance.lines import render as dahdi, store as spans
 
 
 def dahdi_cfg() -> str:

@@ -22,9 +22,7 @@ from pathlib import Path
 
 from appliance.base import dialplan_names as dn
 from appliance.lines import store as span_settings
-from appliance.lines.store import HardwareSpan
-from appliance.lines.store import Span
-from appliance.lines.store import expand_channels
+from appliance.lines.store import HardwareSpan, Span, expand_channels
 
 POLICY_FILE = Path(os.environ.get("KORUND_DAHDI_POLICY",
                                   Path(__file__).resolve().parents[2] / "dahdi-conf" / "policy.toml"))

@@ -13,9 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from appliance.base.errors import DISPLAY_NAME
-from appliance.base.errors import ConfigError
-from appliance.base.errors import check_match
+from appliance.base.errors import DISPLAY_NAME, ConfigError, check_match
 
 LINE_TYPES = ("e1", "t1", "analog")
 FRAMINGS = ("ccs", "cas", "d4", "esf")

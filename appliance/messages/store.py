@@ -14,8 +14,8 @@ import re
 import struct
 from pathlib import Path
 
-from appliance.base.errors import ConfigError
 from appliance.base import clock
+from appliance.base.errors import ConfigError
 
 FOLDER = "messages"
 RATE = 8000                 # Asterisk's "wav": 16-bit mono at 8 kHz, 44-byte header

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 
 from appliance.base.errors import ConfigError
-from appliance.lines import store as spans
-from appliance.lines import render as dahdi
+from appliance.lines import render as dahdi, store as spans
 
 DEVICE = re.compile(r"^DAHDI/([1-9][0-9]{0,2})$")
 _DAHDI_CHANNEL = re.compile(r"^DAHDI/([1-9][0-9]{0,2})-[0-9]+$")

@@ -34,8 +34,7 @@ import re
 import time
 from pathlib import Path
 
-from appliance.base import ami
-from appliance.base import dialplan_names as dn
+from appliance.base import ami, dialplan_names as dn
 
 log = logging.getLogger(__name__)
 

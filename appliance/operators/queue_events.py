@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import logging
 
-from appliance.operators import states as operator_states
-from appliance.operators import devices
 from appliance.base import dialplan_names as dn
 from appliance.history.store import endpoint_of
+from appliance.operators import devices, states as operator_states
 
 log = logging.getLogger("korund.operators")
 

@@ -20,8 +20,8 @@ across the group's queues.
 """
 from __future__ import annotations
 
-from appliance.routing import store as routing
 from appliance.operators.devices import interface
+from appliance.routing import store as routing
 
 # How often a waiting caller hears their position / estimated wait.
 ANNOUNCE_EVERY_SECONDS = 30

@@ -9,8 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from appliance.base import instance
-from appliance.base.errors import (DISPLAY_NAME, EXTENSION, GROUP_NAME, ConfigError,
-                                     check_match)
+from appliance.base.errors import DISPLAY_NAME, EXTENSION, GROUP_NAME, ConfigError, check_match
 from appliance.operators import devices
 
 STRATEGIES = ("ringall", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")

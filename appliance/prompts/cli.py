@@ -5,8 +5,7 @@ import sys
 
 from appliance.base import audit
 from appliance.base.errors import ConfigError
-from appliance.prompts import builtin as prompts
-from appliance.prompts import store as prompt_library
+from appliance.prompts import builtin as prompts, store as prompt_library
 
 
 def add_parser(sub) -> None:

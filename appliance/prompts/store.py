@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from appliance.prompts import builtin as prompts
-from appliance.base.errors import ConfigError
-from appliance.scenarios.nodes import TYPES
 from appliance.base import clock
+from appliance.base.errors import ConfigError
+from appliance.prompts import builtin as prompts
+from appliance.scenarios.nodes import TYPES
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,47}$")
 LANGUAGES = prompts.LANGUAGES

@@ -16,10 +16,8 @@ import json
 import logging
 import sys
 
-from appliance.base import ami
-from appliance.recordings import store as recordings
-from appliance.base import store
-from appliance.recordings import service as archive_service
+from appliance.base import ami, store
+from appliance.recordings import service as archive_service, store as recordings
 
 APPLY_HINT = "run 'korund apply' (or Apply in the panel) so Asterisk records by the new policy"
 

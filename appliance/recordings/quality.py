@@ -20,8 +20,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 
-from appliance.base.errors import ConfigError
 from appliance.base import clock
+from appliance.base.errors import ConfigError
 
 MAX_CRITERIA = 30
 MAX_NAME = 80

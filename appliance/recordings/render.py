@@ -11,8 +11,8 @@ draws ``RAND(1,100)`` per call; 'demand' and 'none' record nothing here
 from __future__ import annotations
 
 from appliance.base import dialplan_names as dn
-from appliance.recordings import store as recordings
 from appliance.base.instance import Instance
+from appliance.recordings import store as recordings
 
 DEFAULT = {"scope": "default", "target": "", "mode": "all", "sample_percent": 100,
            "two_channel": False}

@@ -20,14 +20,12 @@ import threading
 import time
 from pathlib import Path
 
-from appliance.base import ami
-from appliance.operators import devices
-from appliance.recordings import store as recordings
-from appliance.base import store
-from appliance.base import dialplan_names as dn
-from appliance.history.store import endpoint_of
+from appliance.base import ami, dialplan_names as dn, store
 from appliance.base.instance import Instance
 from appliance.history import log_rotation
+from appliance.history.store import endpoint_of
+from appliance.operators import devices
+from appliance.recordings import store as recordings
 
 log = logging.getLogger("korund.archive")
 

@@ -33,13 +33,10 @@ from array import array
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from appliance.base import audit
-from appliance.base import dialplan_names as dn
-from appliance.base import store
-from appliance.base.errors import GROUP_NAME
-from appliance.base.errors import ConfigError
-from appliance.clients import desktop
+from appliance.base import audit, dialplan_names as dn, store
+from appliance.base.errors import GROUP_NAME, ConfigError
 from appliance.base.instance import ASTERISK_USER
+from appliance.clients import desktop
 
 SCOPES = ("number", "group", "callbacks", "default")
 MODES = ("all", "none", "sampled", "demand")

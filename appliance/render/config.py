@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from appliance.base import store
-from appliance.lines import store as spans
-from appliance.lines import trunks as sip_trunks
+from appliance.lines import store as spans, trunks as sip_trunks
 from appliance.lines.trunks import Trunk
 from appliance.operators import store as operators_store
 from appliance.operators.store import Group, Operator

@@ -2,9 +2,8 @@
 files every instance needs."""
 from __future__ import annotations
 
+from appliance.base.instance import ASTERISK_USER, Instance
 from appliance.prompts import moh
-from appliance.base.instance import ASTERISK_USER
-from appliance.base.instance import Instance
 from appliance.render.config import Config
 
 MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 from appliance.base import dialplan_names as dn
-from appliance.routing import store as routing
-from appliance.operators.devices import DEVICE
-from appliance.operators.devices import interface
+from appliance.operators.devices import DEVICE, interface
 from appliance.render.config import Config
+from appliance.routing import store as routing
 
 # Caller names keep letters, digits, spaces and a few harmless marks.
 NAME_ALLOWED = r"a-zA-Z0-9 ._-"

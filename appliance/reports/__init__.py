@@ -8,16 +8,10 @@
 - forms.py: the ready forms and the administrator's custom ones;
 - chart.py, export.py: the SVG chart, CSV and XLSX.
 """
-from appliance.reports.engine import Result
-from appliance.reports.engine import run
-from appliance.reports.engine import today
-from appliance.reports.forms import READY
-from appliance.reports.forms import custom_forms
-from appliance.reports.forms import get
-from appliance.reports.period import Period
-from appliance.reports.period import resolve
-from appliance.reports.spec import Spec
-from appliance.reports.spec import check_spec
+from appliance.reports.engine import Result, run, today
+from appliance.reports.forms import READY, custom_forms, get
+from appliance.reports.period import Period, resolve
+from appliance.reports.spec import Spec, check_spec
 
 __all__ = ["READY", "Period", "Result", "Spec", "check_spec", "custom_forms", "get", "resolve", "run",
            "today"]

@@ -9,14 +9,8 @@ import json
 import sys
 
 from appliance.base.errors import ConfigError
-from appliance.reports import engine
-from appliance.reports import export
-from appliance.reports import forms
-from appliance.reports import rollup
-from appliance.reports import measures as M
-from appliance.reports import period as P
-from appliance.reports.spec import check_filters
-from appliance.reports.spec import check_spec
+from appliance.reports import engine, export, forms, measures as M, period as P, rollup
+from appliance.reports.spec import check_filters, check_spec
 
 
 def add_parser(sub) -> None:

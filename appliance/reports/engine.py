@@ -10,9 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from appliance.recordings import quality
-from appliance.reports import measures as M
-from appliance.reports import period as P
-from appliance.reports import rollup
+from appliance.reports import measures as M, period as P, rollup
 from appliance.reports.spec import Spec
 
 log = logging.getLogger("korund.reports")

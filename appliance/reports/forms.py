@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 
+from appliance.base import clock
 from appliance.base.errors import ConfigError
 from appliance.reports.measures import _
-from appliance.reports.spec import Spec
-from appliance.reports.spec import check_spec
-from appliance.base import clock
+from appliance.reports.spec import Spec, check_spec
 
 CALL_DAY = ("calls", "answered", "abandoned", "answered_share", "service_level", "asa", "aht")
 ABANDON = ("answered", "abandoned", "abandoned_share", "abandoned_0_10", "abandoned_10_30",

@@ -29,10 +29,8 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from appliance.base import store
-from appliance.reports import measures
-from appliance.reports import period
-from appliance.base import clock
+from appliance.base import clock, store
+from appliance.reports import measures, period
 
 CALLS_WATERMARK = "reports.calls_watermark"
 STATES_WATERMARK = "reports.states_watermark"

@@ -37,11 +37,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from appliance.base import dialplan_names as dn
-from appliance.operators.states import AVAILABLE
+from appliance.base import dialplan_names as dn, store
 from appliance.base.errors import ConfigError
-from appliance.base import store
 from appliance.clients.store import normalise
+from appliance.operators.states import AVAILABLE
 
 SKILL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,23}$")
 MIN_LEVEL, MAX_LEVEL = 1, 10

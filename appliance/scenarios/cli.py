@@ -7,8 +7,7 @@ import sys
 
 from appliance.base.errors import ConfigError
 from appliance.prompts import builtin as prompts
-from appliance.scenarios import simulate
-from appliance.scenarios import store as scenarios
+from appliance.scenarios import simulate, store as scenarios
 from appliance.schedules import store as schedules
 from appliance.tables import store as datatables
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from appliance.callbacks import store as callbacks
-from appliance.scenarios.engine import ScenarioError
-from appliance.scenarios.engine import Session
-from appliance.scenarios.engine import run
+from appliance.scenarios.engine import ScenarioError, Session, run
 
 
 class SimulatedCall:

@@ -7,14 +7,10 @@ import json
 import re
 from datetime import datetime, timezone
 
-from appliance.base.errors import ConfigError
-from appliance.base.errors import DISPLAY_NAME
-from appliance.base.errors import GROUP_NAME
-from appliance.base.errors import check_match
-from appliance.schedules import store as schedules
-from appliance.scenarios.graph import Problem
-from appliance.scenarios.graph import check
 from appliance.base import clock
+from appliance.base.errors import DISPLAY_NAME, GROUP_NAME, ConfigError, check_match
+from appliance.scenarios.graph import Problem, check
+from appliance.schedules import store as schedules
 
 DNIS_PATTERN = re.compile(r"^[0-9+*#]{1,20}$|^\*$")
 

@@ -20,10 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from appliance.base.errors import DISPLAY_NAME
-from appliance.base.errors import GROUP_NAME
-from appliance.base.errors import ConfigError
-from appliance.base.errors import check_match
+from appliance.base.errors import DISPLAY_NAME, GROUP_NAME, ConfigError, check_match
 
 DEFAULT_TIMEZONE = "Europe/Moscow"
 TIMEZONE_SETTING = "timezone"

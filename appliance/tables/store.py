@@ -24,10 +24,8 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from appliance.base.errors import ConfigError
-from appliance.base.errors import GROUP_NAME
-from appliance.base.errors import check_match
 from appliance.base import clock
+from appliance.base.errors import GROUP_NAME, ConfigError, check_match
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_ROWS = 200_000

@@ -7,9 +7,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-
-from appliance.base.errors import ConfigError
 from appliance.base import clock
+from appliance.base.errors import ConfigError
 from appliance.users import passwords
 
 ROLES = ("admin", "supervisor", "operator", "technician")

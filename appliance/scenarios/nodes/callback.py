@@ -6,10 +6,7 @@ same way. The order is stored for the group; 'fail' after the retries."""
 import re
 
 from appliance.callbacks import store as callbacks
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import int_in
-from appliance.scenarios.nodes.base import prompts_of
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, int_in, prompts_of, register
 
 GROUP = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ASAP_KEY = "1"

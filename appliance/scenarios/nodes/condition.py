@@ -7,10 +7,7 @@ validator cannot see the store, so publishing checks that it exists
 the default group like any scenario error."""
 import re
 
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import need
-from appliance.scenarios.nodes.base import register
-from appliance.scenarios.nodes.base import ScenarioError
+from appliance.scenarios.nodes.base import NodeType, ScenarioError, need, register
 from appliance.schedules import store as schedules
 
 TESTS = ("time", "weekday", "schedule", "holiday", "caller_prefix", "caller_in", "equals")

@@ -1,8 +1,7 @@
 """Go on in another scenario's published version (shared sub-menus)."""
 import re
 
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, register
 
 
 def validate(node):

@@ -1,7 +1,5 @@
 """End the call (after an optional goodbye prompt)."""
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import prompts_of
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, prompts_of, register
 
 
 def run(node, io, session):

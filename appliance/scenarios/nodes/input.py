@@ -2,12 +2,7 @@
 and a pattern; 'fail' after the retries."""
 import re
 
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import int_in
-from appliance.scenarios.nodes.base import keys_not_heard
-from appliance.scenarios.nodes.base import need
-from appliance.scenarios.nodes.base import prompts_of
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, int_in, keys_not_heard, need, prompts_of, register
 
 VARIABLE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 

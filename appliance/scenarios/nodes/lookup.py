@@ -1,8 +1,6 @@
 """Look a record up in a data table (F4) by a session variable or the
 caller's number; its fields become session variables ``<prefix>_<column>``."""
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import need
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, need, register
 from appliance.scenarios.nodes.input import VARIABLE
 
 

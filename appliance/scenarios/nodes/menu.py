@@ -1,10 +1,6 @@
 """A DTMF menu: each key leads to a node; no input and wrong keys get their
 own prompts and a number of retries, then the 'fail' output."""
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import int_in
-from appliance.scenarios.nodes.base import keys_not_heard
-from appliance.scenarios.nodes.base import prompts_of
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, int_in, keys_not_heard, prompts_of, register
 
 KEYS = set("0123456789*#")
 

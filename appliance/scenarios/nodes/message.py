@@ -3,10 +3,7 @@ the recording is stored for a group and shown in the panel. Silence or a
 hang-up before anything was said takes the 'empty' output."""
 import re
 
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import int_in
-from appliance.scenarios.nodes.base import prompts_of
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, int_in, prompts_of, register
 
 GROUP = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 

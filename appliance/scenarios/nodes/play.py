@@ -1,7 +1,5 @@
 """Play one or more prompts; interruptible by a key if asked."""
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import prompts_of
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, prompts_of, register
 
 
 def validate(node):

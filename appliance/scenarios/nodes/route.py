@@ -2,9 +2,7 @@
 or an external number. The walk ends here; the session travels with the call."""
 import re
 
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import int_in
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, int_in, register
 
 TARGETS = ("group", "operator", "number")
 

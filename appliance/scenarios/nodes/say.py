@@ -1,8 +1,6 @@
 """Read a value back: digits, a number, money or a date (Asterisk's Say*
 in the call's language, so Russian grammar comes from Asterisk's ru sounds)."""
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import need
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, need, register
 
 KINDS = ("digits", "number", "money", "date")
 

@@ -1,7 +1,5 @@
 """Set a session variable (``{other}`` expands to another variable)."""
-from appliance.scenarios.nodes.base import NodeType
-from appliance.scenarios.nodes.base import need
-from appliance.scenarios.nodes.base import register
+from appliance.scenarios.nodes.base import NodeType, need, register
 from appliance.scenarios.nodes.input import VARIABLE
 
 
