@@ -47,7 +47,7 @@ stop:
 
 ## test: unit and telephony tests (real Asterisk from the root filesystem)
 test: host-deps rootfs $(VENV)/.installed
-	$(PY) -m pytest -v -ra tests
+	$(PY) -m pytest -v -ra --durations=30 tests
 
 web: host-deps rootfs $(VENV)/.installed
 	$(PY) -m pytest -v tests/web
