@@ -90,7 +90,7 @@ def review(token):
         flash(error_text(exc), "error")
         return redirect(url_for("tables.index"))
     return render_template("tables_preview.html", name=s.name, mode=s.mode, filename=s.filename,
-                           preview=s.preview, token=token, current=s.existing, **preview_helpers())
+                           preview=s.preview, token=token, current=datatables.table(db, s.name), **preview_helpers())
 
 
 def page_args() -> tuple[str, int]:

@@ -11,31 +11,27 @@ A client is a dict: id, name, phones (list), company, email,
 personal_operator (extension or None), vip (bool), fields (dict),
 created_at, updated_at, created_by, updated_by.
 
-CSV import works like the data tables' (``appliance.tables.store``: the same
-encoding and delimiter detection, preview with a line-by-line report, all or
-nothing). Columns: ``name`` and ``phones`` are required; ``id`` (update
+CSV import is ``appliance.base.upload``'s, as for the data tables (the same
+encoding and delimiter detection, preview with a line-by-line report, the
+two-step import, all or nothing); the columns are the client's. Columns: ``name`` and ``phones`` are required; ``id`` (update
 that client), ``company``, ``email``, ``personal_operator``, ``vip`` and the
 custom fields' names are optional. ``export_csv`` writes every column, so an
 exported file imports back unchanged.
 """
 from __future__ import annotations
 
-import base64
 import csv
-import hashlib
 import io
 import json
 import re
-import secrets
 import sqlite3
 import string
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from urllib.parse import quote, urlsplit
 
-from appliance.base import clock
+from appliance.base import clock, upload
 from appliance.base.errors import ConfigError
-from appliance.tables import store as datatables
-from appliance.tables.store import Preview
+from appliance.base.upload import CONTROL, Preview
 
 KINDS = ("text", "number", "date", "choice")
 BUILTIN = ("id", "name", "phones", "company", "email", "personal_operator", "vip")
@@ -44,11 +40,10 @@ PHONE_CHARS = re.compile(r"^\+?[0-9 ()\-.]+$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 NUMBER = re.compile(r"^-?[0-9]+([.,][0-9]+)?$")
 MAX_NAME = 200
-MAX_TEXT = datatables.MAX_FIELD
+MAX_TEXT = upload.MAX_FIELD
 MAX_PHONES = 10
 MAX_FIELDS = 40
 MAX_CHOICES = 50
-UPLOAD_TTL = timedelta(hours=1)
 TRUE = ("1", "yes", "y", "true", "да", "д", "+", "vip")
 FALSE = ("", "0", "no", "n", "false", "нет", "н", "-")
 POP_PLACEHOLDERS = ("ani", "dnis", "uniqueid", "linkedid", "group", "operator", "client_id")
@@ -112,7 +107,7 @@ def _check_field_def(d: dict) -> dict:
         raise ConfigError("name", "'{value}' is not a valid field name (a-z, 0-9 and _, not a built-in column)",
                           value=name[:40])
     title = str(d.get("title") or "").strip() or name
-    if len(title) > 64 or datatables.CONTROL.search(title):
+    if len(title) > 64 or CONTROL.search(title):
         raise ConfigError("title", "the title is longer than 64 characters or has control characters")
     kind = str(d.get("kind") or "text")
     if kind not in KINDS:
@@ -175,7 +170,7 @@ def check_value(f: dict, value) -> str:
         if f["required"]:
             raise ConfigError(name, "'{title}' is required", title=f["title"])
         return ""
-    if len(text) > MAX_TEXT or datatables.CONTROL.search(text) or "\n" in text or "\r" in text:
+    if len(text) > MAX_TEXT or upload.has_control(text):
         raise ConfigError(name, "'{title}' is too long or has control characters", title=f["title"])
     if f["kind"] == "number":
         if not NUMBER.match(text):
@@ -247,7 +242,7 @@ def validate(db, data: dict, fields: list[dict] | None = None, current: dict | N
     name = str(d.get("name") or "").strip()
     if not name:
         raise ConfigError("name", "the client's name is empty")
-    if len(name) > MAX_NAME or datatables.CONTROL.search(name) or "\n" in name:
+    if len(name) > MAX_NAME or CONTROL.search(name) or "\n" in name:
         raise ConfigError("name", "the name is longer than {max} characters or has control characters", max=MAX_NAME)
     phones: list[str] = []
     for p in split_phones(d.get("phones")):
@@ -258,7 +253,7 @@ def validate(db, data: dict, fields: list[dict] | None = None, current: dict | N
     if len(phones) > MAX_PHONES:
         raise ConfigError("phones", "at most {max} numbers", max=MAX_PHONES)
     company = str(d.get("company") or "").strip()
-    if len(company) > MAX_NAME or datatables.CONTROL.search(company) or "\n" in company:
+    if len(company) > MAX_NAME or CONTROL.search(company) or "\n" in company:
         raise ConfigError("company", "the company is longer than {max} characters or has control characters",
                           max=MAX_NAME)
     email = str(d.get("email") or "").strip()
@@ -397,14 +392,11 @@ def _columns(fields: list[dict]) -> list[str]:
 def preview(db, raw: bytes) -> Preview:
     """Parse *raw* as an import of clients, writing nothing: each row becomes
     the client it would save (with ``id`` when it updates one)."""
-    p = Preview("", [], [], sha256=hashlib.sha256(raw).hexdigest(), size=len(raw))
+    p, reader = upload.open_csv(raw)
     p.key_column = "phones"
-    opened = datatables.open_csv(raw, p)
-    if opened is None:
+    if reader is None:
         return p
-    reader, header = opened
     fields = custom_fields(db)
-    p.columns = [h.strip() for h in header]
     allowed = _columns(fields)
     unknown = [c for c in p.columns if c not in allowed]
     if unknown:
@@ -420,7 +412,7 @@ def preview(db, raw: bytes) -> Preview:
     seen: dict[str, int] = {}
     ids_in_file: set[int] = set()
     parsed: list[tuple[int, dict]] = []
-    for line, record in datatables.records(reader, p):
+    for line, record in upload.records(reader, p):
         data = {k: record[k] for k in ("name", "phones", "company", "email", "personal_operator", "vip")
                 if k in record}
         data["fields"] = {f["name"]: record[f["name"]] for f in fields if f["name"] in record}
@@ -450,8 +442,8 @@ def preview(db, raw: bytes) -> Preview:
             seen[n] = line
         client["id"] = current["id"] if current else None
         parsed.append((line, client))
-        if len(parsed) > datatables.MAX_ROWS:
-            p.add(None, ConfigError("file", "more than {max} rows", max=datatables.MAX_ROWS))
+        if len(parsed) > upload.MAX_ROWS:
+            p.add(None, ConfigError("file", "more than {max} rows", max=upload.MAX_ROWS))
             break
     for line, client in parsed:
         for n in client["phones"]:
@@ -480,61 +472,33 @@ def _write(db, p: Preview, by: str | None) -> tuple[int, int]:
     return added, updated
 
 
-def _refuse(p: Preview) -> None:
-    raise ConfigError("file", "the file was not imported: {errors}", errors="; ".join(p.errors[:10]))
+IMPORT = upload.Importer("client_uploads", preview, _write)
 
 
 def import_csv(db, raw: bytes, by: str | None = None) -> Preview:
     """Import every row of the file, or nothing."""
-    with db.atomic():
-        p = preview(db, raw)
-        if not p.ok:
-            _refuse(p)
-        _write(db, p, by)
-    return p
+    return IMPORT.run(db, raw, by)[0]
 
 
 def stage(db, raw: bytes, username: str, filename: str = "") -> tuple[str | None, Preview]:
     """Preview an upload; keep it under a token only if it can be imported."""
-    p = preview(db, raw)
-    if not p.ok:
-        return None, p
-    token = secrets.token_urlsafe(18)
-    with db.atomic():
-        db.execute("DELETE FROM client_uploads WHERE created_at < ?",
-                   [(datetime.now(timezone.utc) - UPLOAD_TTL).isoformat(timespec="seconds")])
-        db.execute("INSERT INTO client_uploads (token, username, filename, raw, sha256, created_at) "
-                   "VALUES (?, ?, ?, ?, ?, ?)", [token, username, (filename or "")[:200],
-                                                 base64.b64encode(raw).decode("ascii"), p.sha256, clock.stamp()])
-    return token, p
+    return IMPORT.stage(db, raw, username, filename)
 
 
 def staged(db, token: str, username: str) -> tuple[str, Preview]:
     """(file name, preview parsed again) of the upload kept under *token*."""
-    cutoff = (datetime.now(timezone.utc) - UPLOAD_TTL).isoformat(timespec="seconds")
-    row = db.execute("SELECT filename, raw, sha256 FROM client_uploads WHERE token = ? AND username = ? "
-                     "AND created_at >= ?", [token, username, cutoff]).fetchone()
-    if not row:
-        raise ConfigError("file", "the upload has expired or was already imported; upload the file again")
-    p = preview(db, base64.b64decode(row[1]))
-    if p.sha256 != row[2]:
-        raise ConfigError("file", "the upload has expired or was already imported; upload the file again")
-    return row[0] or "", p
+    s = IMPORT.staged(db, token, username)
+    return s.filename, s.preview
 
 
 def confirm(db, token: str, username: str) -> tuple[str, Preview, int, int]:
     """Import exactly the previewed bytes; all or nothing. (file, preview, added, updated)"""
-    with db.atomic():
-        filename, p = staged(db, token, username)
-        if not p.ok:
-            _refuse(p)
-        added, updated = _write(db, p, username)
-        db.execute("DELETE FROM client_uploads WHERE token = ?", [token])
-    return filename, p, added, updated
+    s = IMPORT.confirm(db, token, username)
+    return (s.filename, s.preview, *s.result)
 
 
 def discard(db, token: str, username: str) -> None:
-    db.execute("DELETE FROM client_uploads WHERE token = ? AND username = ?", [token, username])
+    IMPORT.discard(db, token, username)
 
 
 def export_csv(db) -> bytes:

@@ -1,7 +1,8 @@
 import pytest
 
-from appliance.tables import store as datatables
+from appliance.base import upload
 from appliance.base.errors import ConfigError
+from appliance.tables import store as datatables
 
 CSV = "account;name;balance\n1001;Иван Петров;4200\n1002;Анна Смирнова;15\n"
 
@@ -74,7 +75,7 @@ def test_preview_detects_encoding_delimiter_and_key_without_writing(db):
 
 
 def test_the_report_lists_each_bad_line_with_its_reason():
-    raw = ('id;name\n1;A\n1;B\n2\n;C\n3;' + "x" * (datatables.MAX_FIELD + 1) + '\n4;bell\x07\n5;"ok; quoted"\n').encode()
+    raw = ('id;name\n1;A\n1;B\n2\n;C\n3;' + "x" * (upload.MAX_FIELD + 1) + '\n4;bell\x07\n5;"ok; quoted"\n').encode()
     p = datatables.preview(raw, "id")
     assert [(x.line, x.error.message) for x in p.problems] == [
         (3, "the key '{key}' is repeated"),
@@ -100,12 +101,12 @@ def test_files_that_are_not_tables_are_refused(raw, error):
 
 
 def test_an_oversized_file_is_refused(monkeypatch):
-    monkeypatch.setattr(datatables, "MAX_BYTES", 100)
+    monkeypatch.setattr(upload, "MAX_BYTES", 100)
     assert datatables.preview(b"id\n" + b"1\n" * 60, "id").errors == ["the file is larger than 0 MB"]
 
 
 def test_too_many_problems_stop_the_report(monkeypatch):
-    monkeypatch.setattr(datatables, "MAX_PROBLEMS", 3)
+    monkeypatch.setattr(upload, "MAX_PROBLEMS", 3)
     p = datatables.preview(b"id,x\n" + b"1\n" * 10, "id")
     assert len(p.problems) == 4 and "too many problems" in p.errors[-1]
 
