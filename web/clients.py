@@ -13,18 +13,16 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 from appliance.base import audit
 from appliance.base.errors import ConfigError
 from appliance.clients import store as clients, webhooks
-from web import api_common, security
+from web import api_common, csv_upload, security
 from web.api_common import body
 from web.context import error_text, get_db, gettext
 from web.i18n import _
-from web.tables import delimiter_names, encoding_name
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
 api_bp = api_common.blueprint("clients_api", __name__)
 USERS = ("admin", "supervisor", "operator")
 ADMIN = ("admin",)
 PAGE_SIZE = 50
-SAMPLE_ROWS = 20
 
 
 def kind_names() -> dict:
@@ -182,11 +180,6 @@ def fields_edit():
 
 # -- import and export ---------------------------------------------------------------------------
 
-def preview_helpers() -> dict:
-    return {"sample_rows": SAMPLE_ROWS, "delimiters": delimiter_names(), "encoding_name": encoding_name,
-            "problem_text": lambda p: error_text(p.error), "fields": clients.custom_fields(get_db())}
-
-
 @bp.get("/import")
 @security.roles(*ADMIN)
 def import_page(errors=None, status=200):
@@ -194,41 +187,34 @@ def import_page(errors=None, status=200):
                            columns=clients._columns(clients.custom_fields(get_db()))), status
 
 
+def preview_page(filename, preview, token):
+    return csv_upload.preview_page("clients_preview.html", filename, preview, token,
+                                   fields=clients.custom_fields(get_db()))
+
+
 @bp.post("/import")
 @security.roles(*ADMIN)
 def upload():
-    db = get_db()
-    f = request.files.get("file")
-    if f is None or not f.filename:
-        return import_page({"file": gettext("Choose a CSV file.")}, 400)
-    token, preview = clients.stage(db, f.read(), g.user.username, f.filename)
-    if token:
-        return redirect(url_for("clients.review", token=token))
-    return render_template("clients_preview.html", filename=f.filename, preview=preview, token=None,
-                           **preview_helpers()), 400
+    return csv_upload.receive(clients.stage, lambda errors: import_page(errors, 400), "clients.review",
+                              lambda filename, p: preview_page(filename, p, None))
+
+
+def imported(db, confirmed) -> tuple[str, str]:
+    filename, p, added, updated = confirmed
+    audit.record(db, g.user.username, _("clients imported"), filename,
+                 {"added": added, "updated": updated, "encoding": p.encoding})
+    return (gettext("Clients imported: {added} added, {updated} updated.", added=added, updated=updated),
+            url_for("clients.index"))
 
 
 @bp.route("/import/<token>", methods=["GET", "POST"])
 @security.roles(*ADMIN)
 def review(token):
-    db = get_db()
-    if request.method == "POST" and request.form.get("action") == "cancel":
-        clients.discard(db, token, g.user.username)
-        flash(gettext("The upload was discarded; nothing was imported."))
-        return redirect(url_for("clients.import_page"))
-    try:
-        if request.method == "POST":
-            with db.atomic():
-                filename, p, added, updated = clients.confirm(db, token, g.user.username)
-                audit.record(db, g.user.username, _("clients imported"), filename,
-                             {"added": added, "updated": updated, "encoding": p.encoding})
-            flash(gettext("Clients imported: {added} added, {updated} updated.", added=added, updated=updated), "ok")
-            return redirect(url_for("clients.index"))
-        filename, p = clients.staged(db, token, g.user.username)
-    except ConfigError as exc:
-        flash(error_text(exc), "error")
-        return redirect(url_for("clients.import_page"))
-    return render_template("clients_preview.html", filename=filename, preview=p, token=token, **preview_helpers())
+    def show(staged):
+        filename, p = staged
+        return preview_page(filename, p, token)
+
+    return csv_upload.review(token, clients, url_for("clients.import_page"), imported, show)
 
 
 @bp.get("/export.csv")

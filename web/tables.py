@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 from appliance.base import audit
 from appliance.base.errors import ConfigError
 from appliance.tables import store as datatables
-from web import api_common, security
+from web import api_common, csv_upload, security
 from web.context import error_text, get_db, gettext
 from web.i18n import _
 
@@ -16,15 +16,6 @@ bp = Blueprint("tables", __name__, url_prefix="/tables")
 api_bp = api_common.blueprint("tables_api", __name__)
 EDITORS = ("admin", "supervisor")
 PAGE_SIZE = 50
-SAMPLE_ROWS = 20
-
-
-def delimiter_names() -> dict:
-    return {",": gettext("comma"), ";": gettext("semicolon"), "\t": gettext("tab")}
-
-
-def encoding_name(encoding: str) -> str:
-    return {"cp1251": "Windows-1251 (cp1251)", "utf-8": "UTF-8", "utf-16": "UTF-16"}.get(encoding, encoding)
 
 
 def existing(db, name: str) -> datatables.TableInfo:
@@ -44,53 +35,35 @@ def index(form=None, errors=None, status=200):
 @bp.post("/upload")
 @security.roles(*EDITORS)
 def upload():
-    db, form = get_db(), request.form
-    upload_file = request.files.get("file")
-    if upload_file is None or not upload_file.filename:
-        return index(form, {"file": gettext("Choose a CSV file.")}, 400)
-    raw = upload_file.read()
-    try:
-        token, preview = datatables.stage(db, form.get("name", ""), raw, form.get("key", ""),
-                                          form.get("mode", "replace"), g.user.username, upload_file.filename)
-    except ConfigError as exc:
-        return index(form, {exc.field: error_text(exc)}, 400)
-    if token:
-        return redirect(url_for("tables.review", token=token))
-    name = form.get("name", "").strip()
-    return render_template("tables_preview.html", name=name, mode=form.get("mode"),
-                           filename=upload_file.filename, preview=preview, token=None,
-                           current=datatables.table(db, name), **preview_helpers()), 400
+    form = request.form
+
+    def stage(db, raw, username, filename):
+        return datatables.stage(db, form.get("name", ""), raw, form.get("key", ""), form.get("mode", "replace"),
+                                username, filename)
+
+    def refused(filename, preview):
+        return preview_page(form.get("name", "").strip(), form.get("mode"), filename, preview, None)
+
+    return csv_upload.receive(stage, lambda errors: index(form, errors, 400), "tables.review", refused)
 
 
-def preview_helpers() -> dict:
-    return {"sample_rows": SAMPLE_ROWS, "delimiters": delimiter_names(), "encoding_name": encoding_name,
-            "problem_text": lambda p: error_text(p.error)}
+def preview_page(name, mode, filename, preview, token):
+    return csv_upload.preview_page("tables_preview.html", filename, preview, token, name=name, mode=mode,
+                                   current=datatables.table(get_db(), name))
+
+
+def imported(db, s: datatables.Staged) -> tuple[str, str]:
+    audit.record(db, g.user.username, _("table imported"), s.name,
+                 {"rows": len(s.preview.rows), "mode": s.mode, "file": s.filename, "encoding": s.preview.encoding})
+    return (gettext("Imported {rows} rows into the table {name}.", rows=len(s.preview.rows), name=s.name),
+            url_for("tables.show", name=s.name))
 
 
 @bp.route("/upload/<token>", methods=["GET", "POST"])
 @security.roles(*EDITORS)
 def review(token):
-    db = get_db()
-    if request.method == "POST" and request.form.get("action") == "cancel":
-        datatables.discard(db, token, g.user.username)
-        flash(gettext("The upload was discarded; nothing was imported."))
-        return redirect(url_for("tables.index"))
-    try:
-        if request.method == "POST":
-            with db.atomic():
-                s = datatables.confirm(db, token, g.user.username)
-                audit.record(db, g.user.username, _("table imported"), s.name,
-                             {"rows": len(s.preview.rows), "mode": s.mode, "file": s.filename,
-                              "encoding": s.preview.encoding})
-            flash(gettext("Imported {rows} rows into the table {name}.", rows=len(s.preview.rows), name=s.name),
-                  "ok")
-            return redirect(url_for("tables.show", name=s.name))
-        s = datatables.staged(db, token, g.user.username)
-    except ConfigError as exc:
-        flash(error_text(exc), "error")
-        return redirect(url_for("tables.index"))
-    return render_template("tables_preview.html", name=s.name, mode=s.mode, filename=s.filename,
-                           preview=s.preview, token=token, current=datatables.table(db, s.name), **preview_helpers())
+    return csv_upload.review(token, datatables, url_for("tables.index"), imported,
+                             lambda s: preview_page(s.name, s.mode, s.filename, s.preview, token))
 
 
 def page_args() -> tuple[str, int]:
