@@ -15,7 +15,7 @@ from appliance.base.errors import ConfigError
 from appliance.clients import store as clients, webhooks
 from web import api_common, csv_upload, security
 from web.api_common import body
-from web.context import error_text, get_db, gettext
+from web.context import error_text, get_db, gettext, page_args
 from web.i18n import _
 
 bp = Blueprint("clients", __name__, url_prefix="/clients")
@@ -32,15 +32,6 @@ def kind_names() -> dict:
 
 def operators(db) -> list[tuple[str, str]]:
     return [(r[0], f"{r[0]} — {r[1]}") for r in db.execute("SELECT extension, name FROM operators ORDER BY extension")]
-
-
-def page_args() -> tuple[str, int]:
-    q = (request.values.get("q") or "").strip()[:100]
-    try:
-        page = max(1, int(request.values.get("page") or 1))
-    except ValueError:
-        page = 1
-    return q, page
 
 
 # -- list and search ---------------------------------------------------------------

@@ -1,8 +1,9 @@
 """What a request handler needs from the running panel: the request's
-database connection, the visitor's language, and translation."""
+database connection, the visitor's language, translation, and a paged
+list's arguments."""
 from __future__ import annotations
 
-from flask import current_app, g, session
+from flask import current_app, g, request, session
 
 from appliance.base import store
 from web import i18n
@@ -31,3 +32,13 @@ def gettext(message: str, **params) -> str:
 
 def error_text(exc) -> str:
     return current_app.extensions["korund.i18n"].config_error(g.get("lang", i18n.DEFAULT), exc)
+
+
+def page_args() -> tuple[str, int]:
+    """A paged list's search text (``q``, at most 100 characters) and page (``page``, from 1)."""
+    q = (request.values.get("q") or "").strip()[:100]
+    try:
+        page = max(1, int(request.values.get("page") or 1))
+    except ValueError:
+        page = 1
+    return q, page

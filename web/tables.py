@@ -9,7 +9,7 @@ from appliance.base import audit
 from appliance.base.errors import ConfigError
 from appliance.tables import store as datatables
 from web import api_common, csv_upload, security
-from web.context import error_text, get_db, gettext
+from web.context import error_text, get_db, gettext, page_args
 from web.i18n import _
 
 bp = Blueprint("tables", __name__, url_prefix="/tables")
@@ -64,15 +64,6 @@ def imported(db, s: datatables.Staged) -> tuple[str, str]:
 def review(token):
     return csv_upload.review(token, datatables, url_for("tables.index"), imported,
                              lambda s: preview_page(s.name, s.mode, s.filename, s.preview, token))
-
-
-def page_args() -> tuple[str, int]:
-    q = (request.values.get("q") or "").strip()[:100]
-    try:
-        page = max(1, int(request.values.get("page") or 1))
-    except ValueError:
-        page = 1
-    return q, page
 
 
 def render_table(info, failed=None, status=200):
