@@ -130,7 +130,8 @@ def index():
     query = {k: v for k, v in args.items() if v}
     return render_template("recordings.html", rows=rows, total=total, page=page, pages=pages, args=args,
                            errors=errors, order="desc" if newest else "asc", query=query,
-                           groups=_groups(db), operators=_operators(db), status_names=STATUS_NAMES,
+                           options={"operator": [(ext, f"{ext} — {name}") for ext, name in _operators(db)],
+                                    "group": [(name, name) for name in _groups(db)]}, status_names=STATUS_NAMES,
                            filter_names=FILTER_NAMES, is_operator=who.role == "operator")
 
 
