@@ -83,6 +83,37 @@ def _message_404(db, message_id):
     return message
 
 
+def _mark_handled(db, message: dict) -> dict | None:
+    """Mark a new message handled by the user, with its audit entry; the
+    message as now, or None if it was handled already."""
+    with db.atomic():
+        if message["status"] != "new":
+            return None
+        message = messages.mark_handled(db, message["id"], g.user.username)
+        audit.record(db, g.user.username, AUDIT_HANDLED, str(message["id"]),
+                     {"group": message["grp"], "ani": message["ani"]})
+    return message
+
+
+def _order_changed(db, action: str, order: dict) -> dict:
+    audit.record(db, g.user.username, action, str(order["id"]), {"group": order["grp"], "number": order["number"]})
+    return order
+
+
+def _set_status(db, callback_id: int, new: str) -> dict:
+    """Close an order as done or cancelled, with its audit entry (LookupError, ConfigError)."""
+    with db.atomic():
+        order = callbacks.set_status(db, callback_id, new, g.user.username)
+        return _order_changed(db, AUDIT_CALLBACK[order["status"]], order)
+
+
+def _retry(db, callback_id: int) -> dict:
+    """Have the dialer call an order now, with its audit entry (LookupError, ConfigError)."""
+    with db.atomic():
+        dialer.retry(db, callback_id, dialer.system_clock())
+        return _order_changed(db, AUDIT_RETRY, callbacks.get(db, callback_id))
+
+
 # --- panel -------------------------------------------------------------------
 
 @bp.get("/messages")
@@ -111,15 +142,11 @@ def message_audio(message_id):
 def message_handled(message_id):
     db = get_db()
     message = _message_404(db, message_id)
-    with db.atomic():
-        if message["status"] == "new":
-            messages.mark_handled(db, message_id, g.user.username)
-            audit.record(db, g.user.username, AUDIT_HANDLED, str(message_id),
-                         {"group": message["grp"], "ani": message["ani"]})
-            flash(gettext("Message {id} is marked handled.", id=message_id))
-        else:
-            flash(gettext("Message {id} was already handled by {user}.", id=message_id,
-                          user=message["handled_by"] or "?"))
+    if _mark_handled(db, message):
+        flash(gettext("Message {id} is marked handled.", id=message_id))
+    else:
+        flash(gettext("Message {id} was already handled by {user}.", id=message_id,
+                      user=message["handled_by"] or "?"))
     return redirect(url_for("inbox.messages_page", status=request.form.get("status", ""),
                             group=request.form.get("group", "")))
 
@@ -153,13 +180,8 @@ def _back():
 @bp.post("/callbacks/<int:callback_id>/retry")
 @security.roles(*READERS)
 def callback_retry(callback_id):
-    db = get_db()
     try:
-        with db.atomic():
-            dialer.retry(db, callback_id, dialer.system_clock())
-            order = callbacks.get(db, callback_id)
-            audit.record(db, g.user.username, AUDIT_RETRY, str(callback_id),
-                         {"group": order["grp"], "number": order["number"]})
+        _retry(get_db(), callback_id)
     except LookupError:
         abort(404)
     except ConfigError as exc:
@@ -192,21 +214,16 @@ def callback_limits():
 @bp.post("/callbacks/<int:callback_id>/status")
 @security.roles(*READERS)
 def callback_status(callback_id):
-    db = get_db()
     new = request.form.get("status", "")
     try:
-        with db.atomic():
-            order = callbacks.set_status(db, callback_id, new, g.user.username)
-            audit.record(db, g.user.username, AUDIT_CALLBACK[new], str(callback_id),
-                         {"group": order["grp"], "number": order["number"]})
+        _set_status(get_db(), callback_id, new)
     except LookupError:
         abort(404)
     except ConfigError as exc:
         flash(error_text(exc), "error")
     else:
         flash(gettext("Callback order {id}: {status}.", id=callback_id, status=new))
-    return redirect(url_for("inbox.callbacks_page", status=request.form.get("filter_status", ""),
-                            group=request.form.get("group", "")))
+    return _back()
 
 
 # --- API ---------------------------------------------------------------------
@@ -245,12 +262,7 @@ def api_messages():
 def api_message_handled(message_id):
     db = get_db()
     message = _message_404(db, message_id)
-    with db.atomic():
-        if message["status"] == "new":
-            message = messages.mark_handled(db, message_id, g.user.username)
-            audit.record(db, g.user.username, AUDIT_HANDLED, str(message_id),
-                         {"group": message["grp"], "ani": message["ani"]})
-    return jsonify(message_json(message))
+    return jsonify(message_json(_mark_handled(db, message) or message))
 
 
 @api_bp.get("/callbacks")
@@ -269,11 +281,7 @@ def api_callback_status(callback_id):
     db, new = get_db(), body().get("status")
     if callbacks.get(db, callback_id) is None:
         abort(404)
-    with db.atomic():
-        order = callbacks.set_status(db, callback_id, new if isinstance(new, str) else "", g.user.username)
-        audit.record(db, g.user.username, AUDIT_CALLBACK[order["status"]], str(callback_id),
-                     {"group": order["grp"], "number": order["number"]})
-    return jsonify(callback_json(order))
+    return jsonify(callback_json(_set_status(db, callback_id, new if isinstance(new, str) else "")))
 
 
 @api_bp.post("/callbacks/<int:callback_id>/retry")
@@ -282,9 +290,4 @@ def api_callback_retry(callback_id):
     db = get_db()
     if callbacks.get(db, callback_id) is None:
         abort(404)
-    with db.atomic():
-        dialer.retry(db, callback_id, dialer.system_clock())
-        order = callbacks.get(db, callback_id)
-        audit.record(db, g.user.username, AUDIT_RETRY, str(callback_id),
-                     {"group": order["grp"], "number": order["number"]})
-    return jsonify(callback_json(order))
+    return jsonify(callback_json(_retry(db, callback_id)))

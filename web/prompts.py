@@ -54,44 +54,46 @@ def page():
     return render_page()
 
 
+def saved(which: str, action: str, make):
+    """Make a prompt from the form *which* ("upload" or "say") with
+    ``make(db, form)``, which returns the audit entry's details beyond the
+    language; the form again with the refusal, or the list with the news."""
+    form, db = request.form, get_db()
+    name, language = form.get("name", "").strip(), form.get("language")
+    try:
+        with db.atomic():
+            details = make(db, form)
+            audit.record(db, g.user.username, action, name, {"language": language, **details})
+    except ConfigError as exc:
+        return render_page(form, {exc.field: error_text(exc)}, which, 400)
+    flash(gettext("The prompt {name} ({language}) is saved.", name=name, language=language))
+    return redirect(url_for("prompts.page"))
+
+
 @bp.post("/prompts/upload")
 @security.roles(*EDITORS)
 def upload():
-    form = request.form
-    upload = request.files.get("file")
-    db = get_db()
-    try:
+    def add(db, form):
+        upload = request.files.get("file")
         if upload is None or not upload.filename:
             raise ConfigError("file", "choose a WAV, MP3 or OGG file")
         data = upload.stream.read(prompt_library.MAX_BYTES + 1)
-        with db.atomic():
-            prompt_library.add_file(db, sounds(), form.get("name"), form.get("language"), data,
-                                    upload.filename, g.user.username, tools())
-            audit.record(db, g.user.username, UPLOADED, form.get("name", "").strip(),
-                         {"language": form.get("language"), "file": upload.filename})
-    except ConfigError as exc:
-        return render_page(form, {exc.field: error_text(exc)}, "upload", 400)
-    flash(gettext("The prompt {name} ({language}) is saved.", name=form.get("name", "").strip(),
-                  language=form.get("language")))
-    return redirect(url_for("prompts.page"))
+        prompt_library.add_file(db, sounds(), form.get("name"), form.get("language"), data,
+                                upload.filename, g.user.username, tools())
+        return {"file": upload.filename}
+
+    return saved("upload", UPLOADED, add)
 
 
 @bp.post("/prompts/say")
 @security.roles(*EDITORS)
 def say():
-    form = request.form
-    db = get_db()
-    try:
-        with db.atomic():
-            prompt_library.say(db, sounds(), form.get("name"), form.get("language"), form.get("text"),
-                               g.user.username, tools())
-            audit.record(db, g.user.username, SPOKEN, form.get("name", "").strip(),
-                         {"language": form.get("language"), "text": form.get("text")})
-    except ConfigError as exc:
-        return render_page(form, {exc.field: error_text(exc)}, "say", 400)
-    flash(gettext("The prompt {name} ({language}) is saved.", name=form.get("name", "").strip(),
-                  language=form.get("language")))
-    return redirect(url_for("prompts.page"))
+    def speak(db, form):
+        prompt_library.say(db, sounds(), form.get("name"), form.get("language"), form.get("text"),
+                           g.user.username, tools())
+        return {"text": form.get("text")}
+
+    return saved("say", SPOKEN, speak)
 
 
 @bp.post("/prompts/<name>/delete")

@@ -53,14 +53,20 @@ def _bounds(start: date, end: date, tz: str) -> tuple[str, str]:
             datetime.combine(end + timedelta(days=1), time(), zone).astimezone(timezone.utc).isoformat())
 
 
+def _asked_period(db) -> tuple[date, date, list[ConfigError], str, str]:
+    """The period the request asks for (``start``, ``end``): its first and
+    last day, what was wrong with the input, and its UTC bounds."""
+    tz = schedules.default_timezone(db)
+    start, end, problems = _period(request.args, tz)
+    return (start, end, problems, *_bounds(start, end, tz))
+
+
 @bp.get("/quality")
 @security.roles(*REVIEWERS)
 def page():
     db = get_db()
-    tz = schedules.default_timezone(db)
-    start, end, problems = _period(request.args, tz)
+    start, end, problems, start_iso, end_iso = _asked_period(db)
     errors = {exc.field: error_text(exc) for exc in problems}
-    start_iso, end_iso = _bounds(start, end, tz)
     names = {o.extension: o.name for o in render_config.load(db).operators}
     by_operator = [] if errors else quality.averages(db, start_iso, end_iso, "operator")
     by_group = [] if errors else quality.averages(db, start_iso, end_iso, "grp")
@@ -278,12 +284,10 @@ def api_scores():
 @security.roles(*REVIEWERS)
 def api_averages():
     db = get_db()
-    tz = schedules.default_timezone(db)
-    start, end, problems = _period(request.args, tz)
+    _start, _end, problems, start_iso, end_iso = _asked_period(db)
     if problems:
         raise problems[0]
     by = request.args.get("by", "operator")
     if by not in ("operator", "group"):
         raise ConfigError("by", "operator or group")
-    start_iso, end_iso = _bounds(start, end, tz)
     return jsonify(quality.averages(db, start_iso, end_iso, "operator" if by == "operator" else "grp"))
