@@ -198,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="seconds since boot by which the host stops the machine (kernel "
                          "argument korund.limit): checks that would run past it fail unrun, "
                          "so the results still come out")
+    ap.add_argument("--reserve", type=float, default=RESERVE,
+                    help="seconds kept back from --limit for copying the logs and powering off")
     args = ap.parse_args(argv)
     os.environ["KORUND_OUT"] = str(args.out)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -208,13 +210,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nkorund guest runner: {TOP} at {started:%H:%M:%S} UTC"
           + (f", only {','.join(only)}" if only else ""), flush=True)
     watchdog = None
-    if args.limit and args.limit - RESERVE / 2 > uptime():
-        watchdog = start_watchdog(args.out, args.limit - RESERVE / 2)
+    if args.limit and args.limit - args.reserve / 2 > uptime():
+        watchdog = start_watchdog(args.out, args.limit - args.reserve / 2)
     results = []
     for name, fn, timeout in discover(only, args.checks):
         print(f"RUN  {name}", flush=True)
         t0 = time.monotonic()
-        left = args.limit - RESERVE - uptime() if args.limit else float("inf")
+        left = args.limit - args.reserve - uptime() if args.limit else float("inf")
         if isinstance(fn, BaseException):
             ok, reason = False, f"cannot import: {type(fn).__name__}: {fn}"
             tb = "".join(traceback.format_exception(fn))

@@ -69,8 +69,8 @@ def test_a_check_the_alarm_cannot_reach_is_stopped_and_the_summary_still_printed
     blocked = ("import signal, time\n\ndef check_ok():\n    pass\n\n"
                "def check_stuck():\n    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])\n"
                "    time.sleep(120)\n")
-    # The limit leaves the check a few seconds; the watchdog stops it 22 s before the limit.
-    code, lines, result = _run(tmp_path, {"check_10_x.py": blocked}, "--limit", str(up + 55))
+    # The limit leaves the check a few seconds; the watchdog stops it half the reserve before the limit.
+    code, lines, result = _run(tmp_path, {"check_10_x.py": blocked}, "--limit", str(up + 12), "--reserve", "4")
     assert "FAIL check_10_x.check_stuck: hung past the run's time limit: the runner was stopped" in lines
     assert lines[-1] == "1 passed, 1 failed"
     assert result["watchdog"] is True and result["failed"] == 1
