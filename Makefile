@@ -45,9 +45,9 @@ stop:
 	-$(IN_ROOT) korund sim stop --sim $(SIM)
 	$(ROOTFS) umount
 
-## test: unit and telephony tests (real Asterisk from the root filesystem)
+## test: the whole suite, two shards side by side (tests/run.py; --serial for one after the other)
 test: host-deps rootfs $(VENV)/.installed
-	$(PY) -m pytest -v -ra --durations=30 tests
+	$(PY) tests/run.py
 
 web: host-deps rootfs $(VENV)/.installed
 	$(PY) -m pytest -v tests/web
