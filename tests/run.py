@@ -1,12 +1,12 @@
 """The whole suite as `make test` runs it: two shards side by side, each in
 its own test slot (KORUND_TEST_SLOT: its own addresses, RTP ports and
-sandbox), because most of the suite waits on real calls, browsers and a
-booting VM rather than on the CPU.
+sandbox), because most of the suite waits on real calls and browsers rather
+than on the CPU; then the VM on its own.
 
     python tests/run.py [--serial] [PYTEST_ARGS...]
 
 Each shard's pytest output goes to build/test-logs/<shard>.log and is printed
-whole when the shard ends; the last line sums both, in pytest's words. The
+whole when the shard ends; the last line sums them all, in pytest's words. The
 exit status is 0 only if every shard passed.
 """
 from __future__ import annotations
@@ -22,12 +22,15 @@ from pathlib import Path
 TOP = Path(__file__).resolve().parents[1]
 LOGS = TOP / "build" / "test-logs"
 
-# (name, slot, paths): the telephony modules take about as long as the rest
-# together; the VM goes last in its shard, when the telephony shard is near
-# its end and the CPU is freer for qemu.
-SHARDS = (
-    ("telephony", 0, ["tests/telephony"]),
-    ("unit-hw-panel-vm", 1, ["tests/unit", "tests/hw", "tests/web", "tests/vm"]),
+# Phases run one after the other; the shards of a phase side by side, as
+# (name, slot, paths). The telephony modules take about as long as the unit,
+# hardware and panel tests together. The VM runs alone: its guest plays MFC/R2
+# signalling in real time under software emulation, and with a telephony
+# shard beside it a circuit missed its next call.
+PHASES = (
+    (("telephony", 0, ["tests/telephony"]),
+     ("unit-hw-panel", 1, ["tests/unit", "tests/hw", "tests/web"])),
+    (("vm", 0, ["tests/vm"]),),
 )
 
 
@@ -53,15 +56,11 @@ def start(name: str, slot: int, paths: list[str], extra: list[str]) -> tuple[sub
     return proc, log, junit
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--serial", action="store_true", help="one shard after the other")
-    args, extra = ap.parse_known_args(argv)
-    began = time.monotonic()
-    running, results = [], {}
-    for name, slot, paths in SHARDS:
+def run_phase(shards, extra: list[str], serial: bool, began: float, results: dict) -> None:
+    running = []
+    for name, slot, paths in shards:
         running.append((name, *start(name, slot, paths, extra)))
-        if args.serial:
+        if serial:
             running[-1][1].wait()
     while running:
         for item in list(running):
@@ -74,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.write(log.read_text(errors="replace"))
             results[name] = (proc.returncode, counts(junit))
         time.sleep(2)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--serial", action="store_true", help="every shard after the other")
+    args, extra = ap.parse_known_args(argv)
+    began = time.monotonic()
+    results: dict = {}
+    for phase in PHASES:
+        run_phase(phase, extra, args.serial, began, results)
     passed = sum(c["tests"] - c["failures"] - c["errors"] - c["skipped"] for _, c in results.values())
     failed = sum(c["failures"] + c["errors"] for _, c in results.values())
     skipped = sum(c["skipped"] for _, c in results.values())
