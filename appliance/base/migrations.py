@@ -6,7 +6,7 @@ counts as done. SQL stays portable (SQLite and PostgreSQL).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 MIGRATIONS = []
 
@@ -789,6 +789,37 @@ def m022_dahdi_loop(db):
         "ALTER TABLE calls ADD COLUMN caller_category TEXT",
     ):
         db.execute(sql)
+
+
+@migration
+def m023_panel_sessions_tokens_setup(db):
+    # Panel sessions kept server-side (the cookie holds a random id, this
+    # table its hash) so logout and a password change end them; API tokens
+    # with an end (tokens made before live 90 more days); failed logins per
+    # client address; the hashed one-time codes for creating the first admin.
+    for sql in (
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX sessions_user ON sessions (user_id)",
+        "ALTER TABLE api_tokens ADD COLUMN expires_at TEXT NOT NULL DEFAULT ''",
+        """CREATE TABLE login_throttle (
+            address TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            window_start TEXT NOT NULL
+        )""",
+        """CREATE TABLE setup_codes (
+            source TEXT PRIMARY KEY,
+            code_hash TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+    ):
+        db.execute(sql)
+    until = (datetime.now(timezone.utc) + timedelta(days=90)).isoformat(timespec="seconds")
+    db.execute("UPDATE api_tokens SET expires_at = ?", [until])
 
 
 def apply(db) -> list[str]:
