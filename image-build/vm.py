@@ -48,7 +48,7 @@ CACHE = Path(os.environ.get("KORUND_CACHE", "/var/cache/korund"))
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed\s*$")
 RESULT_LINE = re.compile(r"^(PASS|FAIL) (\S+)")
 JOURNAL_PREFIX = re.compile(r"^\[ *\d+\.\d+\] \S+\[\d+\]: ")   # "[  12.3] python[444]: "
-HARD_LIMIT = 600          # seconds: the whole vm-test run, boot to poweroff
+HARD_LIMIT = 900          # seconds: the whole vm-test run, boot to poweroff
 PANEL_PORT = 8090
 LOCK = Path("/run/lock/korund-vm-test.lock")
 
