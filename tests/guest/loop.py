@@ -59,6 +59,8 @@ def configure(kind: str, category: str = dahdi_loop.DEFAULT_CATEGORY,
     inst = instance()
     db = inst.open_store()
     try:
+        if kind != "r2" and _r2_links_up(db):
+            return _configure_with_asterisk_stopped(inst, db, kind, category, timeout)
         for attempt in (1, 2):
             mgr = manager(db)
             try:
@@ -72,6 +74,34 @@ def configure(kind: str, category: str = dahdi_loop.DEFAULT_CATEGORY,
                 ami.close(mgr)
     finally:
         db.close()
+
+
+def _r2_links_up(db) -> bool:
+    return "ITU" in asterisk_once(db, "mfcr2 show channels")
+
+
+def _configure_with_asterisk_stopped(inst: Instance, db, kind: str, category: str,
+                                     timeout: float) -> dahdi_loop.Loop:
+    """Leave MFC/R2 for another signalling with Asterisk stopped: unloading
+    chan_dahdi under live MFC/R2 links can wedge Asterisk 22 (the unload
+    never answers, and the AMI session with it), which twice hung the
+    switch to the analog loop. Stopped, Asterisk holds no channel, so
+    dahdi_cfg takes the new signalling, and it starts with the new
+    chan_dahdi.conf; supervisord kills it if it does not stop in time."""
+    from appliance.base import supervisor
+    server = supervisor.rpc(inst)
+    server.supervisor.stopProcess("asterisk", True)
+    try:
+        loop = dahdi_loop.configure(inst, db, kind, None, category=category)
+    finally:
+        server.supervisor.startProcess("asterisk", True)
+    wait_for(lambda: _ami_answers(db), timeout=90, what="Asterisk started again")
+    mgr = manager(db)
+    try:
+        dahdi_loop.wait_up(mgr, loop, timeout)
+    finally:
+        ami.close(mgr)
+    return loop
 
 
 def _ami_answers(db) -> bool:
