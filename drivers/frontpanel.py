@@ -14,7 +14,8 @@ codes for a 5-key pad:
 
     'B' (0x42) up    'H' (0x48) down    'E' (0x45) enter    'D' (0x44) back (left)
 
-(other codes can be mapped with ``keys=``). Screens: IP address, calls now,
+(other codes can be mapped with ``keys=``). Screens: IP address (and, while
+the appliance has no administrator, the panel's one-time setup code), calls now,
 alarms, temperatures — up/down moves between them, enter opens the list of a
 screen (alarms, sensors) and up/down scrolls it, back returns. The display
 stays ASCII (the HD44780 character ROM has no Cyrillic), so screens are in
@@ -113,6 +114,10 @@ class FrontPanel:
         head = f"{title}{mark}".ljust(self.width - 4) + f"{self.screen + 1}/{len(SCREENS)}".rjust(4)
         if st.get("error"):
             body = ["Status unavailable", st["error"]]
+        elif name == "ip" and st.get("setup_code"):
+            # Until the first administrator exists, the panel's first visit
+            # needs this code; whoever stands at the box can read it.
+            body = [st.get("ip") or "-", "Setup code:", st["setup_code"]]
         elif name == "ip":
             body = [st.get("ip") or "-"]
         elif name == "calls":

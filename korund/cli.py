@@ -13,9 +13,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
+import xmlrpc.client
 
 from appliance import apply as applier
 from appliance.base import ami, instance, store, supervisor
@@ -34,7 +36,7 @@ from appliance.routing import cli as routing_cli
 from appliance.scenarios import cli as scenarios_cli
 from appliance.schedules import cli as schedules_cli
 from appliance.tables import cli as tables_cli
-from appliance.users import cli as users_cli
+from appliance.users import cli as users_cli, setup_code
 from devtools import demo, simulator
 
 
@@ -252,9 +254,52 @@ def cmd_frontpanel(args, inst: Instance) -> int:
         print("error: no front panel port (setting frontpanel.port or --port)", file=sys.stderr)
         return 1
     width, _, height = (store.get_setting(db, "frontpanel.size", "20x4") or "20x4").partition("x")
-    frontpanel.serve(port, lambda: health.panel_status(db),
+    code = setup_code.PanelCode()   # shown while the instance has no administrator
+    frontpanel.serve(port, lambda: {**health.panel_status(db), "setup_code": code.current(db)},
                      baud=int(store.get_setting(db, "frontpanel.baud", frontpanel.BAUD)),
                      width=int(width or 20), height=int(height or 4))
+    return 0
+
+
+def cmd_setup_code(args, inst: Instance) -> int:
+    """Print the one-time code that creating the first administrator needs."""
+    code = setup_code.console_code(inst.open_store(), inst.base)
+    if code is None:
+        print("an administrator exists: no setup code is needed (log in, or 'korund user add')",
+              file=sys.stderr)
+        return 1
+    print(code)
+    return 0
+
+
+def cmd_tls(args, inst: Instance) -> int:
+    """HTTPS for the panel: on (a self-signed certificate if there is none),
+    off, or show the certificate; the panel is restarted if it runs."""
+    from appliance.base import tls
+    db = inst.open_store()
+    if args.action in ("on", "off"):
+        if args.action == "on":
+            tls.ensure(inst.base)
+            if not store.get_setting(db, "web.https_port"):
+                store.set_setting(db, "web.https_port", args.https_port)
+        store.set_setting(db, "web.tls", "1" if args.action == "on" else "0")
+        try:
+            rpc = supervisor.rpc(inst)
+            with contextlib.suppress(xmlrpc.client.Fault):   # the panel was not running
+                rpc.supervisor.stopProcess("web")
+            rpc.supervisor.startProcess("web")
+            print("the panel restarted")
+        except OSError:
+            pass   # the services are not running: the setting applies when they start
+    settings = store.settings(db)
+    info = tls.current(inst.base)
+    if settings.get("web.tls") == "1":
+        print(f"HTTPS on port {settings.get('web.https_port')}; HTTP port {settings['web.port']} redirects there")
+    else:
+        print(f"plain HTTP on port {settings['web.port']}")
+    if info:
+        print(f"certificate: {info.subject}, issuer {info.issuer}, valid until "
+              f"{info.not_after:%Y-%m-%d}, SHA-256 {info.fingerprint}")
     return 0
 
 
@@ -331,6 +376,13 @@ def parser() -> argparse.ArgumentParser:
                    help="change a setting: hw.root, hw.model, hw.i2c_bus, health.interval, "
                    "health.bucket, health.keep_days, frontpanel.baud, frontpanel.size")
     s.set_defaults(fn=cmd_health)
+    sub.add_parser("setup-code", help="print the one-time code the panel's first visit needs to "
+                   "create the administrator (only while there is none)").set_defaults(fn=cmd_setup_code)
+    s = sub.add_parser("tls", help="the panel's HTTPS: 'on' (a self-signed certificate if there is none; "
+                       "HTTP then redirects), 'off', 'show'")
+    s.add_argument("action", choices=("on", "off", "show"))
+    s.add_argument("--https-port", default="8443", help="port for HTTPS when first turned on (default 8443)")
+    s.set_defaults(fn=cmd_tls)
     s = sub.add_parser("frontpanel", help="drive the front-panel display (supervisord runs it "
                        "when the setting frontpanel.port is set)")
     s.add_argument("--port", help="serial port or pyserial URL (default: setting frontpanel.port)")

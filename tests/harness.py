@@ -212,6 +212,11 @@ class Appliance(Node):
         in_root("sox", "-n", "-r", "8000", "-c", "1", "-b", "16", f"{self.base}/sounds/ru/{name}.wav",
                 "synth", f"{seconds:g}", "sine", str(freq), "vol", "0.5")
 
+    def setup_code(self) -> str:
+        """The one-time code the panel's /setup needs while there is no
+        administrator, as an operator at the console gets it."""
+        return in_root("korund", "-i", self.base, "setup-code").stdout.strip()
+
     def add_user(self, username: str, role: str, password: str, *options: str) -> None:
         """A panel user made with the korund command (the password on its
         standard input); *options* such as "--language", "en"."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, jsonify, redirect, render_template, request, session, url_for
 
-from appliance.base import audit
+from appliance.base import audit, clock
 from appliance.base.errors import ConfigError
 from appliance.render import config as render_config
-from appliance.users import store as users
+from appliance.users import passwords, setup_code, store as users, throttle
 from web import api_common, i18n, security
 from web.context import error_text, get_db, gettext
 from web.operators import operator_json
@@ -35,10 +35,17 @@ def login():
         return redirect(url_for("auth.setup"))
     error = None
     if request.method == "POST":
+        refused = security.throttled(db)
+        if refused is not None:
+            return refused
         username = request.form.get("username", "")
         try:
             user = users.authenticate(db, username, request.form.get("password", ""))
+        except passwords.Busy:
+            error = gettext("The panel is busy checking other logins. Try again in a moment.")
+            return render_template("login.html", error=error), 503
         except users.LoginError as exc:
+            throttle.failed(db, request.remote_addr or "-")
             audit.record(db, username[:32], "login failed", details={"reason": exc.reason,
                                                                       "from": request.remote_addr})
             error = gettext("This account is locked after too many failed logins. Try again in 15 minutes.") \
@@ -52,30 +59,42 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    db = get_db()
     if g.user:
-        audit.record(get_db(), g.user.username, "logout")
-    session.clear()
+        audit.record(db, g.user.username, "logout")
+    security.logout(db)
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/setup", methods=["GET", "POST"])
 def setup():
-    """Create the first admin; works only while there is none."""
+    """Create the first admin; works only while there is none, and only with
+    a setup code from the appliance's console, display or korund setup-code."""
     db = get_db()
     if users.any_admin(db):
         abort(404)
     errors, form = {}, request.form
     if request.method == "POST":
-        if form.get("password") != form.get("password2"):
+        refused = security.throttled(db)
+        if refused is not None:
+            return refused
+        if not setup_code.matches(db, form.get("code")):
+            throttle.failed(db, request.remote_addr or "-")
+            audit.record(db, None, "setup code refused", details={"from": request.remote_addr})
+            errors["code"] = gettext("Wrong setup code. Get it with 'korund setup-code' on the appliance, "
+                                     "or read it on its console or display.")
+        elif form.get("password") != form.get("password2"):
             errors["password2"] = gettext("The passwords do not match.")
         else:
             try:
                 with db.atomic():
-                    if users.any_admin(db):  # someone else was quicker
+                    # someone else was quicker, or the code was used meanwhile
+                    if users.any_admin(db) or not setup_code.matches(db, form.get("code")):
                         abort(404)
                     user = users.create(db, form.get("username", ""), form.get("password", ""),
                                         "admin", language=g.lang)
-                    audit.record(db, user.username, "first admin created")
+                    setup_code.discard_all(db)
+                    audit.record(db, user.username, "first admin created", details={"from": request.remote_addr})
             except ConfigError as exc:
                 errors[exc.field] = error_text(exc)
             else:
@@ -114,8 +133,11 @@ def profile():
                     security.login(db, users.get(db, g.user.id))
                     flash(gettext("Password changed."))
             elif action == "token":
-                new_token = users.create_token(db, g.user.id, request.form.get("name", ""))
-                audit.record(db, g.user.username, "API token created", request.form.get("name", ""))
+                days = request.form.get("days", "")
+                new_token = users.create_token(db, g.user.id, request.form.get("name", ""),
+                                               int(days) if days.isdigit() else 0)
+                audit.record(db, g.user.username, "API token created", request.form.get("name", ""),
+                             {"days": int(days)})
             elif action == "revoke":
                 users.revoke_token(db, g.user.id, int(request.form.get("token_id", "0")))
                 audit.record(db, g.user.username, "API token revoked", request.form.get("token_id", ""))
@@ -124,6 +146,8 @@ def profile():
             errors[exc.field] = error_text(exc)
         except users.LoginError:
             errors["current"] = gettext("Wrong password.")
+        except passwords.Busy:
+            errors["current"] = gettext("The panel is busy checking other logins. Try again in a moment.")
     operator = None
     if g.user.operator_id:
         row = db.execute("SELECT extension, name, sip_secret FROM operators WHERE id = ?",
@@ -132,7 +156,8 @@ def profile():
             operator = dict(zip(("extension", "name", "sip_secret"), row))
     settings = dict(db.execute("SELECT key, value FROM settings WHERE key IN ('net.address', 'sip.port')"))
     return render_template("profile.html", errors=errors, new_token=new_token, operator=operator,
-                           tokens=users.tokens(db, g.user.id), sip=settings), (400 if errors else 200)
+                           tokens=users.tokens(db, g.user.id), sip=settings, token_days=[(d, gettext("{days} days", days=d)) for d in users.TOKEN_DAY_CHOICES],
+                           default_days=users.TOKEN_DAYS, now=clock.stamp()), (400 if errors else 200)
 
 
 @api_bp.get("/me")

@@ -18,7 +18,8 @@ LANGUAGES = {"ru": "Русский", "en": "English"}
 DYNAMIC = (
     "admin", "supervisor", "operator", "technician",
     "answered", "abandoned",
-    "login", "logout", "login failed", "first admin created", "password changed",
+    "login", "logout", "login failed", "first admin created", "setup code refused", "password changed",
+    "certificate replaced", "certificate refused",
     "API token created", "API token revoked", "apply", "apply refused",
     "trunk added", "trunk changed", "trunk deleted", "span added", "span changed", "span deleted",
     "operator added", "operator changed", "operator deleted", "group added", "group changed",

@@ -11,9 +11,10 @@ import functools
 import hmac
 import secrets
 
-from flask import abort, g, redirect, request, session, url_for
+from flask import Response, abort, g, jsonify, make_response, redirect, render_template, request, session, url_for
 
-from appliance.users import store as users
+from appliance.users import sessions, store as users, throttle
+from web.context import gettext
 
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -42,27 +43,47 @@ def load_user(db) -> None:
         if g.user is None:
             abort(401)
         return
-    uid = session.get("uid")
-    if uid is not None:
-        user = users.get(db, uid)
-        if user and user.active and session.get("pw") == _pw_marker(db, uid):
+    sid = session.get("sid")
+    if sid is not None:
+        # The store decides whether the session lives: a cookie copied
+        # before a logout or a password change finds nothing there.
+        uid = sessions.user_id(db, sid)
+        user = users.get(db, uid) if uid is not None else None
+        if user and user.active and session.get("uid") == uid:
             g.user = user
         else:
             session.clear()
 
 
-def _pw_marker(db, uid: int) -> str:
-    """Changes when the password changes, ending other sessions."""
-    row = db.execute("SELECT password_hash FROM users WHERE id = ?", [uid]).fetchone()
-    return row[0][-12:] if row else ""
-
-
 def login(db, user) -> None:
     session.clear()
+    session["sid"] = sessions.start(db, user.id)
     session["uid"] = user.id
-    session["pw"] = _pw_marker(db, user.id)
     session.permanent = True
     csrf_token()
+
+
+def logout(db) -> None:
+    sessions.end(db, session.get("sid"))
+    session.clear()
+
+
+def throttled(db) -> Response | None:
+    """A 429 page when the client's address has failed too often lately
+    (logins and setup codes alike), else None."""
+    wait = throttle.retry_after(db, request.remote_addr or "-")
+    if not wait:
+        return None
+    minutes = max(1, (wait + 59) // 60)
+    message = gettext("Too many failed attempts from your address. Try again in {minutes} min.",
+                      minutes=minutes)
+    if request.path.startswith("/api/"):
+        resp = jsonify({"error": message})
+    else:
+        resp = make_response(render_template("error.html", code=429, message=message))
+    resp.status_code = 429
+    resp.headers["Retry-After"] = str(wait)
+    return resp
 
 
 def roles(*allowed: str):

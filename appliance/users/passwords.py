@@ -1,24 +1,42 @@
 """Password hashes: scrypt from the standard library, stored as
 ``scrypt:N:r:p$salt$hex`` -- the form the panel has always written, so
-hashes made before stay valid -- and compared in constant time."""
+hashes made before stay valid -- and compared in constant time.
+
+Each check costs 32 MiB and about 0.1 s, so at most ``MAX_HASHING`` run at
+once in a process: parallel login attempts queue instead of exhausting the
+appliance's memory."""
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 import string
+import threading
 
 # 2^15 iterations, 8-byte blocks, no parallelism: 32 MiB and about 0.1 s per
 # check on the appliance, dear enough to slow a guesser holding the database.
 N, R, P = 2 ** 15, 8, 1
 SALT_ALPHABET = string.ascii_letters + string.digits
+MAX_HASHING = 2
+HASHING_WAIT = 30.0
+
+_hashing = threading.BoundedSemaphore(MAX_HASHING)
+
+
+class Busy(Exception):
+    """Too many password checks are waiting; try again shortly."""
 
 
 def _scrypt(password: str, salt: str, n: int, r: int, p: int) -> str:
-    # hashlib's default memory cap (32 MiB) is exactly what N=2^15, r=8 needs
-    # and is refused: allow a little more
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt.encode("utf-8"), n=n, r=r, p=p,
-                          maxmem=132 * n * r * p).hex()
+    if not _hashing.acquire(timeout=HASHING_WAIT):
+        raise Busy()
+    try:
+        # hashlib's default memory cap (32 MiB) is exactly what N=2^15, r=8
+        # needs and is refused: allow a little more
+        return hashlib.scrypt(password.encode("utf-8"), salt=salt.encode("utf-8"), n=n, r=r, p=p,
+                              maxmem=132 * n * r * p).hex()
+    finally:
+        _hashing.release()
 
 
 def make(password: str) -> str:
@@ -40,13 +58,13 @@ def matches(stored: str, password: str) -> bool:
     return hmac.compare_digest(got, digest)
 
 
-_DECOY: str | None = None
+# A hash of the same cost that no password matches (its digest is not one
+# scrypt gives for this salt in practice): checking against it is exactly
+# one real check, with nothing to compute first.
+_DECOY = f"scrypt:{N}:{R}:{P}$decoysaltdecoysa${'0' * 128}"
 
 
 def spend_a_check(password: str) -> None:
     """The cost of one real check, for a user name that does not exist, so the
     time taken does not tell which names do."""
-    global _DECOY
-    if _DECOY is None:
-        _DECOY = make(secrets.token_hex(8))
     matches(_DECOY, password)

@@ -17,6 +17,9 @@ USERNAME = re.compile(r"^[a-z][a-z0-9_.-]{1,31}$")
 MIN_PASSWORD = 10
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+# API tokens live this many days, chosen when made (default TOKEN_DAYS).
+TOKEN_DAY_CHOICES = (7, 30, 90, 365)
+TOKEN_DAYS = 90
 
 
 @dataclass
@@ -90,26 +93,56 @@ class LoginError(Exception):
 
 
 def authenticate(db, username: str, password: str, now: datetime | None = None) -> User:
-    """The user for these credentials; counts failures and locks the account
-    after MAX_FAILED_LOGINS in a row."""
+    """The user for these credentials. Every refused attempt on an existing
+    account is counted in one atomic statement, so parallel guesses each
+    count; the account locks for LOCKOUT at MAX_FAILED_LOGINS failures in a
+    row, and a failure never shortens or lifts a lock. Raises LoginError
+    ("invalid" or "locked"), or passwords.Busy when too many checks wait."""
     now = now or clock.now()
-    row = db.execute("SELECT id, password_hash, failed_logins, locked_until, active FROM users "
-                     "WHERE username = ?", [(username or "").strip().lower()]).fetchone()
-    if not row or not row[4]:
-        # Same work as a real check, so timing does not reveal user names.
+    row = db.execute("SELECT id, password_hash, locked_until, active FROM users WHERE username = ?",
+                     [(username or "").strip().lower()]).fetchone()
+    if not row or not row[3]:
+        # One check's work, as for a real account, so timing does not tell
+        # which user names exist.
         passwords.spend_a_check(password or "")
         raise LoginError("invalid")
-    uid, pw_hash, failed, locked_until = row[0], row[1], row[2], row[3]
-    if locked_until and datetime.fromisoformat(locked_until) > now:
+    uid, pw_hash, locked_until = row[0], row[1], row[2]
+    if _locked(locked_until, now):
+        _count_failure(db, uid, now)
         raise LoginError("locked")
     if not passwords.matches(pw_hash, password or ""):
-        failed += 1
-        lock = (now + LOCKOUT).isoformat(timespec="seconds") if failed >= MAX_FAILED_LOGINS else None
-        db.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?",
-                   [0 if lock else failed, lock, uid])
-        raise LoginError("locked" if lock else "invalid")
-    db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", [uid])
+        raise LoginError("locked" if _locked(_count_failure(db, uid, now), now) else "invalid")
+    # Right password: clear the count, unless parallel failures locked the
+    # account while the password was being checked.
+    cleared = db.execute("UPDATE users SET failed_logins = 0, locked_until = NULL "
+                         "WHERE id = ? AND (locked_until IS NULL OR locked_until <= ?)",
+                         [uid, clock.stamp(now)]).rowcount
+    if not cleared:
+        raise LoginError("locked")
     return get(db, uid)
+
+
+def _locked(locked_until: str | None, now: datetime) -> bool:
+    return bool(locked_until) and datetime.fromisoformat(locked_until) > now
+
+
+def _count_failure(db, uid: int, now: datetime) -> str | None:
+    """Add one failure (a fresh count if an earlier lock has run out); lock
+    at the limit; keep a running lock as it is. The lock's end afterwards."""
+    at, until = clock.stamp(now), clock.stamp(now + LOCKOUT)
+    with db.atomic():
+        rows = db.execute(
+            "UPDATE users SET "
+            "failed_logins = CASE WHEN locked_until IS NOT NULL AND locked_until <= :at THEN 1 "
+            "                     ELSE failed_logins + 1 END, "
+            "locked_until = CASE "
+            "  WHEN locked_until IS NOT NULL AND locked_until > :at THEN locked_until "
+            "  WHEN (CASE WHEN locked_until IS NOT NULL AND locked_until <= :at THEN 1 "
+            "             ELSE failed_logins + 1 END) >= :max THEN :until "
+            "  ELSE NULL END "
+            "WHERE id = :id RETURNING locked_until",
+            {"at": at, "until": until, "max": MAX_FAILED_LOGINS, "id": uid}).fetchall()
+    return rows[0][0] if rows else None
 
 
 def update(db, user_id: int, *, role: str | None = None, language: str | None = None,
@@ -124,10 +157,9 @@ def update(db, user_id: int, *, role: str | None = None, language: str | None = 
         raise ConfigError("language", "one of {choices}", choices=", ".join(LANGUAGES))
     new_role = role or user.role
     new_active = user.active if active is None else active
-    if user.role == "admin" and (new_role != "admin" or not new_active):
-        if db.execute("SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?",
-                      [user_id]).fetchone()[0] == 0:
-            raise ConfigError("role", "the last active admin cannot be demoted or disabled")
+    if user.role == "admin" and (new_role != "admin" or not new_active) and db.execute(
+            "SELECT COUNT(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?", [user_id]).fetchone()[0] == 0:
+        raise ConfigError("role", "the last active admin cannot be demoted or disabled")
     new_op = user.operator_id if operator_id == "keep" else operator_id
     if new_role == "operator" and new_op is None:
         raise ConfigError("operator_id", "an operator user must be linked to an operator")
@@ -138,6 +170,12 @@ def update(db, user_id: int, *, role: str | None = None, language: str | None = 
             check_password(password, user.username)
             db.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL "
                        "WHERE id = ?", [passwords.make(password), user_id])
+            # A new password ends everything the old one opened: the
+            # user's sessions and API tokens.
+            db.execute("DELETE FROM api_tokens WHERE user_id = ?", [user_id])
+            db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
+        if not new_active:
+            db.execute("DELETE FROM sessions WHERE user_id = ?", [user_id])
     return get(db, user_id)
 
 
@@ -152,32 +190,38 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(db, user_id: int, name: str) -> str:
-    """A new token for *user_id*; only its hash is stored, so show it once."""
+def create_token(db, user_id: int, name: str, days: int = TOKEN_DAYS) -> str:
+    """A new token for *user_id*, valid for *days*; only its hash is stored,
+    so show it once."""
     name = (name or "").strip()
     if not 1 <= len(name) <= 64:
         raise ConfigError("name", "1-64 characters")
+    if days not in TOKEN_DAY_CHOICES:
+        raise ConfigError("days", "one of {choices}", choices=", ".join(map(str, TOKEN_DAY_CHOICES)))
     token = "krd_" + secrets.token_urlsafe(32)
-    db.execute("INSERT INTO api_tokens (user_id, name, token_hash, created_at) VALUES (?, ?, ?, ?)",
-               [user_id, name, _token_hash(token), clock.now().isoformat(timespec="seconds")])
+    now = clock.now()
+    db.execute("INSERT INTO api_tokens (user_id, name, token_hash, created_at, expires_at) "
+               "VALUES (?, ?, ?, ?, ?)",
+               [user_id, name, _token_hash(token), clock.stamp(now), clock.stamp(now + timedelta(days=days))])
     return token
 
 
-def user_for_token(db, token: str) -> User | None:
-    row = db.execute("SELECT user_id, id FROM api_tokens WHERE token_hash = ?",
-                     [_token_hash(token or "")]).fetchone()
+def user_for_token(db, token: str, now: datetime | None = None) -> User | None:
+    """The active user whose unexpired token this is; None otherwise."""
+    at = clock.stamp(now)
+    row = db.execute("SELECT user_id, id FROM api_tokens WHERE token_hash = ? AND expires_at > ?",
+                     [_token_hash(token or ""), at]).fetchone()
     if not row:
         return None
-    db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?",
-               [clock.now().isoformat(timespec="seconds"), row[1]])
+    db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [at, row[1]])
     user = get(db, row[0])
     return user if user and user.active else None
 
 
 def tokens(db, user_id: int) -> list[dict]:
-    return [dict(zip(("id", "name", "created_at", "last_used_at"), r)) for r in db.execute(
-        "SELECT id, name, created_at, last_used_at FROM api_tokens WHERE user_id = ? ORDER BY id",
-        [user_id])]
+    cols = ("id", "name", "created_at", "last_used_at", "expires_at")
+    return [dict(zip(cols, r)) for r in db.execute(
+        f"SELECT {', '.join(cols)} FROM api_tokens WHERE user_id = ? ORDER BY id", [user_id])]
 
 
 def revoke_token(db, user_id: int, token_id: int) -> None:

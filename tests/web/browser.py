@@ -1,6 +1,7 @@
 """What the browser tests share: one headless Chromium per module, the address
 of the module's appliance panel, a fresh Russian-speaking page per test, the
-first administrator through /setup, and logging in."""
+first administrator through /setup (with the appliance's setup code), and
+logging in."""
 from __future__ import annotations
 
 import pytest
@@ -24,10 +25,16 @@ def chromium():
         browser.close()
 
 
+# site -> its appliance, so create_admin can fetch the setup code
+_APPLIANCES: dict = {}
+
+
 @pytest.fixture(scope="module")
 def site(pbx):
     appliance, _carrier = pbx
-    return appliance.panel_url()
+    url = appliance.panel_url()
+    _APPLIANCES[url] = appliance
+    return url
 
 
 def new_page(chromium, locale: str = "ru-RU", timeout: float = 15000, **options):
@@ -47,10 +54,12 @@ def page(chromium):
     context.close()
 
 
-def create_admin(page, site, username="admin", password=ADMIN_PASSWORD):
+def create_admin(page, site, username="admin", password=ADMIN_PASSWORD, code: str | None = None):
     """Create the first administrator on /setup, the page a fresh appliance
-    shows (it then logs the administrator in)."""
+    shows (it then logs the administrator in), with the setup code that
+    ``korund setup-code`` prints on the appliance."""
     page.goto(site + "/setup")
+    page.fill("#f-code", code if code is not None else _APPLIANCES[site].setup_code())
     page.fill("#f-username", username)
     page.fill("#f-password", password)
     page.fill("#f-password2", password)

@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import re
 
-from appliance.base import instance
-from appliance.base import store
-from appliance.users import store as users
+from appliance.base import instance, store
 from appliance.base.instance import Instance
+from appliance.users import setup_code, store as users
 from tests.web.conftest import PASSWORD, Browser, as_role
 from web import create_app
 
@@ -16,12 +15,13 @@ def test_no_default_password_first_admin_only_while_none_exists(tmp_path):
     inst.create_dirs()
     db = store.open_store(inst.db_path)
     instance.initialise(db)
+    code = setup_code.console_code(db, inst.base)
     db.close()
     b = Browser(create_app(inst))
     assert b.client.get("/login").headers["Location"].endswith("/setup")
-    r = b.post("/setup", {"username": "root", "password": "short", "password2": "short"})
+    r = b.post("/setup", {"code": code, "username": "root", "password": "short", "password2": "short"})
     assert r.status_code == 400 and "не менее 10 символов" in r.get_data(as_text=True)
-    r = b.post("/setup", {"username": "root", "password": PASSWORD, "password2": PASSWORD})
+    r = b.post("/setup", {"code": code, "username": "root", "password": PASSWORD, "password2": PASSWORD})
     assert r.status_code == 302
     assert b.client.get("/").status_code == 200
     # Once an admin exists, the page is gone.
