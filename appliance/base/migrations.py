@@ -822,6 +822,57 @@ def m023_panel_sessions_tokens_setup(db):
     db.execute("UPDATE api_tokens SET expires_at = ?", [until])
 
 
+@migration
+def m024_sip_guard_secure_phones(db):
+    # Addresses the SIP guard banned after repeated failed SIP requests
+    # (appliance/operators/sip_guard.py); a ban ends at `until` or when a
+    # user lifts it (ended_by), and stays as a record. An operator's
+    # "secure phone": SIP over TLS only, media over SRTP.
+    for sql in (
+        """CREATE TABLE sip_bans (
+            id INTEGER PRIMARY KEY,
+            address TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            events TEXT NOT NULL DEFAULT '',
+            accounts TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL,
+            until TEXT NOT NULL,
+            ended_at TEXT,
+            ended_by TEXT
+        )""",
+        "CREATE INDEX sip_bans_open ON sip_bans (ended_at, address)",
+        "ALTER TABLE operators ADD COLUMN secure INTEGER NOT NULL DEFAULT 0",
+    ):
+        db.execute(sql)
+
+
+@migration
+def m024_outbound_policy(db):
+    # The outbound policy (appliance.outbound): one row, national numbers
+    # only by default, premium-rate, satellite and Abkhazian codes denied,
+    # at most 3 open callback orders per caller number and 5 a day; why the
+    # dialer refused an order's number; the caller's orders counted fast.
+    for sql in (
+        """CREATE TABLE outbound_policy (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            scope TEXT NOT NULL DEFAULT 'national',
+            allowed TEXT NOT NULL DEFAULT '[]',
+            denied TEXT NOT NULL DEFAULT '[]',
+            max_open INTEGER NOT NULL DEFAULT 3,
+            max_day INTEGER NOT NULL DEFAULT 5,
+            own_number_only INTEGER NOT NULL DEFAULT 0,
+            changed_at TEXT,
+            changed_by TEXT
+        )""",
+        """INSERT INTO outbound_policy (id, denied) VALUES
+            (1, '["+7801", "+7802", "+7803", "+7809", "+7954", "+7840", "+7940"]')""",
+        "ALTER TABLE callbacks ADD COLUMN refused TEXT",
+        "CREATE INDEX callbacks_ani ON callbacks (ani, created_at)",
+        "CREATE INDEX callbacks_open_number ON callbacks (number) WHERE status = 'new'",
+    ):
+        db.execute(sql)
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(
