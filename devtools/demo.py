@@ -2,6 +2,8 @@
 the E1, and two operators whose phones the PSTN simulator plays."""
 from __future__ import annotations
 
+from appliance.base import store
+from appliance.clients import webhooks
 from appliance.lines import trunks as sip_trunks
 from appliance.operators import store as operators
 
@@ -16,6 +18,8 @@ def seed(db, carrier_host: str = "127.0.0.2", carrier_port: int = 5060) -> bool:
         for ext, name in (("1001", "Anna Ivanova"), ("1002", "Boris Petrov")):
             operators.add_operator(db, ext, name, contact=f"sip:{ext}@{carrier_host}:{carrier_port}")
             operators.add_member(db, "support", ext)
+        # development only: a CRM webhook receiver on this machine's loopback (appliance.clients.webhooks)
+        store.set_setting(db, webhooks.ALLOW_LOOPBACK_KEY, "1")
     return True
 
 

@@ -1,12 +1,22 @@
 """A support bundle for the technician: one tar.gz with the hardware state,
 the generated configuration, counters, a kernel log excerpt and service logs,
-with every secret removed.
+with every secret removed and callers' numbers masked.
 
 Secrets are redacted line by line before anything is written into the archive:
 config keys (secret, password, md5secret, auth/API tokens, private keys...),
 panel API tokens (krd_...), "Authorization: Bearer ..." headers, passwords in
 URLs (user:pass@host) and JSON string fields with such names. Databases are
 never included.
+
+Technicians see no caller's number: in the configuration and the logs (the
+call records, queue_log, messages.log, the services' logs) every number
+longer than the operators' extensions (and than six digits) keeps its
+shape but not its middle digits -- ``+74951234567`` becomes
+``+7495*****67``. A unique id or time such as ``1795675773.997586``, an
+Asterisk channel's sequence number (``PJSIP/pstn-00000001``) and the time
+that starts a queue_log line are not numbers of people and stay. The
+hardware readings (counters, serial numbers, firmware versions) hold no
+call data and stay exact.
 
 Example:
     make_bundle("/tmp/support.tar.gz", Root(), config_dirs=["/etc/dahdi", inst.etc],
@@ -41,6 +51,9 @@ SKIP_SUFFIXES = (".db", ".sqlite", ".sqlite3", ".db-wal", ".db-shm", ".key", ".p
 KERNEL_WORDS = re.compile(r"dahdi|wct|wcte|wctdm|wcaxx|wcb4xx|opvx|te[0-9]xxp|vpm|oct6|span|"
                           r"r2|openr2|echocan|firmware", re.I)
 LOG_TAIL_LINES = 2000
+# Digit runs up to this long are kept: extensions, ports, process ids.
+KEEP_DIGITS = 6
+MASKED_DIRS = ("config/", "logs/")
 
 
 def redact(text: str) -> str:
@@ -59,6 +72,25 @@ def redact(text: str) -> str:
         body = _ENV_ASSIGN.sub(lambda mm: mm.group(1) + REDACTED, body)
         body = _INLINE.sub(lambda mm: mm.group(1) + REDACTED, body)
         out.append(body + end)
+    return "".join(out)
+
+
+def mask_numbers(text: str, keep_digits: int = KEEP_DIGITS) -> str:
+    """*text* with every number longer than *keep_digits* digits masked in
+    the middle, its length kept (``+7495*****67``)."""
+    number = re.compile(rf"(?<![\w.])\+?(\d{{{keep_digits + 1},}})(?!\w|\.\d)")
+    out = []
+    for line in text.splitlines(keepends=True):
+        def hide(m, line=line):
+            digits = m.group(1)
+            before = line[m.start() - 1] if m.start() else ""
+            after = line[m.end():m.end() + 1]
+            if (before == "-" and len(digits) == 8) or (m.start() == 0 and after == "|"):
+                return m.group(0)      # a channel's sequence number; queue_log's time
+            first = max(0, min(4, len(digits) - 7))
+            return m.group(0)[:m.start(1) - m.start()] + digits[:first] + "*" * (len(digits) - first - 2) \
+                + digits[-2:]
+        out.append(number.sub(hide, line))
     return "".join(out)
 
 
@@ -101,8 +133,11 @@ def _text_files(directory: Path, limit: int = 200):
 
 
 def make_bundle(out: str | os.PathLike, root: Root | str | None = None, *,
-                config_dirs=(), log_dirs=(), runner=maint.run_command) -> dict:
-    """Write the bundle to OUT; returns the manifest (what is in it, what was missing)."""
+                config_dirs=(), log_dirs=(), runner=maint.run_command, keep_digits: int = KEEP_DIGITS) -> dict:
+    """Write the bundle to OUT; returns the manifest (what is in it, what was
+    missing). Numbers longer than *keep_digits* (at least KEEP_DIGITS) are
+    masked in the configuration and the logs."""
+    keep_digits = max(KEEP_DIGITS, keep_digits)
     root = Root.of(root)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +146,10 @@ def make_bundle(out: str | os.PathLike, root: Root | str | None = None, *,
     tmp = out.with_name(out.name + ".part")
     with tarfile.open(tmp, "w:gz") as tar:
         def add(name, text):
-            _add(tar, f"korund-support/{name}", redact(text))
+            text = redact(text)
+            if name.startswith(MASKED_DIRS):
+                text = mask_numbers(text, keep_digits)
+            _add(tar, f"korund-support/{name}", text)
             manifest["files"].append(name)
 
         boards = inventory.boards(root)

@@ -249,8 +249,10 @@ def integration_save():
                 message = gettext("The screen-pop URL of the group {name} was saved.", name=group)
             elif action == "webhook":
                 secret = webhooks.secrets.token_urlsafe(32) if form.get("new_secret") else None
+                webhooks.set_allow_lan(db, bool(form.get("allow_lan")), g.user.username)
                 cfg = webhooks.configure(db, form.get("webhook_url", ""), secret)
-                audit.record(db, g.user.username, _("webhook changed"), details={"url": cfg["url"]})
+                audit.record(db, g.user.username, _("webhook changed"),
+                             details={"url": cfg["url"], "allow_lan": cfg["allow_lan"]})
                 message = gettext("The webhook settings were saved.")
             else:
                 abort(400)

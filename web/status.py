@@ -1,4 +1,8 @@
-"""The status page and its JSON twin, /api/v1/status."""
+"""The status page and its JSON twin, /api/v1/status.
+
+Technicians see the appliance, not the calls: the last calls (callers'
+numbers) are shown to admins and supervisors only; a technician's
+``recent_calls`` is empty."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, jsonify, render_template
@@ -14,9 +18,13 @@ bp = Blueprint("status", __name__)
 api_bp = api_common.blueprint("status_api", __name__)
 
 RECENT_CALLS = 20
+# Who sees the last calls, with the callers' numbers.
+CALL_READERS = ("admin", "supervisor")
 
 
 def recent_calls(db, limit: int = RECENT_CALLS):
+    if g.user.role not in CALL_READERS:
+        return []
     cols = ["started_at", "ani", "dnis", "trunk", "grp", "route_source", "operator",
             "connected_at", "ended_at", "outcome"]
     rows = db.execute(f"SELECT {', '.join(cols)} FROM calls ORDER BY id DESC LIMIT ?", [limit]).fetchall()

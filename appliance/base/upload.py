@@ -16,6 +16,15 @@ and keeps its bytes under a token (in the feature's uploads table, for an
 hour) only if it can be imported; ``staged`` reads exactly those bytes again;
 ``confirm`` imports them with the feature's write, in one transaction with
 the token's deletion; ``discard`` forgets them.
+
+Formula injection: a spreadsheet runs a cell that begins with ``=``, ``+``,
+``-`` or ``@`` (or a tab or carriage return before one) as a formula, so an
+exported value such as a client named ``=HYPERLINK(...)`` could act when the
+file is opened. ``export_cell`` prefixes such a value with ``'`` (as OWASP
+recommends), and ``records`` takes the ``'`` off again on import, so an
+exported file imports back unchanged. A value made only of digits, spaces
+and ``+ - ( ) . ,`` names no function, cell or file and is left as it is:
+phone numbers such as ``+7 495 123-45-67`` and negative amounts stay usable.
 """
 from __future__ import annotations
 
@@ -39,6 +48,9 @@ MAX_PROBLEMS = 500
 UPLOAD_TTL = timedelta(hours=1)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Digits, spaces and + - ( ) . , only: a phone number or an amount, never a formula that reaches out.
+PLAIN_NUMBER = re.compile(r"[0-9 +\-().,]+")
 
 
 @dataclass
@@ -75,6 +87,32 @@ class Preview:
 
     def add(self, line: int | None, error: ConfigError) -> None:
         self.problems.append(Problem(line, error))
+
+
+# -- cells: formula injection ----------------------------------------------------------
+
+def _runs_as_formula(text: str) -> bool:
+    return text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text)
+
+
+def export_cell(value):
+    """*value* as a CSV cell a spreadsheet shows as text: a string that a
+    spreadsheet would run as a formula gets a leading ``'``, and so does one
+    whose leading ``'`` already stand before such a string (so that
+    ``import_cell`` gives back exactly the value). Numbers, and strings that
+    are only a phone number or an amount, are kept."""
+    if isinstance(value, str) and _runs_as_formula(value.lstrip("'")):
+        return "'" + value
+    return value
+
+
+def import_cell(value: str) -> str:
+    """A cell of an uploaded CSV as the value it stands for: ``export_cell``
+    undone (``'=1`` is ``=1``, as in a spreadsheet; ``'+7495`` stays, being
+    no formula)."""
+    if value[:1] == "'" and _runs_as_formula(value[1:].lstrip("'")):
+        return value[1:]
+    return value
 
 
 # -- reading ------------------------------------------------------------------------
@@ -154,7 +192,7 @@ def records(reader, result: Preview):
             result.add(line, ConfigError("file", "{count} fields, expected {expected}", count=len(row),
                                          expected=len(result.columns)))
             continue
-        record = {c: v.strip() for c, v in zip(result.columns, row)}
+        record = {c: import_cell(v.strip()) for c, v in zip(result.columns, row)}
         errors = [e for e in (value_error("file", c, v) for c, v in record.items()) if e]
         for error in errors:
             result.add(line, error)

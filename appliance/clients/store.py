@@ -502,16 +502,19 @@ def discard(db, token: str, username: str) -> None:
 
 
 def export_csv(db) -> bytes:
-    """Every client as CSV: UTF-8 with a BOM, semicolons; imports back unchanged."""
+    """Every client as CSV: UTF-8 with a BOM, semicolons; imports back
+    unchanged. A value a spreadsheet would run as a formula is exported
+    behind a ``'`` (``upload.export_cell``)."""
     fields = custom_fields(db)
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(_columns(fields))
     for (cid,) in db.execute("SELECT id FROM clients ORDER BY id").fetchall():
         c = get(db, cid)
-        writer.writerow([c["id"], c["name"], ", ".join(c["phones"]), c["company"], c["email"],
-                         c["personal_operator"] or "", "1" if c["vip"] else "0"]
-                        + [c["fields"].get(f["name"], "") for f in fields])
+        writer.writerow([upload.export_cell(v) for v in
+                         [c["id"], c["name"], ", ".join(c["phones"]), c["company"], c["email"],
+                          c["personal_operator"] or "", "1" if c["vip"] else "0"]
+                         + [c["fields"].get(f["name"], "") for f in fields]])
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 

@@ -1,6 +1,7 @@
 """A report table as CSV (UTF-8 with a BOM and ``;``, so Excel opens
-Cyrillic right) or XLSX (through XlsxWriter: one sheet, bold header row,
-numbers stored as numbers, text always stored as text)."""
+Cyrillic right; a text a spreadsheet would run as a formula behind a ``'``,
+numbers as they are) or XLSX (through XlsxWriter: one sheet, bold header
+row, numbers stored as numbers, text always stored as text)."""
 from __future__ import annotations
 
 import csv
@@ -9,6 +10,8 @@ import re
 
 import xlsxwriter
 
+from appliance.base.upload import export_cell
+
 SHEET_BAD = re.compile(r"[\[\]:*?/\\]")
 XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
@@ -16,9 +19,9 @@ XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 def to_csv(header: list[str], rows: list[list]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([export_cell(h) for h in header])
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
+        writer.writerow(["" if v is None else export_cell(v) for v in row])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 

@@ -270,7 +270,9 @@ def delete_table(db, name: str) -> None:
 
 
 def export_csv(db, name: str) -> bytes:
-    """The table as CSV: UTF-8 with a BOM and semicolons, as spreadsheets open it."""
+    """The table as CSV: UTF-8 with a BOM and semicolons, as spreadsheets open
+    it; a value a spreadsheet would run as a formula behind a ``'``
+    (``upload.export_cell``), which the import takes off again."""
     info = table(db, name)
     if info is None:
         raise ConfigError("name", "no data table named '{name}'", name=name)
@@ -280,7 +282,7 @@ def export_csv(db, name: str) -> bytes:
     tid = _table_id(db, name)
     for (data,) in db.execute("SELECT data FROM data_rows WHERE table_id = ? ORDER BY rowid", [tid]):
         record = json.loads(data)
-        writer.writerow([record.get(c, "") for c in info.columns])
+        writer.writerow([upload.export_cell(record.get(c, "")) for c in info.columns])
     return b"\xef\xbb\xbf" + out.getvalue().encode("utf-8")
 
 

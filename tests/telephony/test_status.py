@@ -19,11 +19,12 @@ PASSWORD = "Status-Check-2026"
 @pytest.fixture(scope="module")
 def staff(pbx):
     """An admin and a technician made with the korund command, and an API
-    token of the technician's."""
+    token of each."""
     appliance, _ = pbx
     appliance.add_user("boss", "admin", PASSWORD)
     appliance.add_user("tech", "technician", PASSWORD, "--language", "en")
-    return appliance.panel_url(), appliance.api_token("tech", "status test")
+    return (appliance.panel_url(), appliance.api_token("tech", "status test"),
+            appliance.api_token("boss", "status test"))
 
 
 def get(url, token=None, opener=None):
@@ -33,7 +34,7 @@ def get(url, token=None, opener=None):
 
 
 def test_status_json_shows_services_asterisk_trunk_operators_and_calls(appliance, carrier, staff):
-    site, token = staff
+    site, token, admin_token = staff
     before = appliance.last_call_id()
     call = carrier.call(ani="4956667788", hold=7)
     call.answered_by_phone()
@@ -54,12 +55,16 @@ def test_status_json_shows_services_asterisk_trunk_operators_and_calls(appliance
                                "state": "Not in use"}]
     assert {o["extension"]: o["state"] for o in data["operators"]} == {
         "1001": "Not in use", "1002": "Not in use"}
+    # a technician sees the appliance, not the callers' numbers; an admin sees the calls
+    assert data["recent_calls"] == [] and "4956667788" not in body
+    _status, _ctype, body = get(site + "/api/v1/status", admin_token)
+    data = json.loads(body)
     assert data["recent_calls"][0]["ani"] == "4956667788"
     assert data["recent_calls"][0]["outcome"] == "answered"
 
 
 def test_status_page_after_login(appliance, carrier, staff):
-    site, _ = staff
+    site, _token, _admin_token = staff
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     _, _, page = get(site + "/login", opener=opener)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -67,4 +72,5 @@ def test_status_page_after_login(appliance, carrier, staff):
     with opener.open(site + "/login", data=form, timeout=10) as r:
         assert r.status == 200 and r.url.rstrip("/") == site
         page = r.read().decode()
-    assert "Services" in page and "RUNNING" in page and "4956667788" in page
+    assert "Services" in page and "RUNNING" in page
+    assert "4956667788" not in page and 'id="recent-calls"' not in page   # a technician sees no calls
