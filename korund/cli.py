@@ -28,7 +28,7 @@ from appliance.clients import cli as clients_cli
 from appliance.history import cli as history_cli, log_rotation
 from appliance.lines import cli as lines_cli
 from appliance.messages import cli as messages_cli
-from appliance.operators import cli as operators_cli
+from appliance.operators import cli as operators_cli, sip_tls
 from appliance.prompts import builtin as prompts, cli as prompts_cli, moh
 from appliance.recordings import cli as recordings_cli
 from appliance.reports import cli as reports_cli
@@ -57,6 +57,7 @@ def cmd_init(args, inst: Instance) -> int:
     if args.demo_ivr and demo.seed_ivr(db, inst.sounds):
         print("demo IVR scenario bound to number", demo.DEMO_DNIS)
     moh.generate(inst)   # the music callers hear while they wait or are held
+    sip_tls.ensure(inst.base)   # the certificate of the secure phones' TLS transport
     applier.apply(inst, db)
     inst.supervisord_conf.write_text(supervisor.render(inst))
     print(f"instance ready in {inst.base}")
@@ -83,6 +84,7 @@ def cmd_apply(args, inst: Instance) -> int:
 
 
 def cmd_start(args, inst: Instance) -> int:
+    sip_tls.ensure(inst.base)   # Asterisk's TLS transport takes the panel's current certificate
     supervisor.start(inst)
     supervisor.wait_running(inst, timeout=args.timeout)
     db = inst.open_store()

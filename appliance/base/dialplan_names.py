@@ -7,6 +7,8 @@ extensions.conf and the AGI scripts read/set them, so the two never drift.
 CTX_INBOUND = "korund-inbound"        # calls arriving from the PSTN trunk
 CTX_ROUTE = "korund-route"            # queue a call to the group in VAR_GROUP
 CTX_OPERATORS = "korund-operators"    # calls from operators' phones
+CTX_OPERATORS_DIAL = "korund-operators-dial"  # what an operator dialled, filtered: an extension, or out by the policy
+CTX_SECURE_OPERATORS = "korund-operators-tls"  # a secure phone's calls: over TLS only, then as above
 CTX_AGI_FAIL = "korund-agi-fail"      # where an AGI script sends a broken call
 CTX_CALLBACK = "korund-callback"      # the dialer: operator answered, now dial the client
 CTX_TEST_CARRIER = "korund-test-carrier"  # channels of a span in the "test_carrier" role (loop tests)
@@ -60,6 +62,9 @@ DB_CALLBACK_RESULTS = "korund_cb"                  # AstDB family: <attempt id> 
 AGI_INBOUND = "inbound"
 AGI_FEATURE_CODES = "feature-codes"   # phone feature codes: login, logout, pause, ready
 AGI_OVERFLOW = "overflow"             # a group's overflow scenario
+AGI_OUTBOUND = "outbound"             # an operator dials out: the outbound policy decides (appliance.outbound)
+VAR_DIALLED = "KORUND_DIALLED"        # what an operator dialled: digits (a leading +), filtered in the dialplan
+VAR_OUTBOUND_NUMBER = "KORUND_OUTBOUND_NUMBER"  # the number the policy allowed; unset: refused
 VAR_OVERFLOWS = "KORUND_OVERFLOWS"    # how many times the call overflowed already
 
 # Characters a caller ID may keep; everything else is dropped before the

@@ -6,7 +6,9 @@ the new lines of Asterisk's CDR log to complete what the events did not say
 again. After each reload and every operator_states.SYNC_SECONDS it also checks that
 app_queue does not hold a reachable operator's phone as unavailable
 (appliance.operators.member_states); every few seconds it returns MFC/R2 circuits
-left half-released after a call to idle (appliance.lines.r2_circuits).
+left half-released after a call to idle (appliance.lines.r2_circuits). It
+also feeds Asterisk's security events to the SIP guard, which bans addresses
+that keep failing SIP authentication (appliance.operators.sip_guard).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from appliance.base.instance import Instance
 from appliance.clients import desktop, webhooks
 from appliance.history.store import CallHistory
 from appliance.lines import r2_circuits
-from appliance.operators import member_states, queue_events, states as operator_states
+from appliance.operators import member_states, queue_events, sip_guard, states as operator_states
 
 log = logging.getLogger("korund.events")
 
@@ -37,6 +39,8 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
     lock = threading.Lock()
     reloaded = threading.Event()   # set on FullyBooted/Reload: check the members soon
     webhooks.start_sender(lambda: store.open_store(instance.db_path), stop=stop)  # posts to the external CRM
+    # bans addresses that keep failing SIP authentication; its own connection
+    guard = sip_guard.Guard(store.open_store(instance.db_path), instance.etc)
 
     def on_event(event, manager):
         headers = ami.event_headers(event)
@@ -48,6 +52,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             lambda h: desktop.on_event(db, h),  # screen pop: calls offered to operators' phones
             lambda h: webhooks.on_event(db, h),  # external CRM: call offered / ended (queued)
         )
+        guard.on_event(headers)   # counts in memory only; never raises for a bad event
         with lock:
             for handle in handlers:
                 # Each on its own: one failing must neither skip the others nor
@@ -69,6 +74,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
         next_members = 0.0
         members = member_states.Refresher(pjsip_conf=instance.etc / "pjsip.conf")
         circuits, next_circuits = r2_circuits.Watchdog(on_forced=record_mend), 0.0
+        guard.applied = None   # Asterisk may have restarted: put the bans in force again
         while mgr.connected() and not stop.is_set():
             if time.monotonic() >= next_catch_up:
                 with lock:
@@ -91,6 +97,10 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                 # outside the lock: AMI commands only, nothing of the history
                 members.refresh(mgr)
                 next_members = time.monotonic() + operator_states.SYNC_SECONDS
+            try:
+                guard.tick(mgr)   # AMI commands and its own store connection, outside the lock
+            except Exception:
+                log.exception("the SIP guard failed")
             if time.monotonic() >= next_circuits:
                 circuits.check(mgr)   # AMI commands only, like the members
                 next_circuits = time.monotonic() + r2_circuits.CHECK_EVERY

@@ -75,3 +75,29 @@ def extension_of_interface(db, iface: str | None) -> str | None:
         row = db.execute("SELECT extension FROM operators WHERE device = ?", [iface]).fetchone()
         return row[0] if row else None
     return None
+
+
+# --- secure phones: SIP over TLS only, media over SRTP ---------------------------
+
+def secure_phones(db) -> set[str]:
+    """The extensions of the operators whose IP phone is a secure phone."""
+    return {r[0] for r in db.execute("SELECT extension FROM operators WHERE secure = 1")}
+
+
+def is_secure(db, extension: str) -> bool:
+    row = db.execute("SELECT secure FROM operators WHERE extension = ?", [extension]).fetchone()
+    return bool(row and row[0])
+
+
+def set_secure(db, extension: str, secure) -> bool:
+    """Make operator *extension*'s phone a secure phone (TLS and SRTP
+    required) or a plain one; an analog phone cannot be secure."""
+    on = secure not in (False, 0, "", "0", "false", "off", "no", None)
+    row = db.execute("SELECT device FROM operators WHERE extension = ?", [extension]).fetchone()
+    if not row:
+        raise ConfigError("extension", "no operator with extension {extension}", extension=extension)
+    if on and row[0]:
+        raise ConfigError("secure", "an analog phone ({device}) cannot use TLS and SRTP; only an IP phone can",
+                          device=row[0])
+    db.execute("UPDATE operators SET secure = ? WHERE extension = ?", [int(on), extension])
+    return on

@@ -415,6 +415,12 @@ class Guard:
                 self.counter = Counter(p.failures, p.window)
 
     def on_event(self, headers: dict[str, str]) -> None:
+        try:
+            self._count(headers)
+        except Exception:   # pyst2's dispatch thread must live on
+            log.exception("could not count %s", headers.get("Event"))
+
+    def _count(self, headers: dict[str, str]) -> None:
         address = failed_address(headers)
         if address is None:
             return

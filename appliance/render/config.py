@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from appliance.base import store
 from appliance.lines import store as spans, trunks as sip_trunks
 from appliance.lines.trunks import Trunk
-from appliance.operators import store as operators_store
+from appliance.operators import devices, store as operators_store
 from appliance.operators.store import Group, Operator
 from appliance.recordings import store as recordings
 
@@ -26,6 +26,8 @@ class Config:
     spans: list = field(default_factory=list)
     # recording policies (appliance.recordings.store.policies)
     recording_policies: list = field(default_factory=list)
+    # the extensions whose phone is a secure phone: TLS and SRTP (appliance.operators.devices)
+    secure_phones: set[str] = field(default_factory=set)
 
     @property
     def default_group(self) -> Group | None:
@@ -35,4 +37,4 @@ class Config:
 def load(db) -> Config:
     operators, groups, skills = operators_store.load_all(db)
     return Config(store.settings(db), sip_trunks.load_all(db), operators, groups, skills,
-                  spans.load_all(db), recordings.policies(db))
+                  spans.load_all(db), recordings.policies(db), devices.secure_phones(db))

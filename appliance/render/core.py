@@ -91,7 +91,8 @@ timestampevents = yes
 secret = {s['ami.secret']}
 deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.0/255.0.0.0
-read = system,call,log,verbose,agent,user,config,dtmf,reporting,cdr,dialplan,agi
+; security: the SIP guard counts failed SIP requests (appliance/operators/sip_guard.py)
+read = system,call,log,verbose,agent,user,config,dtmf,reporting,cdr,dialplan,agi,security
 write = system,call,agent,user,config,command,reporting,originate
 """,
         "rtp.conf": f"""[general]
