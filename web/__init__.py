@@ -189,7 +189,10 @@ def redirect_to_https(https_port: int):
     """A WSGI app sending every request to the same host and path over HTTPS."""
     def app(environ, start_response):
         m = _HOST.fullmatch(environ.get("HTTP_HOST", ""))
-        host = m.group(1) if m else environ.get("SERVER_NAME", "localhost")
+        if not m:
+            start_response("400 Bad Request", [("Content-Type", "text/plain"), ("Content-Length", "13")])
+            return [b"bad Host name"]
+        host = m.group(1)
         path = quote(environ.get("PATH_INFO", "/").encode("latin-1"), safe="/:@!$&'()*+,;=-._~%")
         query = environ.get("QUERY_STRING", "")
         location = f"https://{host}:{https_port}/{path.lstrip('/')}" + (f"?{query}" if query else "")
