@@ -18,7 +18,8 @@ run: host-deps rootfs
 	$(IN_ROOT) korund -i $(BASE) start
 	@echo
 	@echo "Korund is running."
-	@echo "  Web panel:      http://127.0.0.1:8080/   (first visit: create the administrator;"
+	@echo "  Web panel:      http://127.0.0.1:8080/   (first visit: create the administrator with the setup code from"
+	@echo "                  $(IN_ROOT) korund -i $(BASE) setup-code;"
 	@echo "                  or: $(IN_ROOT) korund -i $(BASE) user add admin --role admin)"
 	@echo "  API:            http://127.0.0.1:8080/api/v1/openapi.json"
 	@echo "  Place a call:   make demo-call"

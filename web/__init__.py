@@ -51,6 +51,8 @@ MAX_UPLOAD_BYTES = 2 * 1024 * 1024
 # Each open desktop holds one thread with its event stream (web.desktop), so
 # there are enough for a floor of operators plus the panel's other requests.
 WEB_THREADS = 128
+# connections waiting to be accepted (a browser opens several at once)
+BACKLOG = 128
 DEFAULT_HTTPS_PORT = 8443
 HSTS = "max-age=31536000"
 
@@ -151,11 +153,12 @@ def servers(instance: Instance) -> list:
     app = create_app(instance)
     if settings.get("web.tls") != "1":
         return [wsgi.Server((host, int(settings["web.port"])), app, numthreads=WEB_THREADS,
-                            server_name="korund")]
+                            server_name="korund", request_queue_size=BACKLOG)]
     tls_files.ensure(instance.base)
     cert, key = tls_files.paths(instance.base)
     https_port = int(settings.get("web.https_port") or DEFAULT_HTTPS_PORT)
-    https = wsgi.Server((host, https_port), app, numthreads=WEB_THREADS, server_name="korund")
+    https = wsgi.Server((host, https_port), app, numthreads=WEB_THREADS, server_name="korund",
+                        request_queue_size=BACKLOG)
     adapter = BuiltinSSLAdapter(str(cert), str(key))
     https.ssl_adapter = adapter
     # A certificate installed from the panel serves the next connection.
