@@ -105,8 +105,7 @@ def page():
 def events():
     """Server-sent events: each call offered to the operator's phone, with
     its whole session, as soon as the events service records it."""
-    ext, readonly = _whose()
-    viewer = None if readonly else ext   # an operator sees only their own earlier calls
+    ext, _readonly = _whose()
     last = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
     db = get_db()
     after = int(last) if last.isdigit() else desktop.last_offer_id(db, ext)
@@ -123,7 +122,7 @@ def events():
                 found = desktop.wait_for_offers(own, ext, after, timeout=1.0, interval=POLL_SECONDS)
                 for offer in found:
                     after = offer["id"]
-                    payload = {"offer": offer, "session": desktop.session(own, offer["linkedid"], viewer)}
+                    payload = {"offer": offer, "session": desktop.session(own, offer["linkedid"])}
                     yield f"id: {offer['id']}\nevent: offer\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
                     shown = (offer["id"], offer["state"])
                     last_sent = time.monotonic()
@@ -150,7 +149,7 @@ def session_json(linkedid):
     db = get_db()
     if not LINKEDID.match(linkedid) or not desktop.can_read(db, g.user, linkedid):
         abort(404)
-    found = desktop.session(db, linkedid, desktop.extension_of(db, g.user) if g.user.role == "operator" else None)
+    found = desktop.session(db, linkedid)
     if found is None:
         abort(404)
     return jsonify(found)
