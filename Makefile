@@ -66,7 +66,7 @@ rootfs:
 image: host-deps
 	image-build/image.sh build
 
-## vm: boot the image in qemu; the panel at http://127.0.0.1:8090/ (Ctrl-A X quits)
+## vm: boot the image in qemu; the panel at https://127.0.0.1:8090/ (Ctrl-A X quits)
 vm: host-deps
 	python3 image-build/vm.py run
 

@@ -136,6 +136,12 @@ class FrontPanel:
         out = (out + [""] * self.height)[:self.height]
         return [ascii_text(line)[:self.width] for line in out]
 
+    def for_log(self, lines: list[str]) -> list[str]:
+        """*lines* as the service log may keep them: without the setup code,
+        which only the display may show (logs go into support bundles)."""
+        code = self.status.get("setup_code")
+        return [line.replace(code, "<setup code>") for line in lines] if code else lines
+
     # -- buttons ---------------------------------------------------------------------
     def where(self) -> str:
         """Where the panel is, for the log: "alarms 3/4" or "alarms 3/4 list"."""
@@ -209,7 +215,7 @@ def serve(port: str, source, *, baud: int = BAUD, width: int = 20, height: int =
                     conn.write(encode_screen(lines, width))
                     conn.flush()
                     shown = lines
-                    log.info("front panel: shows %s", " | ".join(line.rstrip() for line in lines))
+                    log.info("front panel: shows %s", " | ".join(line.rstrip() for line in panel.for_log(lines)))
                 data = conn.read(16)
                 if data:
                     panel.feed(data)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Boot the appliance disk image (image-build/image.sh) under qemu.
 
-    python3 image-build/vm.py run          # make vm: the demo appliance, panel on 127.0.0.1:8090
+    python3 image-build/vm.py run          # make vm: the demo appliance, panel on https://127.0.0.1:8090
     python3 image-build/vm.py test         # make vm-test: the guest checks, results on the host
     python3 image-build/vm.py test --only pri,r2     # only checks whose name has one of these
 
@@ -10,8 +10,8 @@ Software emulation only (TCG): KVM initialises here and then kills the guest
 its label.
 
 ``run`` keeps the demo machine's changes in an overlay
-($KORUND_CACHE/vm/demo-<key>.qcow2, --fresh starts over), forwards the panel
-to http://127.0.0.1:8090/ and prints that URL once the panel answers; the
+($KORUND_CACHE/vm/demo-<key>.qcow2, --fresh starts over), forwards the panel's
+HTTPS port to https://127.0.0.1:8090/ and prints that URL once the panel answers; the
 console is this terminal (Ctrl-A X quits qemu). The kernel argument
 korund.demo=1 makes the first boot load the demo configuration and, when
 Korund has the command, configure the two looped E1 spans as a PRI pair
@@ -34,6 +34,7 @@ import json
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -86,7 +87,8 @@ def qemu_base(img: Path, append: str) -> list[str]:
 def wait_panel_then_print(proc: subprocess.Popen, url: str) -> None:
     while proc.poll() is None:
         try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
+            # the guest's own self-signed certificate: only whether it answers matters here
+            with urllib.request.urlopen(url, timeout=5, context=ssl._create_unverified_context()) as resp:
                 if resp.status < 500:
                     break
         except OSError:
@@ -94,8 +96,9 @@ def wait_panel_then_print(proc: subprocess.Popen, url: str) -> None:
         time.sleep(3)
     else:
         return
-    msg = (f"\r\n[vm] The appliance's panel answers: {url}  (first visit: create the "
-           f"administrator).\r\n[vm] Quit the VM: Ctrl-A X (or poweroff on its console).\r\n")
+    msg = (f"\r\n[vm] The appliance's panel answers: {url}  (its certificate is self-signed; first "
+           f"visit: create the administrator with the setup code printed on the console and its login "
+           f"screen).\r\n[vm] Quit the VM: Ctrl-A X (or poweroff on its console).\r\n")
     sys.stderr.write(msg)
     sys.stderr.flush()
 
@@ -113,10 +116,10 @@ def cmd_run(args) -> int:
         subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", str(img / "disk.qcow2"),
                         "-F", "qcow2", str(overlay)], check=True)
         say(f"a fresh demo machine: {overlay}")
-    url = f"http://127.0.0.1:{args.port}/"
+    url = f"https://127.0.0.1:{args.port}/"
     cmd = qemu_base(img, "korund.demo=1") + [
         "-drive", f"file={overlay},format=qcow2,if=virtio,cache=unsafe",
-        "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{args.port}-:8080",
+        "-nic", f"user,model=virtio-net-pci,hostfwd=tcp:127.0.0.1:{args.port}-:8443",
         "-chardev", f"stdio,id=con0,mux=on,signal=off,logfile={state / 'console.log'}",
         "-serial", "chardev:con0", "-mon", "chardev=con0,mode=readline"]
     say(f"booting the appliance (software emulation: about a minute, several on the first boot); "

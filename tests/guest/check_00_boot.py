@@ -2,6 +2,7 @@
 chan_dahdi, the first-boot step, no compiler left in the image."""
 from __future__ import annotations
 
+import http.client
 import re
 import shutil
 import socket
@@ -23,15 +24,35 @@ def check_services_running():
 
 
 def check_panel_answers_on_all_addresses():
-    status, body = guest.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
-        guest.http_get("/setup")), timeout=60, what="the panel's first-visit page")
-    assert "<form" in body, body[:500]
-    # The panel listens on the LAN too (0.0.0.0:8080), AMI and FastAGI only on loopback.
+    _status, body = guest.wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+        guest.http_get("/setup")), timeout=60, what="the panel's first-visit page over HTTPS")
+    assert "<form" in body and 'id="f-code"' in body, body[:500]   # it asks for the setup code
+    # Plain HTTP only redirects to HTTPS.
+    conn = http.client.HTTPConnection("127.0.0.1", 8080, timeout=10)
+    try:
+        conn.request("GET", "/setup")
+        reply = conn.getresponse()
+        assert reply.status == 301 and reply.getheader("Location") == guest.PANEL + "/setup", \
+            (reply.status, reply.getheaders())
+    finally:
+        conn.close()
+    # The panel listens on the LAN too (0.0.0.0:8443 and :8080), AMI and FastAGI only on loopback.
     listening = guest.run(["ss", "-Hltn"]).stdout
-    assert re.search(r"(0\.0\.0\.0|\*):8080\b", listening), listening
+    for port in (8443, 8080):
+        assert re.search(rf"(0\.0\.0\.0|\*):{port}\b", listening), (port, listening)
     for port in (guest.settings()["ami.port"], guest.settings()["agi.port"]):
         assert re.search(rf"127\.0\.0\.1:{port}\b", listening), (port, listening)
         assert not re.search(rf"(0\.0\.0\.0|\*):{port}\b", listening), (port, listening)
+
+
+def check_the_setup_code_is_on_the_console():
+    """The first boot printed the code the panel's first visit needs, and
+    `korund setup-code` prints the same one."""
+    code = guest.run(["korund", "-i", str(guest.INSTANCE), "setup-code"]).stdout.strip()
+    assert re.fullmatch(r"[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", code), code
+    boot = guest.run(["journalctl", "-b", "-u", "korund-firstboot.service", "--no-pager"]).stdout
+    assert f"setup code {code}" in boot, boot[-2000:]
+    assert code in Path("/etc/issue.d/korund-setup-code.issue").read_text()
 
 
 def check_dahdi_modules_loaded():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import ssl
 import subprocess
 import urllib.error
 import urllib.request
@@ -31,7 +32,15 @@ INSTANCE = Path("/var/lib/korund/appliance")
 OUT = Path(os.environ.get("KORUND_OUT", "/var/korund-out"))   # copied to the host after poweroff
 SRC = Path("/opt/korund/src")
 DAHDI_ETC = Path(os.environ.setdefault("KORUND_DAHDI_ETC", "/etc/dahdi"))
-PANEL = "http://127.0.0.1:8080"
+# korund-firstboot turns HTTPS on; plain HTTP on 8080 only redirects there
+PANEL = "https://127.0.0.1:8443"
+PANEL_HTTP = "http://127.0.0.1:8080"
+
+
+def panel_context() -> ssl.SSLContext:
+    """A TLS context trusting the appliance's own certificate (made at first
+    boot; its names include 127.0.0.1), so the checks verify it."""
+    return ssl.create_default_context(cafile=str(INSTANCE / "tls" / "panel.crt"))
 
 
 def instance() -> Instance:
@@ -104,7 +113,8 @@ def korund(*args: str, check: bool = True, timeout: float = 300) -> subprocess.C
 def http_get(path: str, timeout: float = 10, base: str = PANEL) -> tuple[int, str]:
     """GET a panel URL; (status, body). HTTP errors are returned, not raised."""
     try:
-        with urllib.request.urlopen(base + path, timeout=timeout) as resp:
+        context = panel_context() if base.startswith("https:") else None
+        with urllib.request.urlopen(base + path, timeout=timeout, context=context) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")

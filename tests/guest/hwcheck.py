@@ -39,7 +39,7 @@ def get(path: str, timeout: float = 20) -> tuple[int, str]:
     req = urllib.request.Request(guest.PANEL + path, headers={"Authorization": f"Bearer {token()}",
                                                               "Accept-Language": "en"})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=guest.panel_context()) as resp:
             return resp.status, resp.read().decode("utf-8", "replace")
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode("utf-8", "replace")
