@@ -109,6 +109,7 @@ def _set_status(db, callback_id: int, new: str) -> dict:
 
 def _retry(db, callback_id: int) -> dict:
     """Have the dialer call an order now, with its audit entry (LookupError, ConfigError)."""
+    dialer.check_retry(db, callback_id, g.user.username)   # the outbound policy; its refusal stays audited
     with db.atomic():
         dialer.retry(db, callback_id, dialer.system_clock())
         return _order_changed(db, AUDIT_RETRY, callbacks.get(db, callback_id))

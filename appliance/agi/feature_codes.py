@@ -10,16 +10,27 @@ channel (the port is wired to one desk); the caller hears a confirmation
 
 ``overflow``: a group's caller waited ``max_wait`` and the group overflows
 to a scenario: run it like the inbound script does and route on its result.
+
+``outbound``: an operator dialled a number that is no extension of the
+appliance (korund-operators-dial in the dialplan); the outbound policy
+decides (appliance.outbound, purpose "operator"). Allowed: the number goes
+back to the dialplan, which dials it out through the trunk. Refused (or
+a phone that is no operator's): the operator hears why, the refusal is
+audited, and the dialplan hangs up -- as it does when this script never
+answers.
 """
 from __future__ import annotations
 
 import logging
 
 from appliance.agi.call_io import AgiCallIO
+from appliance.agi.inbound import outside_number
 from appliance.agi.registry import CallContext, script
 from appliance.base import ami, dialplan_names as dn
 from appliance.base.errors import ConfigError
 from appliance.operators import devices, states as operator_states
+from appliance.outbound import policy as outbound
+from appliance.prompts import builtin as prompts
 from appliance.scenarios import engine, store as scenarios
 
 log = logging.getLogger("korund.agi")
@@ -28,6 +39,7 @@ log = logging.getLogger("korund.agi")
 CONFIRM = {"login": "agent-loginok", "ready": "agent-loginok", "logout": "agent-loggedoff",
            "pause": "auth-thankyou"}
 REFUSED = "agent-incorrect"
+OUTBOUND_REFUSED = "outbound-refused"   # a built-in prompt (appliance.prompts.builtin)
 
 
 def feature(db, ami_client, extension: str, action: str, arg: str = "") -> dict:
@@ -44,15 +56,20 @@ def feature(db, ami_client, extension: str, action: str, arg: str = "") -> dict:
     raise ConfigError("action", "'{action}' is not a feature code", action=action)
 
 
+def phone_extension(agi, ctx: CallContext) -> str:
+    """The operator whose phone this channel is: the PJSIP endpoint, or the
+    operator whose device is the FXS port ('' if none)."""
+    if (agi.get_variable("CHANNEL(channeltype)") or "") == "DAHDI":   # an analog phone on an FXS port
+        port = "".join(c for c in agi.get_variable("CHANNEL(dahdi_channel)") or "" if c.isdigit())
+        return (devices.extension_of_interface(ctx.db, f"DAHDI/{port}") or "") if port else ""
+    return agi.get_variable("CHANNEL(endpoint)") or ""
+
+
 @script(dn.AGI_FEATURE_CODES)
 def feature_codes(agi, ctx: CallContext) -> None:
     action = agi.env.get("agi_arg_1", "")
     arg = "".join(c for c in agi.env.get("agi_arg_2", "") if c.isdigit())
-    if (agi.get_variable("CHANNEL(channeltype)") or "") == "DAHDI":   # an analog phone on an FXS port
-        port = "".join(c for c in agi.get_variable("CHANNEL(dahdi_channel)") or "" if c.isdigit())
-        extension = (devices.extension_of_interface(ctx.db, f"DAHDI/{port}") or "") if port else ""
-    else:
-        extension = agi.get_variable("CHANNEL(endpoint)") or ""
+    extension = phone_extension(agi, ctx)
     agi.answer()
     try:
         mgr = ami.connect(ctx.settings, timeout=2)
@@ -96,10 +113,33 @@ def overflow(agi, ctx: CallContext) -> None:
     if kind == "operator":
         agi.set_variable(dn.VAR_TARGET_OPERATOR, target)
     elif kind == "number":
-        agi.set_variable(dn.VAR_TARGET_NUMBER, target)
+        number = outside_number(agi, ctx.db, target, agi.get_variable(dn.VAR_ANI) or "")
+        if number:   # refused: back to the group's queue
+            agi.set_variable(dn.VAR_TARGET_NUMBER, number)
     if kind == "group":
         agi.set_variable("__" + dn.VAR_GROUP, target)
     agi.set_variable("__" + dn.VAR_ROUTE_SOURCE, "overflow")
     if priority:
         agi.set_variable(dn.VAR_QUEUE_PRIO, str(int(priority)))
     agi.set_variable(dn.VAR_AGI_DONE, "1")
+
+
+@script(dn.AGI_OUTBOUND)
+def outbound_call(agi, ctx: CallContext) -> None:
+    dialled = agi.get_variable(dn.VAR_DIALLED) or ""
+    extension = phone_extension(agi, ctx)
+    known = bool(extension) and ctx.db.execute(
+        "SELECT 1 FROM operators WHERE extension = ? AND enabled = 1", [extension]).fetchone() is not None
+    decision = outbound.check(ctx.db, dialled, "operator", extension)
+    if known and decision.allowed:
+        log.info("operator %s dials out to %s", extension, decision.number)
+        agi.set_variable(dn.VAR_OUTBOUND_NUMBER, decision.number)
+        return
+    if known:
+        with ctx.db.atomic():
+            outbound.record_refusal(ctx.db, decision, extension, f"phone {extension}")
+        log.info("operator %s may not dial %r: %s", extension, dialled, decision.text)
+    else:
+        log.warning("a call from %r, no operator's phone, tried to dial out to %r", extension, dialled)
+    agi.answer()
+    agi.stream_file(str(prompts.prompt_path(ctx.sounds, ctx.settings.get("language", "ru"), OUTBOUND_REFUSED)))

@@ -3,7 +3,9 @@
 A number bound to a published scenario runs it (the IVR); a number bound to
 a group goes straight to it (F5); otherwise the caller hears the welcome
 prompt and goes to the default group. Whatever the scenario does, a failure
-in it sends the caller to the default group rather than dropping the call.
+in it sends the caller to the default group rather than dropping the call;
+so does a route to an outside number the outbound policy refuses
+(appliance.outbound: audited, never dialled).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from datetime import datetime, timezone
 from appliance.agi.call_io import AgiCallIO
 from appliance.agi.registry import CallContext, script
 from appliance.base import dialplan_names as dn
+from appliance.outbound import policy as outbound
 from appliance.prompts import builtin as prompts
 from appliance.routing import store as routing
 from appliance.scenarios import engine, store as scenarios
@@ -45,6 +48,19 @@ def route(agi, db, ani, dnis, request: routing.Request) -> routing.Decision:
         agi.set_variable(dn.VAR_QUEUE_MAX_PENALTY, str(int(d.max_penalty or 0)))
     route_to_group(agi, d.group, d.source, d.priority)
     return d
+
+
+def outside_number(agi, db, target: str, ani: str) -> str | None:
+    """The outside number a scenario routes the call to, as it will be
+    dialled, if the outbound policy allows it; None (audited) if not."""
+    decision = outbound.check(db, target, "route", ani or "")
+    if decision.allowed:
+        return decision.number
+    uniqueid = agi.env.get("agi_uniqueid", "")
+    with db.atomic():
+        outbound.record_refusal(db, decision, ani or "", "ivr", f"scenario route, call {uniqueid}")
+    log.warning("call %s: the scenario's route to %s refused: %s", uniqueid, target, decision.text)
+    return None
 
 
 @script(dn.AGI_INBOUND)
@@ -82,5 +98,7 @@ def inbound(agi, ctx: CallContext) -> None:
     if kind == "operator":
         agi.set_variable(dn.VAR_TARGET_OPERATOR, target)
     elif kind == "number":
-        agi.set_variable(dn.VAR_TARGET_NUMBER, target)
+        number = outside_number(agi, ctx.db, target, ani)
+        if number:
+            agi.set_variable(dn.VAR_TARGET_NUMBER, number)
     route_to_group(agi, default, "scenario", priority)

@@ -28,6 +28,7 @@ def run(args, inst) -> int:
     db = inst.open_store()
     if args.retry is not None:
         try:
+            dialer.check_retry(db, args.retry, "korund-cli")   # a refusal's audit entry outlives the rollback below
             with db.atomic():
                 dialer.retry(db, args.retry, dialer.system_clock())
                 order = callbacks.get(db, args.retry)

@@ -35,6 +35,11 @@ Results and what they do to the order:
   attempt is one whose operator never answered (or Asterisk itself died):
   not counted, retried after the interval.
 
+Before each attempt the order's number passes the outbound policy
+(``appliance.outbound``) again: an order taken under a looser policy whose
+number is refused now fails at once, without ringing anyone, with the
+reason kept on the order (``callbacks.refused``) and an audit entry.
+
 Limits are settings: ``dialer.max_attempts``, ``dialer.retry_seconds``,
 ``dialer.client_ring`` (seconds the client's phone rings) and
 ``dialer.operator_ring``; a group's own value is the same key with
@@ -45,6 +50,7 @@ The time comes from a clock function passed in, so tests can move it.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import queue
 import secrets
@@ -56,6 +62,7 @@ from datetime import datetime, timedelta, timezone
 from appliance.base import ami, dialplan_names as dn, store
 from appliance.base.errors import ConfigError
 from appliance.operators import states as operator_states
+from appliance.outbound import policy as outbound
 
 log = logging.getLogger("korund.dialer")
 
@@ -174,10 +181,27 @@ def set_limits(db, values: dict, group: str | None = None) -> dict[str, int | No
 def due_orders(db, now: datetime, limit_rows: int = 50) -> list[dict]:
     """Open, unclaimed orders whose time has come, the longest waiting first."""
     rows = db.execute(
-        "SELECT id, grp, number, COALESCE(next_at, slot_from) AS due FROM callbacks "
+        "SELECT id, grp, number, COALESCE(next_at, slot_from) AS due, ani FROM callbacks "
         "WHERE status = 'new' AND locked_by IS NULL AND COALESCE(next_at, slot_from) <= ? "
         "ORDER BY due, id LIMIT ?", [utc(now), limit_rows]).fetchall()
-    return [{"id": r[0], "grp": r[1], "number": r[2], "due": r[3]} for r in rows]
+    return [{"id": r[0], "grp": r[1], "number": r[2], "due": r[3], "ani": r[4] or ""} for r in rows]
+
+
+def refuse(db, order: dict, decision, now: datetime, worker: str = WORKER) -> bool:
+    """An order whose number the outbound policy refuses now (it was taken
+    under a looser policy) fails without any call, with the reason kept on
+    the order and an audit entry; False if it was no longer open and free."""
+    why = json.dumps({"reason": decision.reason, "message": decision.message, "params": decision.params},
+                     ensure_ascii=False)
+    with write_transaction(db):
+        cur = db.execute("UPDATE callbacks SET status = 'failed', refused = ?, changed_at = ?, changed_by = ? "
+                         "WHERE id = ? AND status = 'new' AND locked_by IS NULL",
+                         [why, utc(now), worker, order["id"]])
+        if cur.rowcount != 1:
+            return False
+        outbound.record_refusal(db, decision, order.get("ani", ""), worker, f"callback order {order['id']}")
+    log.warning("order %s: not dialled, %s", order["id"], decision.text)
+    return True
 
 
 def busy_operators(db) -> set[str]:
@@ -276,18 +300,33 @@ def dialing_state(db, order_ids) -> dict[int, dict]:
     return out
 
 
+def check_retry(db, order_id, by: str) -> None:
+    """Whether the outbound policy lets the order be dialled again: its
+    refusal is audited (by *by*) and raised as outbound.Refused. Called
+    before the transaction that retries, so the audit entry stays."""
+    row = db.execute("SELECT number, ani FROM callbacks WHERE id = ?", [order_id]).fetchone()
+    if row is None:
+        raise LookupError(order_id)
+    outbound.enforce(db, row[0], "callback-attempt", row[1] or "", by, f"callback order {order_id}")
+
+
 def retry(db, order_id, now: datetime) -> None:
     """A supervisor's "try again": an open or failed order, not being dialed,
-    is due now with its tries counted from zero."""
+    is due now with its tries counted from zero -- unless the outbound
+    policy refuses its number now (outbound.Refused)."""
     with write_transaction(db):
-        row = db.execute("SELECT status, locked_by FROM callbacks WHERE id = ?", [order_id]).fetchone()
+        row = db.execute("SELECT status, locked_by, number, ani FROM callbacks WHERE id = ?",
+                         [order_id]).fetchone()
         if row is None:
             raise LookupError(order_id)
         if row[0] not in ("new", "failed"):
             raise ConfigError("status", "the order is already {status}", status=row[0])
         if row[1] is not None:
             raise ConfigError("status", "the order is being dialed right now")
-        db.execute("UPDATE callbacks SET status = 'new', tries = 0, next_at = ? WHERE id = ?",
+        decision = outbound.check(db, row[2], "callback-attempt", row[3] or "")
+        if not decision.allowed:
+            raise outbound.Refused(decision)
+        db.execute("UPDATE callbacks SET status = 'new', tries = 0, next_at = ?, refused = NULL WHERE id = ?",
                    [utc(now), order_id])
 
 
@@ -366,6 +405,11 @@ class Dialer:
             return phones[op]
 
         for order in due_orders(self.db, now):
+            # the policy may have tightened since the order was taken: checked before every attempt
+            decision = outbound.check(self.db, order["number"], "callback-attempt", order["ani"])
+            if not decision.allowed:
+                refuse(self.db, order, decision, now, self.worker)
+                continue
             try:
                 free = [op for op in self.ready(self.db, order["grp"]) if op not in busy]
             except Exception:

@@ -9,11 +9,13 @@ for schedules); the store keeps UTC.
 """
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from appliance.base.errors import ConfigError
+from appliance.outbound import policy as outbound
 from appliance.schedules.store import default_timezone
 
 STATES = ("new", "done", "cancelled", "failed")   # failed: the dialer gave up (appliance/callbacks/service.py)
@@ -70,26 +72,49 @@ def when(slot: str | None, now: datetime) -> tuple[datetime, datetime | None]:
     return (now, None) if slot is None else resolve(slot, now)
 
 
+def check_number(db, number, ani: str, by: str, what: str = "") -> str:
+    """The number a callback order for caller *ani* would call, as stored; a
+    number the outbound policy refuses (its form, its prefix, the caller's
+    open orders) is written to the audit log and raised as
+    ``outbound.Refused``. For a caller that stores the order inside a
+    transaction of its own: called first, the refusal's audit entry stays."""
+    number = (number or "").strip()
+    if not NUMBER.match(number):
+        raise ConfigError("number", "'{value}' is not a phone number", value=number)
+    outbound.enforce(db, number, "callback", ani or "", by, what)
+    return number
+
+
 def add(db, group: str, number: str, ani: str, uniqueid: str, slot_from: datetime,
-        slot_until: datetime | None = None, asap: bool = False) -> int:
+        slot_until: datetime | None = None, asap: bool = False, by: str = "ivr") -> int:
+    """Store an order; the outbound policy decides first, in the same write
+    transaction as the insert, so that two orders at once cannot both slip
+    under the caller's cap. A refusal is audited and raised (outbound.Refused)."""
     number = (number or "").strip()
     if not NUMBER.match(number):
         raise ConfigError("number", "'{value}' is not a phone number", value=number)
     with db.atomic():
-        return db.execute(
-            "INSERT INTO callbacks (grp, number, ani, asap, slot_from, slot_until, status, uniqueid, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, 'new', ?, ?)",
-            [group, number, (ani or "")[:64], 1 if asap else 0, _utc(slot_from),
-             _utc(slot_until) if slot_until else None, uniqueid or "", _utc(datetime.now(timezone.utc))]).lastrowid
+        decision = outbound.check(db, number, "callback", ani or "")
+        if decision.allowed:
+            return db.execute(
+                "INSERT INTO callbacks (grp, number, ani, asap, slot_from, slot_until, status, uniqueid, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, 'new', ?, ?)",
+                [group, number, (ani or "")[:64], 1 if asap else 0, _utc(slot_from),
+                 _utc(slot_until) if slot_until else None, uniqueid or "",
+                 _utc(datetime.now(timezone.utc))]).lastrowid
+        outbound.record_refusal(db, decision, ani or "", by, f"callback order for {group}")
+    raise outbound.Refused(decision)
 
 
 COLUMNS = ("id", "grp", "number", "ani", "asap", "slot_from", "slot_until", "status", "uniqueid",
-           "created_at", "changed_at", "changed_by")
+           "created_at", "changed_at", "changed_by", "refused")
 
 
 def _row(r) -> dict:
     d = dict(zip(COLUMNS, r))
     d["asap"] = bool(d["asap"])
+    # why the dialer refused the number ({reason, message, params}), or None
+    d["refused"] = json.loads(d["refused"]) if d["refused"] else None
     return d
 
 

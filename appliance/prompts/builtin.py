@@ -13,6 +13,26 @@ PROMPTS = {
         "ru": "Здравствуйте! Вы позвонили в контактный центр. Соединяем вас с оператором.",
         "en": "Hello! You have reached the contact center. Connecting you to an operator.",
     },
+    # The outbound policy refused a number (appliance.outbound): a caller's
+    # callback order (appliance.scenarios.nodes.callback), an operator's call.
+    "callback-refused": {
+        "ru": "Извините, по этому номеру мы перезвонить не можем. Заказ не принят.",
+        "en": "Sorry, we cannot call you back at this number. No callback was ordered.",
+    },
+    "callback-own-number": {
+        "ru": "Извините, мы перезваниваем только на номер, с которого вы звоните. Заказ не принят.",
+        "en": "Sorry, we can only call you back at the number you are calling from. No callback was ordered.",
+    },
+    "callback-limit": {
+        "ru": "Извините, с вашего номера уже принято наибольшее число заказов обратного звонка. "
+              "Дождитесь нашего звонка или позвоните позже.",
+        "en": "Sorry, your number already has as many callback orders as we take. "
+              "Please wait for our call or call again later.",
+    },
+    "outbound-refused": {
+        "ru": "Этот номер набрать нельзя: его не разрешает политика исходящих звонков.",
+        "en": "This number cannot be dialled: the outbound policy does not allow it.",
+    },
 }
 VOICES = {"ru": "ru", "en": "en-us"}
 LANGUAGES = tuple(VOICES)

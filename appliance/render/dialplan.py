@@ -1,4 +1,17 @@
-"""extensions.conf: inbound calls, routing to groups, the AGI-down fallback."""
+"""extensions.conf: inbound calls, routing to groups, the AGI-down fallback.
+
+No value from outside reaches an application's argument unfiltered: not
+the dialled extension, the caller ID or the MFC/R2 category, and not a
+channel variable the FastAGI scripts, the callback dialer or an AMI action
+set. Each is read only through ``FILTER(<allowed characters>,...)`` (or
+``LEN()``), and where a filtered copy is used more than once it gets a
+variable of its own that only the dialplan sets (``KORUND_RGROUP``, ...).
+Where a value decides where the call goes -- the number an operator dialled,
+the number the dialer or a scenario dials out -- the filtered copy must also
+be as long as the original, or the call is refused. The operators' context
+matches dialled numbers by digit-only patterns. tests/unit/test_dialplan_filters.py
+checks every generated line.
+"""
 from __future__ import annotations
 
 from appliance.base import dialplan_names as dn
@@ -16,6 +29,17 @@ OPERATOR_RING_SECONDS = 20
 MAX_OVERFLOWS = 3
 # Phone feature codes (F7): *51 log in, *52 log out, *53N pause (reason N), *54 ready.
 FEATURE_CODES = {"*51": "login", "*52": "logout", "*53": "pause", "*54": "ready"}
+# What an operator may dial: 2 to 20 digits, or + and 7 to 15 digits. Each
+# length is a pattern of its own (_XX, _XXX, ...): a pattern ending in . or !
+# would match anything after its digits -- commas, colons, a context name.
+DIALLED_DIGITS = range(2, 21)
+DIALLED_PLUS_DIGITS = range(7, 16)
+
+# Variables only the dialplan sets, each from a filtered value (the names
+# the AGI and the dialer set are not trusted after their own filter).
+ROUTE_GROUP = "KORUND_RGROUP"        # the group the call is queued in, a-z0-9_-
+ROUTE_RING = "KORUND_RRING"          # seconds the target operator's phone rings, digits
+OUTSIDE_NUMBER = "KORUND_ONUMBER"    # the outside number dialled, digits (and a leading +)
 
 
 def feature_codes(agi_base: str) -> str:
@@ -25,7 +49,7 @@ def feature_codes(agi_base: str) -> str:
     for code, action in FEATURE_CODES.items():
         out.append(f"exten => {code},1,AGI({agi_base}/{dn.AGI_FEATURE_CODES},{action})\n same => n,Hangup()\n")
     for pattern in ("_*53X", "_*53XX"):
-        out.append(f"exten => {pattern},1,AGI({agi_base}/{dn.AGI_FEATURE_CODES},pause,${{EXTEN:3}})\n"
+        out.append(f"exten => {pattern},1,AGI({agi_base}/{dn.AGI_FEATURE_CODES},pause,${{FILTER(0-9,${{EXTEN:3}})}})\n"
                    " same => n,Hangup()\n")
     return "".join(out)
 
@@ -47,10 +71,22 @@ def overflow(g, agi_base: str) -> str:
     else:
         body = f""" same => n,Set({dn.VAR_AGI_DONE}=0)
  same => n,AGI({agi_base}/{dn.AGI_OVERFLOW},{g.overflow_target})
- same => n,GotoIf($["${{{dn.VAR_AGI_DONE}}}" = "1"]?s,1)
+ same => n,GotoIf($["{agi_done()}" = "1"]?s,1)
  same => n,Hangup(17)
 """
     return head + body + f"exten => qend-{g.name},1,Hangup(17)\n"
+
+
+def agi_done() -> str:
+    """What the AGI script said (VAR_AGI_DONE: 1, hangup), filtered."""
+    return f"${{FILTER(a-z0-9,${{{dn.VAR_AGI_DONE}}})}}"
+
+
+def filtered_as_long(clean: str, raw: str, op: str = "=") -> str:
+    """An expression true when the filtered *clean* lost nothing of *raw*
+    (FILTER only drops characters, so equal lengths mean equal values);
+    with op '!=', when it did."""
+    return f"$[${{LEN(${{{clean}}})}} {op} ${{LEN(${{{raw}}})}}]"
 
 
 def queue_options(g) -> str:
@@ -109,7 +145,7 @@ def render(config: Config) -> str:
     s = config.settings
     default = config.default_group
     default_name = default.name if default else ""
-    agi_base = f"agi://{s['net.address']}:{s['agi.port']}"
+    agi_base = f"agi://{s.get('local.address') or '127.0.0.1'}:{s['agi.port']}"   # FastAGI: loopback only
     agi = f"{agi_base}/{dn.AGI_INBOUND}"
     inbound_body = f"""Set(__{dn.VAR_ANI}=${{FILTER({dn.ANI_ALLOWED},${{CALLERID(num)}})}})
  same => n,Set(CALLERID(num)=${{{dn.VAR_ANI}}})
@@ -119,16 +155,17 @@ def render(config: Config) -> str:
 {dahdi_inbound()} same => n(lang),Set(CHANNEL(language)={s.get('language', 'ru')})
  same => n,Set({dn.VAR_AGI_DONE}=0)
  same => n,AGI({agi})
- same => n,GotoIf($["${{{dn.VAR_AGI_DONE}}}" = "1"]?{dn.CTX_ROUTE},s,1)
- same => n,GotoIf($["${{{dn.VAR_AGI_DONE}}}" = "hangup"]?{dn.CTX_ROUTE},end,1)
+ same => n,GotoIf($["{agi_done()}" = "1"]?{dn.CTX_ROUTE},s,1)
+ same => n,GotoIf($["{agi_done()}" = "hangup"]?{dn.CTX_ROUTE},end,1)
  ; The AGI server is down, slow or failed: route to the default group anyway.
  same => n,Set(__{dn.VAR_GROUP}={default_name})
  same => n,Set(__{dn.VAR_ROUTE_SOURCE}=fallback)
  same => n,Goto({dn.CTX_ROUTE},s,1)
 """
     trunk = next((t.name for t in config.trunks if t.kind == "sip" and t.enabled), None)
-    outside = (f"Dial(PJSIP/${{FILTER(0-9+,${{{dn.VAR_TARGET_NUMBER}}})}}@{trunk},60)"
-               if trunk else "Playback(ss-noservice)")
+    outside = (f"Dial(PJSIP/${{{OUTSIDE_NUMBER}}}@{trunk},60)" if trunk else "Playback(ss-noservice)")
+    route_source = f"${{FILTER(a-z_-,${{{dn.VAR_ROUTE_SOURCE}}})}}"
+    group = f"${{{ROUTE_GROUP}}}"
     out = [f"""[general]
 static = yes
 writeprotect = yes
@@ -143,35 +180,40 @@ exten => _[0-9+*#]!,1,{inbound_body}
 exten => h,1,NoOp(end of call ${{UNIQUEID}})
 
 [{dn.CTX_ROUTE}]
-exten => s,1,Set(__{dn.VAR_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
- same => n,GotoIf($["${{{dn.VAR_TARGET_OPERATOR}}}" != ""]?operator,1)
- same => n,GotoIf($["${{{dn.VAR_TARGET_NUMBER}}}" != ""]?outside,1)
- same => n,GotoIf(${{DIALPLAN_EXISTS({dn.CTX_ROUTE},q-${{{dn.VAR_GROUP}}},1)}}?q-${{{dn.VAR_GROUP}}},1)
- same => n,Set(__{dn.VAR_GROUP}={default_name})
- same => n,GotoIf(${{DIALPLAN_EXISTS({dn.CTX_ROUTE},q-${{{dn.VAR_GROUP}}},1)}}?q-${{{dn.VAR_GROUP}}},1)
+exten => s,1,Set({ROUTE_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
+ same => n,Set(__{dn.VAR_GROUP}={group})
+ same => n,GotoIf($["${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}}" != ""]?operator,1)
+ same => n,GotoIf($["${{FILTER(0-9+,${{{dn.VAR_TARGET_NUMBER}}})}}" != ""]?outside,1)
+ same => n,GotoIf(${{DIALPLAN_EXISTS({dn.CTX_ROUTE},q-{group},1)}}?q-{group},1)
+ same => n,Set({ROUTE_GROUP}={default_name})
+ same => n,Set(__{dn.VAR_GROUP}={group})
+ same => n,GotoIf(${{DIALPLAN_EXISTS({dn.CTX_ROUTE},q-{group},1)}}?q-{group},1)
  same => n,Playback(ss-noservice)
  same => n,Hangup(34)
-exten => operator,1,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
- same => n,Set({dn.VAR_TARGET_RING}=${{FILTER(0-9,${{{dn.VAR_TARGET_RING}}})}})
-{dial_target_operator()} same => n,Dial(${{{dn.VAR_OPERATOR_DIAL}}},${{IF($["${{{dn.VAR_TARGET_RING}}}" != ""]?${{{dn.VAR_TARGET_RING}}}:{OPERATOR_RING_SECONDS})}},t{RECORD_ON_ANSWER})
+exten => operator,1,Set(CDR(korund_route)={route_source})
+ same => n,Set({ROUTE_RING}=${{FILTER(0-9,${{{dn.VAR_TARGET_RING}}})}})
+{dial_target_operator()} same => n,Dial(${{{dn.VAR_OPERATOR_DIAL}}},${{IF($["${{{ROUTE_RING}}}" != ""]?${{{ROUTE_RING}}}:{OPERATOR_RING_SECONDS})}},t{RECORD_ON_ANSWER})
  ; Not answered: the operator's group (or the default one) takes the call.
  same => n,Set({dn.VAR_TARGET_OPERATOR}=)
  same => n,Goto(s,1)
-exten => outside,1,{outside}
+ ; A scenario's outside number: the AGI let only what the outbound policy allows through.
+exten => outside,1,Set({OUTSIDE_NUMBER}=${{FILTER(0-9+,${{{dn.VAR_TARGET_NUMBER}}})}})
+ same => n,GotoIf({filtered_as_long(OUTSIDE_NUMBER, dn.VAR_TARGET_NUMBER)}?dial)
+ same => n,Set({dn.VAR_TARGET_NUMBER}=)
+ same => n,Goto(s,1)
+ same => n(dial),{outside}
  same => n,Hangup()
 exten => end,1,Hangup(16)
 """]
     for g in config.groups:
         out.append(f"""exten => q-{g.name},1,Set(CDR(korund_group)={g.name})
- same => n,Set(CDR(korund_route)=${{{dn.VAR_ROUTE_SOURCE}}})
+ same => n,Set(CDR(korund_route)={route_source})
  same => n,Set(CDR(korund_dnis)=${{{dn.VAR_DNIS}}})
 {queue(g)}{overflow(g, agi_base)} same => n,Hangup(17)
 """)
     out.append(f"""
 [{dn.CTX_OPERATORS}]
-{feature_codes(agi_base)}exten => _XX!,1,GotoIf(${{DIALPLAN_EXISTS(korund-operators-local,${{EXTEN}},1)}}?korund-operators-local,${{EXTEN}},1)
- same => n,Hangup(1)
-
+{feature_codes(agi_base)}{operators_dialling(agi_base, trunk, s)}
 [korund-operators-local]
 """)
     for op in config.operators:
@@ -184,6 +226,47 @@ exten => s,1,Goto({dn.CTX_ROUTE},s,1)
     out.append(render_callback(config))
     out.append(render_test_carrier(config))
     out.append(render_devstate())
+    return "".join(out)
+
+
+def presented_caller_id(s: dict) -> str:
+    """The number presented on calls Korund places out (the dialer.caller_id
+    setting, digits only; '' keeps the channel's own)."""
+    return "".join(ch for ch in s.get("dialer.caller_id", "") if ch.isdigit())[:20]
+
+
+def operators_dialling(agi_base: str, trunk: str | None, s: dict) -> str:
+    """What an operator dials from the phone, after the feature codes: digits
+    (or + and digits) only, by patterns of fixed length; the filtered copy in
+    VAR_DIALLED must be as long as what was dialled. Then, in
+    CTX_OPERATORS_DIAL, an extension of the appliance rings that operator;
+    any other number is dialled out only if the ``outbound`` AGI script
+    hands it back in VAR_OUTBOUND_NUMBER (the outbound policy allowed it).
+    Without the script's answer -- the AGI server down, a refusal -- the
+    call is refused (cause 21): it fails closed."""
+    dialled = dn.VAR_DIALLED
+    patterns = [f"_{'X' * n}" for n in DIALLED_DIGITS] + [f"_+{'X' * n}" for n in DIALLED_PLUS_DIGITS]
+    out = [f"""exten => {pattern},1,Set({dialled}=${{FILTER(0-9+,${{EXTEN}})}})
+ same => n,GotoIf({filtered_as_long(dialled, "EXTEN")}?{dn.CTX_OPERATORS_DIAL},s,1)
+ same => n,Hangup(21)
+""" for pattern in patterns]
+    number = f"${{{OUTSIDE_NUMBER}}}"
+    caller_id = presented_caller_id(s)
+    present = f" same => n,Set(CALLERID(num)={caller_id})\n same => n,Set(CALLERID(name)=)\n" if caller_id else ""
+    dial = f"Dial(PJSIP/{number}@{trunk},60)" if trunk else "Goto(refused)"
+    out.append(f"""
+[{dn.CTX_OPERATORS_DIAL}]
+exten => s,1,GotoIf(${{DIALPLAN_EXISTS(korund-operators-local,${{{dialled}}},1)}}?korund-operators-local,${{{dialled}}},1)
+ same => n,Set({dn.VAR_OUTBOUND_NUMBER}=)
+ same => n,AGI({agi_base}/{dn.AGI_OUTBOUND})
+ same => n,Set({OUTSIDE_NUMBER}=${{FILTER(0-9+,${{{dn.VAR_OUTBOUND_NUMBER}}})}})
+ same => n,GotoIf($["{number}" = ""]?refused)
+ same => n,GotoIf({filtered_as_long(OUTSIDE_NUMBER, dn.VAR_OUTBOUND_NUMBER, "!=")}?refused)
+{present} same => n,Set(CDR(korund_route)=operator-out)
+ same => n,{dial}
+ same => n,Hangup()
+ same => n(refused),Hangup(21)
+""")
     return "".join(out)
 
 
@@ -218,7 +301,7 @@ def render_callback(config: Config) -> str:
     s = config.settings
     ring = s.get("dialer.client_ring", "")
     ring = int(ring) if ring.isdigit() and 5 <= int(ring) <= 120 else CALLBACK_RING_SECONDS
-    caller_id = "".join(ch for ch in s.get("dialer.caller_id", "") if ch.isdigit())[:20]
+    caller_id = presented_caller_id(s)
     trunk = next((t.name for t in config.trunks if t.kind == "sip" and t.enabled), None)
     number = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_NUMBER}}})}}"
     ring_var = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_RING}}})}}"
@@ -228,6 +311,7 @@ def render_callback(config: Config) -> str:
 [{dn.CTX_CALLBACK}]
 exten => s,1,Set(CDR(korund_group)=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,GotoIf($["{number}" = ""]?nonumber)
+ same => n,GotoIf($[${{LEN({number})}} != ${{LEN(${{{dn.VAR_CALLBACK_NUMBER}}})}}]?nonumber)
  same => n,Set(CALLERID(num)={caller_id})
  same => n,Set(CALLERID(name)=)
  same => n,Gosub({dn.CTX_RECORD},s,1(callbacks))
@@ -255,7 +339,7 @@ def dahdi_inbound() -> str:
  same => n,GotoIf($["${{CHANNEL(dahdi_type)}}" != "mfc/r2"]?lang)
  same => n,Set(CHANNEL(digitdetect)=off)
  same => n,Set({dn.VAR_NO_KEYS}=1)
- same => n,GotoIf($["${{MFCR2_CATEGORY}}" = ""]?lang)
+ same => n,GotoIf($["${{FILTER({dn.CATEGORY_ALLOWED},${{MFCR2_CATEGORY}})}}" = ""]?lang)
  same => n,Set(__{dn.VAR_CALLER_CATEGORY}=${{FILTER({dn.CATEGORY_ALLOWED},${{MFCR2_CATEGORY}})}})
 """
 

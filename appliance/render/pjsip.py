@@ -130,12 +130,16 @@ def dialplan(config: Config) -> str:
     """A secure phone's calls go on only when they came over the TLS
     transport (the port they arrived on, which the phone cannot forge);
     a call over plain UDP is rejected before anything answers it. The
-    number dialled goes on only if it is digits, * # +."""
+    number dialled goes on only if it is digits, * # +: its filtered copy
+    (as long as what was dialled) goes on, never the raw extension
+    (tests/unit/test_dialplan_filters.py)."""
     port = tls_port(config.settings)
+    dialled = "KORUND_TLS_DIALLED"
     return f"""
 [{dn.CTX_SECURE_OPERATORS}]
-exten => _[0-9*#+]!,1,GotoIf($["${{FILTER(0-9*#+,${{EXTEN}})}}" != "${{EXTEN}}"]?refuse)
+exten => _[0-9*#+]!,1,Set({dialled}=${{FILTER(0-9*#+,${{EXTEN}})}})
+ same => n,GotoIf($[${{LEN(${{{dialled}}})}} != ${{LEN(${{EXTEN}})}}]?refuse)
  same => n,GotoIf(${{REGEX(":{port}$" ${{CHANNEL(pjsip,local_addr)}})}}?tls)
  same => n(refuse),Hangup(21)
- same => n(tls),Goto({dn.CTX_OPERATORS},${{EXTEN}},1)
+ same => n(tls),Goto({dn.CTX_OPERATORS},${{{dialled}}},1)
 """

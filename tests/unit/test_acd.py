@@ -78,8 +78,8 @@ def test_queues_and_dialplan_render_the_settings(demo_db):
     ops = d.split("[korund-operators]")[1]
     for code, action in (("*51", "login"), ("*52", "logout"), ("*54", "ready")):
         assert f"exten => {code},1,AGI(agi://127.0.0.1:4573/feature-codes,{action})" in ops
-    # The reason number is digits by pattern only.
-    assert "exten => _*53X,1,AGI(agi://127.0.0.1:4573/feature-codes,pause,${EXTEN:3})" in ops
+    # The reason number is digits by pattern, and filtered all the same.
+    assert "exten => _*53X,1,AGI(agi://127.0.0.1:4573/feature-codes,pause,${FILTER(0-9,${EXTEN:3})})" in ops
 
 
 def test_operators_start_ready_and_states_follow_the_queue(demo_db):

@@ -2,11 +2,24 @@
 keys 2..9 = the configured slots in order ("14:00-16:00", "tomorrow
 09:00-12:00", see appliance.callbacks.store). Then the number: the caller's own is
 read back (1 = right, 2 = enter another); an entered number is read back the
-same way. The order is stored for the group; 'fail' after the retries."""
+same way. The order is stored for the group; 'fail' after the retries.
+
+The order is taken only if the outbound policy allows its number
+(appliance.outbound): a refused one -- international, premium-rate, not the
+caller's own when the policy says so, or over the caller's cap of orders --
+is not stored; the caller hears why (the built-in prompts in REFUSAL_PROMPTS)
+and the node goes its 'fail' way."""
 import re
 
 from appliance.callbacks import store as callbacks
+from appliance.outbound import policy as outbound
 from appliance.scenarios.nodes.base import NodeType, int_in, prompts_of, register
+
+# The built-in prompt (appliance.prompts.builtin) a caller hears for each
+# reason the outbound policy gives; any other reason: REFUSED.
+REFUSED = "callback-refused"
+REFUSAL_PROMPTS = {"own-number": "callback-own-number", "open-orders": "callback-limit",
+                   "day-orders": "callback-limit"}
 
 GROUP = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 ASAP_KEY = "1"
@@ -94,7 +107,12 @@ def run(node, io, session):
     number = _choose_number(node, io, session.get("ani"))
     if number is None:
         return "fail"
-    order = io.store_callback(node["group"], number, session.get("ani"), None if slot == "asap" else slot)
+    try:
+        order = io.store_callback(node["group"], number, session.get("ani"), None if slot == "asap" else slot)
+    except outbound.Refused as exc:
+        session.set("callback_refused", exc.decision.reason)
+        io.play([REFUSAL_PROMPTS.get(exc.decision.reason, REFUSED)], interruptible=False)
+        return "fail"
     session.set("callback_number", number)
     session.set("callback_slot", slot)
     if order is not None:
