@@ -399,9 +399,11 @@ def order_callback(db, linkedid: str, number, slot, author: str) -> int:
     number = (number or "").strip() if isinstance(number, str) else ""
     slot = (slot or "").strip() if isinstance(slot, str) else ""
     start, until = callbacks.when(slot or None, callbacks.now_here(db))
+    # the outbound policy first, outside the transaction: a refusal stays in the audit log
+    callbacks.check_number(db, number or s.get("ani") or "", s.get("ani") or "", author, f"desktop, call {linkedid}")
     with db.atomic():
         order = callbacks.add(db, group, number or s.get("ani") or "", s.get("ani") or "", linkedid,
-                              start, until, asap=not slot)
+                              start, until, asap=not slot, by=author)
         record_edit(db, linkedid, author, "callback ordered",
                     {"order": order, "number": number or s.get("ani"), "slot": slot or None})
     return order
