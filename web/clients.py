@@ -4,15 +4,21 @@ CSV import with preview and export, the external CRM hook (screen-pop URL per
 group, outgoing webhook). Plus /api/v1/clients for an external CRM and the
 operator's desktop.
 
-Operators, supervisors and admins search, view and edit cards; only admins
-import, export, define custom fields and set up the external CRM."""
+Supervisors and admins search, list, view and edit cards; only admins
+import, export, define custom fields and set up the external CRM.
+
+An operator works on the card in front of them, not on the register: they
+find a client by a whole phone number (no listing, no search by name), open
+a card only by one of its numbers or while on a call from it, see on it
+only the calls offered to their own phone, and cannot set the VIP mark or
+the personal operator (both feed the routing)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from appliance.base import audit
 from appliance.base.errors import ConfigError
-from appliance.clients import store as clients, webhooks
+from appliance.clients import desktop, store as clients, webhooks
 from web import api_common, csv_upload, security
 from web.api_common import body
 from web.context import error_text, get_db, gettext, page_args
@@ -30,6 +36,44 @@ def kind_names() -> dict:
             "choice": gettext("Choice from a list")}
 
 
+def own_extension(db) -> str | None:
+    """None for supervisors and admins (the whole register); an operator's
+    extension ('' when their user has none)."""
+    if g.user.role != "operator":
+        return None
+    return desktop.extension_of(db, g.user) or ""
+
+
+def may_open(db, client: dict) -> bool:
+    """May the user open this card? An operator: by one of its numbers
+    (``number`` in the request) or while a call from it is on their phone."""
+    ext = own_extension(db)
+    if ext is None:
+        return True
+    if clients.has_number(client, request.values.get("number")):
+        return True
+    offer = desktop.current_offer(db, ext) if ext else None
+    return bool(offer) and clients.has_number(client, offer["ani"])
+
+
+def card_url(c: dict) -> str:
+    """The card's address; an operator's carries a number that opens it."""
+    if g.user.role == "operator":
+        return url_for("clients.card", client_id=c["id"], number=c["phones"][0]) if c["phones"] else \
+            url_for("clients.index")
+    return url_for("clients.card", client_id=c["id"])
+
+
+def number_search(db, q: str) -> list[dict]:
+    """An operator's search: the client whose number *q* is (any form of it)."""
+    if not q:
+        return []
+    if not clients.PHONE_CHARS.fullmatch(q) or len(clients.normalise(q)) < 3:
+        raise ConfigError("q", "an operator finds a client by a whole phone number")
+    found = clients.find_by_number(db, q)
+    return [found] if found else []
+
+
 def operators(db) -> list[tuple[str, str]]:
     return [(r[0], f"{r[0]} — {r[1]}") for r in db.execute("SELECT extension, name FROM operators ORDER BY extension")]
 
@@ -41,10 +85,18 @@ def operators(db) -> list[tuple[str, str]]:
 def index():
     db = get_db()
     q, page = page_args()
+    if own_extension(db) is not None:
+        try:
+            found, error = number_search(db, q), None
+        except ConfigError as exc:
+            found, error = [], error_text(exc)
+        return render_template("clients.html", clients=found, total=len(found), q=q, page=1, pages=1,
+                               by_number=True, error=error, card_url=card_url), (400 if error else 200)
     total = clients.count(db, q)
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     found = clients.search(db, q, PAGE_SIZE, (page - 1) * PAGE_SIZE)
-    return render_template("clients.html", clients=found, total=total, q=q, page=page, pages=pages)
+    return render_template("clients.html", clients=found, total=total, q=q, page=page, pages=pages,
+                           by_number=False, error=None, card_url=card_url)
 
 
 # -- the card ----------------------------------------------------------------------------
@@ -59,18 +111,23 @@ def form_of(c: dict, fields: list[dict]) -> dict:
 
 
 def data_of(form, fields: list[dict]) -> dict:
-    return {"name": form.get("name", ""), "phones": form.get("phones", ""), "company": form.get("company", ""),
+    data = {"name": form.get("name", ""), "phones": form.get("phones", ""), "company": form.get("company", ""),
             "email": form.get("email", ""), "personal_operator": form.get("personal_operator", ""),
             "vip": bool(form.get("vip")),
             "fields": {f["name"]: form.get("cf_" + f["name"], "") for f in fields}}
+    if g.user.role == "operator":   # not on an operator's form: the card keeps them
+        for key in clients.ROUTING_FIELDS:
+            del data[key]
+    return data
 
 
 def render_card(current, form, errors=None, status=200):
     db = get_db()
-    history = clients.calls_of(db, current) if current else []
+    history = clients.calls_of(db, current, extension=own_extension(db)) if current else []
     return render_template("client_form.html", current=current, form=form, errors=errors or {},
                            fields=clients.custom_fields(db), operators=operators(db), history=history,
-                           can_delete=g.user.role in ("admin", "supervisor")), status
+                           can_delete=g.user.role in ("admin", "supervisor"),
+                           sets_routing=g.user.role != "operator"), status
 
 
 def error_key(exc: ConfigError, fields: list[dict]) -> str:
@@ -87,12 +144,12 @@ def new():
     data = data_of(request.form, fields)
     try:
         with db.atomic():
-            cid = clients.save(db, data, by=g.user.username)
+            cid = clients.save(db, data, by=g.user.username, routing=g.user.role != "operator")
             audit.record(db, g.user.username, _("client added"), str(cid), {"name": data["name"].strip()})
     except ConfigError as exc:
         return render_card(None, request.form, {error_key(exc, fields): error_text(exc)}, 400)
     flash(gettext("The client {name} was saved.", name=data["name"].strip()), "ok")
-    return redirect(url_for("clients.card", client_id=cid))
+    return redirect(card_url(clients.get(db, cid)))
 
 
 @bp.route("/<int:client_id>", methods=["GET", "POST"])
@@ -100,7 +157,7 @@ def new():
 def card(client_id):
     db = get_db()
     current = clients.get(db, client_id)
-    if current is None:
+    if current is None or not may_open(db, current):
         abort(404)
     fields = clients.custom_fields(db)
     if request.method == "GET":
@@ -116,12 +173,12 @@ def card(client_id):
     data = {**data_of(request.form, fields), "id": client_id}
     try:
         with db.atomic():
-            clients.save(db, data, by=g.user.username)
+            clients.save(db, data, by=g.user.username, routing=g.user.role != "operator")
             audit.record(db, g.user.username, _("client changed"), str(client_id), {"name": data["name"].strip()})
     except ConfigError as exc:
         return render_card(current, request.form, {error_key(exc, fields): error_text(exc)}, 400)
     flash(gettext("The client {name} was saved.", name=data["name"].strip()), "ok")
-    return redirect(url_for("clients.card", client_id=client_id))
+    return redirect(card_url(clients.get(db, client_id)))
 
 
 # -- custom fields ------------------------------------------------------------------------------
@@ -268,7 +325,7 @@ def integration_save():
 def client_json(db, c: dict, history: bool = False) -> dict:
     out = dict(c)
     if history:
-        out["calls"] = clients.calls_of(db, c, 20)
+        out["calls"] = clients.calls_of(db, c, 20, extension=own_extension(db))
     return out
 
 
@@ -277,6 +334,10 @@ def client_json(db, c: dict, history: bool = False) -> dict:
 def api_list():
     db = get_db()
     q = (request.args.get("q") or "").strip()[:100]
+    if own_extension(db) is not None:
+        if not q:
+            raise ConfigError("q", "an operator finds a client by a whole phone number")
+        return jsonify(number_search(db, q))
     try:
         limit = min(max(int(request.args.get("limit") or 50), 1), 500)
         offset = max(int(request.args.get("offset") or 0), 0)
@@ -291,7 +352,7 @@ def api_create():
     d, db = body(), get_db()
     d.pop("id", None)
     with db.atomic():
-        cid = clients.save(db, d, by=g.user.username)
+        cid = clients.save(db, d, by=g.user.username, routing=g.user.role != "operator")
         audit.record(db, g.user.username, "client added", str(cid), {"name": str(d.get("name", ""))[:200]})
     return jsonify(client_json(db, clients.get(db, cid))), 201
 
@@ -301,13 +362,13 @@ def api_create():
 def api_client(client_id):
     db = get_db()
     current = clients.get(db, client_id) if client_id.isdigit() else None
-    if current is None:
+    if current is None or not may_open(db, current):
         abort(404)
     client_id = current["id"]
     if request.method == "PUT":
         d = {**body(), "id": client_id}
         with db.atomic():
-            clients.save(db, d, by=g.user.username)
+            clients.save(db, d, by=g.user.username, routing=g.user.role != "operator")
             audit.record(db, g.user.username, "client changed", str(client_id))
         current = clients.get(db, client_id)
     return jsonify(client_json(db, current, history=True))

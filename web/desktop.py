@@ -105,7 +105,8 @@ def page():
 def events():
     """Server-sent events: each call offered to the operator's phone, with
     its whole session, as soon as the events service records it."""
-    ext, _readonly = _whose()
+    ext, readonly = _whose()
+    viewer = None if readonly else ext   # an operator sees only their own earlier calls
     last = request.headers.get("Last-Event-ID") or request.args.get("after") or ""
     db = get_db()
     after = int(last) if last.isdigit() else desktop.last_offer_id(db, ext)
@@ -122,7 +123,7 @@ def events():
                 found = desktop.wait_for_offers(own, ext, after, timeout=1.0, interval=POLL_SECONDS)
                 for offer in found:
                     after = offer["id"]
-                    payload = {"offer": offer, "session": desktop.session(own, offer["linkedid"])}
+                    payload = {"offer": offer, "session": desktop.session(own, offer["linkedid"], viewer)}
                     yield f"id: {offer['id']}\nevent: offer\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
                     shown = (offer["id"], offer["state"])
                     last_sent = time.monotonic()
@@ -149,7 +150,7 @@ def session_json(linkedid):
     db = get_db()
     if not LINKEDID.match(linkedid) or not desktop.can_read(db, g.user, linkedid):
         abort(404)
-    found = desktop.session(db, linkedid)
+    found = desktop.session(db, linkedid, desktop.extension_of(db, g.user) if g.user.role == "operator" else None)
     if found is None:
         abort(404)
     return jsonify(found)

@@ -41,6 +41,15 @@ CALL = dict(
 CALL_LEG = S(key=STR, kind=STR, at=STR, ended_at=NSTR, party=STR, result=STR, offset=NNUM, duration=NNUM,
              detail={"type": "object"})
 
+# An operator as the API shows it: never with the SIP secret (web.operators).
+OPERATOR = dict(
+    extension=STR, name=STR, contact=NSTR, enabled=BOOL,
+    device={**STR, "description": "'' = IP phone (PJSIP/<extension>); 'DAHDI/<n>' = an analog "
+                                  "phone on an FXS port of a span"},
+    skills={"type": "object", "additionalProperties": INT,
+            "description": "skill name (a-z, 0-9, _) -> level 1-10; PUT/POST also take the text form "
+                           "'billing:8, en:5'"})
+
 SCHEMAS = {
     "Error": S(error=STR, message=STR),
     "Invalid": S(error=STR, field=STR, message=STR),
@@ -55,12 +64,10 @@ SCHEMAS = {
               echocanceller=STR, dynamic=STR,
               role={**STR, "description": "'trunk' (calls go to the IVR) or 'test_carrier' (the far end "
                                           "of a loop-back test: calls go to a test context)"}),
-    "Operator": S(extension=STR, name=STR, contact=NSTR, enabled=BOOL, sip_secret=STR,
-                  device={**STR, "description": "'' = IP phone (PJSIP/<extension>); 'DAHDI/<n>' = an analog "
-                                                "phone on an FXS port of a span"},
-                  skills={"type": "object", "additionalProperties": INT,
-                          "description": "skill name (a-z, 0-9, _) -> level 1-10; PUT/POST also take "
-                                         "the text form 'billing:8, en:5'"}),
+    "Operator": S(**OPERATOR),
+    "OperatorCreated": {"type": "object", "required": list(OPERATOR), "properties": {**OPERATOR, "sip_secret": {
+        **STR, "description": "the phone's SIP password: given this once, and only to an admin"}}},
+    "SipSecret": S(extension=STR, sip_secret=STR),
     "OperatorInput": {"type": "object", "properties": {"extension": STR, "name": STR, "contact": NSTR, "device": STR,
                                                        "skills": {"type": "object", "additionalProperties": INT}},
                       "required": ["extension", "name"]},
@@ -99,7 +106,9 @@ SCHEMAS = {
         "retention_days": NINT}, "required": ["scope", "mode"]},
     "RecordingDisk": S(free=INT, total=INT, free_percent={"type": "number"}, files=INT, bytes=INT, held=INT,
                        recording=INT, warn_free_percent=INT, delete_free_percent=INT, warning=BOOL),
-    "CallRecording": S(live=BOOL, recording=BOOL, paused=BOOL, id=NINT),
+    "CallRecording": S(live=BOOL, recording=BOOL, paused=BOOL, id=NINT,
+                       pausable={**BOOL, "description": "whether the caller may pause it: an operator only a "
+                                                        "recording started on demand"}),
     "Changes": S(pending={"type": "array", "items": STR}),
     "NodeType": S(type=STR, label=STR, waits=BOOL, fields={"type": "array", "items": {"type": "object"}},
                   outputs={"type": "array", "items": STR}, output_labels={"type": "object"}, options=BOOL),
@@ -211,7 +220,7 @@ ALL = ["admin", "supervisor", "operator", "technician"]
 
 # (method, path, summary, roles, success status, response schema, request schema)
 OPERATIONS = [
-    ("get", "/me", "The calling user (an operator also gets its phone's SIP account)", ALL, 200, REF("Me"), None),
+    ("get", "/me", "The calling user (an operator also gets its operator: extension, name, phone)", ALL, 200, REF("Me"), None),
     ("get", "/status", "Services, Asterisk, trunks, operators' phones, calls", STAFF, 200, REF("Status"), None),
     ("get", "/trunks", "Trunks", STAFF, 200, LIST("Trunk"), None),
     ("post", "/trunks", "Add a SIP trunk", ["admin", "technician"], 201, REF("Trunk"), REF("TrunkInput")),
@@ -224,7 +233,8 @@ OPERATIONS = [
     ("put", "/spans/{span}", "Change an E1 span", ["admin", "technician"], 200, REF("Span"), REF("Span")),
     ("delete", "/spans/{span}", "Remove an E1 span's settings", ["admin", "technician"], 204, None, None),
     ("get", "/operators", "Operators", ["admin", "supervisor"], 200, LIST("Operator"), None),
-    ("post", "/operators", "Add an operator (a SIP account is generated)", ["admin", "supervisor"], 201, REF("Operator"), REF("OperatorInput")),
+    ("post", "/operators", "Add an operator (a SIP account is generated; an admin gets its password in sip_secret, this once)", ["admin", "supervisor"], 201, REF("OperatorCreated"), REF("OperatorInput")),
+    ("post", "/operators/{extension}/sip-secret", "Generate a new SIP password for the operator's phone, given this once (audit-logged; apply the configuration to put it into service)", ["admin"], 200, REF("SipSecret"), None),
     ("get", "/operators/{extension}", "One operator", ["admin", "supervisor"], 200, REF("Operator"), None),
     ("put", "/operators/{extension}", "Change an operator", ["admin", "supervisor"], 200, REF("Operator"), REF("OperatorInput")),
     ("delete", "/operators/{extension}", "Delete an operator", ["admin", "supervisor"], 204, None, None),
@@ -269,11 +279,11 @@ OPERATIONS = [
     ("get", "/callbacks", "Callback orders: open ones by when they are due, then the rest (?status=new|done|cancelled|failed, ?group, ?limit); with the dialer's tries, next attempt time, attempts (result null = dialing now) and whether the slot has ended undone (overdue)", ["admin", "supervisor"], 200, LIST("CallbackOrder"), None),
     ("post", "/callbacks/{callback_id}/retry", "Dial an open or failed callback order again now, its tries counted from zero (422 if it is closed or being dialed)", ["admin", "supervisor"], 200, REF("CallbackOrder"), None),
     ("post", "/callbacks/{callback_id}/status", "Close an open callback order: {\"status\": \"done\"} or \"cancelled\" (422 if it is closed already)", ["admin", "supervisor"], 200, REF("CallbackOrder"), {"type": "object", "properties": {"status": STR}, "required": ["status"]}),
-    ("get", "/clients", "Clients (CRM): search by name, company, e-mail or number (?q, ?limit, ?offset); VIPs first", ["admin", "supervisor", "operator"], 200, LIST("Client"), None),
-    ("post", "/clients", "Add a client (422 if a number belongs to another client)", ["admin", "supervisor", "operator"], 201, REF("Client"), REF("ClientInput")),
-    ("get", "/clients/{client_id}", "One client, with its latest calls in 'calls'", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
-    ("put", "/clients/{client_id}", "Change a client (fields left out stay)", ["admin", "supervisor", "operator"], 200, REF("Client"), REF("ClientInput")),
-    ("get", "/clients/by-number/{number}", "The client a phone number belongs to (any form of it), with its latest calls; 404 if none", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
+    ("get", "/clients", "Clients (CRM): search by name, company, e-mail or number (?q, ?limit, ?offset); VIPs first. An operator lists nothing: ?q must be a whole phone number (any form), answered with its client or none (422 otherwise)", ["admin", "supervisor", "operator"], 200, LIST("Client"), None),
+    ("post", "/clients", "Add a client (422 if a number belongs to another client; an operator cannot set vip or personal_operator: 422)", ["admin", "supervisor", "operator"], 201, REF("Client"), REF("ClientInput")),
+    ("get", "/clients/{client_id}", "One client, with its latest calls in 'calls'. An operator: only with ?number= one of its numbers, or while a call from it is on their phone (404 otherwise), and only the calls offered to them", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
+    ("put", "/clients/{client_id}", "Change a client (fields left out stay; an operator as for GET, and without changing vip or personal_operator: 422)", ["admin", "supervisor", "operator"], 200, REF("Client"), REF("ClientInput")),
+    ("get", "/clients/by-number/{number}", "The client a phone number belongs to (any form of it), with its latest calls (an operator: those offered to them); 404 if none", ["admin", "supervisor", "operator"], 200, REF("Client"), None),
     ("get", "/recordings", "Call recordings, newest first (?start, ?end: YYYY-MM-DD on the call center's clock; ?operator, ?group, ?ani, ?dnis: part of the number; ?min_duration, ?max_duration: seconds; ?scored=yes|no; ?hold=1; ?order=asc; ?limit, ?offset). An operator gets only the calls they answered", ["admin", "supervisor", "operator"], 200, LIST("Recording"), None),
     ("get", "/recordings/{recording_id}", "One recording with its quality scores (404 also when the caller may not see it)", ["admin", "supervisor", "operator"], 200, REF("RecordingDetail"), None),
     ("get", "/recordings/{recording_id}/audio", "The recording's audio (HTTP Range for seeking; ?download=1 as a file named by time and caller); each playback and download is audit-logged", ["admin", "supervisor", "operator"], 200, None, None),
@@ -286,7 +296,7 @@ OPERATIONS = [
     ("get", "/calls", "The call history, newest first, one record per call (?start, ?end: YYYY-MM-DD on the call center's clock or an ISO time; ?direction=inbound|outbound; ?outcome=answered|abandoned|in-progress; ?group; ?operator: offered or answered; ?ani, ?dnis: part of the number; ?line: trunk, span or span/channel; ?limit 1-1000, default 50; ?offset); the X-Total-Count header says how many match. An operator gets only the calls they were offered or took", ["admin", "supervisor", "operator"], 200, LIST("HistoryCall"), None),
     ("get", "/calls/{call_id}", "One call (its history id or uniqueid) with its legs in order: trunk, ivr (path and inputs), queue, offer (each operator rung and the result), operator (talk), hold, transfer, recording, note, hangup; offset = seconds from the call's start (404 also when an operator took no part in it)", ["admin", "supervisor", "operator"], 200, REF("CallRecord"), None),
     ("get", "/calls/{linkedid}/recording", "Whether a live call is being recorded (and paused); an operator: only a call on their phone", ["admin", "supervisor", "operator"], 200, REF("CallRecording"), None),
-    ("post", "/calls/{linkedid}/recording", "Record a live call on demand: {\"action\": \"start\" | \"pause\" | \"resume\"}; paused stretches are silent in the file; 422 if the call is not in progress", ["admin", "supervisor", "operator"], 200, REF("CallRecording"), S(action=STR)),
+    ("post", "/calls/{linkedid}/recording", "Record a live call on demand: {\"action\": \"start\" | \"pause\" | \"resume\"}; paused stretches are silent in the file; 422 if the call is not in progress; 403 when an operator would pause a recording the policy makes (every call, or a sample)", ["admin", "supervisor", "operator"], 200, REF("CallRecording"), S(action=STR)),
     ("get", "/reports", "Report forms: the ready ones, then the custom ones (key, title, dimensions, measures, filters, default period, chart); an operator gets the per-operator, state-time and quality ones, of their own figures", ["admin", "supervisor", "operator"], 200, LIST("ReportForm"), None),
     ("post", "/reports", "Add a custom report form (422 names the unknown dimension, measure or filter; nothing saved)", ["admin"], 201, REF("ReportForm"), REF("ReportFormInput")),
     ("get", "/reports/{form}", "A report (a ready form's key or a custom one's c<id>): ?period=day|week|month|year (holding ?from) or ?from=&to= (YYYY-MM-DD, the call center's days); filters ?group, ?operator, ?line, ?dnis, ?direction; ?sl=seconds for the service level; ?format=json|csv|xlsx. An operator: only their own figures (403 for other forms)", ["admin", "supervisor", "operator"], 200, REF("Report"), None),

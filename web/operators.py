@@ -2,12 +2,16 @@
 set from the status page. The same under /api/v1: /operators, /groups,
 /pause-reasons and the states at /agents. Supervisors and admins see and set
 everyone's state; an operator sees everyone's and sets their own (the user's
-operator_id)."""
+operator_id).
+
+An operator's SIP secret is the phone's password: only an admin gets it,
+once, when the operator is created or when the admin generates a new one
+(audit-logged); no page or API shows it again."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance.base import ami, audit, store
+from appliance.base import ami, audit, instance, store
 from appliance.base.errors import ConfigError
 from appliance.callbacks import overflow_offer
 from appliance.operators import devices, states as operator_states, store as operator_store
@@ -16,10 +20,13 @@ from appliance.routing import store as routing
 from web import api_common, security
 from web.api_common import body, changed, find
 from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("operators", __name__)
 api_bp = api_common.blueprint("operators_api", __name__)
 EDITORS = ("admin", "supervisor")
+# Who is given an operator's SIP secret (on creation and regeneration).
+SECRET_KEEPERS = ("admin",)
 # Who may see operators' states (and set their own, an operator).
 STATE_VIEWERS = ("admin", "supervisor", "operator")
 # Group settings of the ACD (operator_store.set_group_acd); overflow comes as one field.
@@ -46,10 +53,12 @@ def operator(extension=None):
     if extension and not current:
         abort(404)
     form = request.form if request.method == "POST" else (
-        {"extension": current.extension, "name": current.name, "contact": current.contact or "",
-         "device": current.device, "enabled": "1" if current.enabled else "",
-         "skills": routing.format_skills(routing.skills(db, current.extension))} if current else {"enabled": "1"})
+        operator_form(db, current) if current else {"enabled": "1"})
     errors = {}
+    if request.method == "POST" and request.form.get("action") == "new_secret":
+        if not current or g.user.role not in SECRET_KEEPERS:
+            abort(403)
+        return operator_page(db, current, form, {}, new_secret=regenerate_secret(db, extension, g.user.username))
     if request.method == "POST":
         try:
             with db.atomic():
@@ -74,9 +83,38 @@ def operator(extension=None):
             errors[exc.field] = error_text(exc)
         else:
             flash(gettext("Saved. Apply the changes to put them into service."))
+            if not current and g.user.role in SECRET_KEEPERS:
+                added = find(render_config.load(db).operators, "extension", form.get("extension", "").strip())
+                if not added.device:   # an IP phone: the one time its password is shown
+                    return operator_page(db, added, form, {}, new_secret=added.sip_secret)
             return redirect(url_for("operators.operators"))
+    return operator_page(db, current, form, errors)
+
+
+def operator_page(db, current, form, errors, new_secret: str | None = None):
+    """The operator's form; *new_secret* is the SIP secret shown this once."""
+    if new_secret:
+        form = operator_form(db, current)
     return render_template("operator_form.html", current=current, form=form, errors=errors,
+                           new_secret=new_secret, may_regenerate=g.user.role in SECRET_KEEPERS,
                            devices=device_choices(db, form.get("device"))), (400 if errors else 200)
+
+
+def operator_form(db, op) -> dict:
+    return {"extension": op.extension, "name": op.name, "contact": op.contact or "", "device": op.device,
+            "enabled": "1" if op.enabled else "",
+            "skills": routing.format_skills(routing.skills(db, op.extension))}
+
+
+def regenerate_secret(db, extension: str, username: str) -> str:
+    """A new SIP secret for the operator's phone (Apply puts it into
+    pjsip.conf); audit-logged, the secret itself not."""
+    secret = instance.generate_sip_secret()
+    with db.atomic():
+        if not db.execute("UPDATE operators SET sip_secret = ? WHERE extension = ?", [secret, extension]).rowcount:
+            abort(404)
+        audit.record(db, username, _("SIP secret regenerated"), extension)
+    return secret
 
 
 def device_choices(db, chosen: str | None) -> list[tuple[str, str]]:
@@ -122,6 +160,10 @@ def group(name=None):
                          "noanswer_after": 1, "moh": "default",
                          "skill": "", "skill_widen": 20, "skill_all": 60, "last_days": ""}, []
     errors = {}
+    if request.method == "POST" and request.form.get("action") == "new_secret":
+        if not current or g.user.role not in SECRET_KEEPERS:
+            abort(403)
+        return operator_page(db, current, form, {}, new_secret=regenerate_secret(db, extension, g.user.username))
     if request.method == "POST":
         try:
             with db.atomic():
@@ -263,8 +305,9 @@ def set_state(db, extension: str, new: str, reason) -> dict:
 # --- API: operators and groups ----------------------------------------------------
 
 def operator_json(o) -> dict:
+    """An operator as the API shows it: never with the SIP secret."""
     return {"extension": o.extension, "name": o.name, "contact": o.contact, "enabled": o.enabled, "device": o.device,
-            "sip_secret": o.sip_secret, "skills": routing.skills(get_db(), o.extension)}
+            "skills": routing.skills(get_db(), o.extension)}
 
 
 # A group's ACD (operator_store.set_group_acd) and routing
@@ -306,7 +349,11 @@ def api_add_operator():
         if "skills" in d:
             routing.set_skills(db, str(d["extension"]).strip(), d["skills"])
         changed("operator added", str(d.get("extension")), {"name": d.get("name"), "skills": d.get("skills")})
-    return jsonify(operator_json(find(render_config.load(db).operators, "extension", str(d["extension"]).strip()))), 201
+    added = find(render_config.load(db).operators, "extension", str(d["extension"]).strip())
+    data = operator_json(added)
+    if g.user.role in SECRET_KEEPERS:   # the one time the new phone's password is given
+        data["sip_secret"] = added.sip_secret
+    return jsonify(data), 201
 
 
 @api_bp.route("/operators/<extension>", methods=["GET", "PUT", "DELETE"])
@@ -329,6 +376,15 @@ def api_operator(extension):
         changed("operator changed", extension, {"name": d.get("name"), "contact": d.get("contact"),
                                                 "skills": d.get("skills")})
     return jsonify(operator_json(find(render_config.load(db).operators, "extension", extension)))
+
+
+@api_bp.post("/operators/<extension>/sip-secret")
+@security.roles(*SECRET_KEEPERS)
+def api_new_secret(extension):
+    """A new SIP secret for the operator's phone, given this once."""
+    db = get_db()
+    find(render_config.load(db).operators, "extension", extension)
+    return jsonify(extension=extension, sip_secret=regenerate_secret(db, extension, g.user.username))
 
 
 @api_bp.get("/groups")

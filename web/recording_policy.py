@@ -1,18 +1,23 @@
 """Записи разговоров → Политика (admin): the recording policies, the disk
 guard's floors and the recordings' disk usage; and the API to record a live
 call on demand (start / pause / resume), used by the operator's desktop and
-the supervisor's status page. The library is appliance.recordings.store."""
+the supervisor's status page. The library is appliance.recordings.store.
+
+An operator may pause only a recording they started on demand: one the
+policy makes (every call, or a sample of them) is for disputes and quality
+review, and stays whole."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 
-from appliance.base import ami, store
+from appliance.base import ami, audit, store
 from appliance.base.errors import ConfigError
 from appliance.clients import desktop
 from appliance.recordings import store as recordings
 from web import api_common, security
 from web.api_common import body
 from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("recording_policy", __name__)
 api_bp = api_common.blueprint("recording_policy_api", __name__)
@@ -155,11 +160,25 @@ def _who(db) -> str | None:
     return None
 
 
+def _pausable(db, linkedid: str, ext: str | None) -> bool:
+    """May the user pause the call's recording? Staff (*ext* None) may; an
+    operator only one started on demand, not one the policy makes."""
+    if ext is None:
+        return True
+    offer = desktop.live_offer(db, linkedid, ext)
+    rec = recordings.live_recording(db, offer["dest_channel"] or "") if offer else None
+    return rec is None or rec["mode"] == "demand"
+
+
+def _state(db, linkedid: str, ext: str | None) -> dict:
+    return {**recordings.call_state(db, linkedid, ext), "pausable": _pausable(db, linkedid, ext)}
+
+
 @api_bp.get("/calls/<linkedid>/recording")
 @security.roles(*CONTROLLERS)
 def api_call_recording(linkedid):
     db = get_db()
-    return jsonify(recordings.call_state(db, linkedid, _who(db)))
+    return jsonify(_state(db, linkedid, _who(db)))
 
 
 @api_bp.post("/calls/<linkedid>/recording")
@@ -172,6 +191,10 @@ def api_control(linkedid):
         raise ConfigError("action", "one of {choices}", choices="start, pause, resume")
     if recordings.call_state(db, linkedid, ext)["live"] is False:
         raise ConfigError("action", "the call is not in progress")
+    if action == "pause" and not _pausable(db, linkedid, ext):
+        audit.record(db, g.user.username, _("recording pause refused"), linkedid)
+        return jsonify(error="refused", message=gettext(
+            "The recording policy records this call whole: an operator cannot pause it.")), 403
     try:
         mgr = ami.connect(store.settings(db), timeout=5)
     except ami.AmiError:
@@ -180,4 +203,4 @@ def api_control(linkedid):
         recordings.control(db, _instance(), mgr, linkedid, action, g.user.username, ext)
     finally:
         ami.close(mgr)
-    return jsonify(recordings.call_state(db, linkedid, ext))
+    return jsonify(_state(db, linkedid, ext))

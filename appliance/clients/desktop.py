@@ -165,8 +165,10 @@ def was_offered(db, linkedid: str, extension: str | None) -> bool:
 
 # --- the session of a call -------------------------------------------------------------
 
-def session(db, linkedid: str) -> dict | None:
-    """Everything the desktop shows about the call *linkedid*."""
+def session(db, linkedid: str, extension: str | None = None) -> dict | None:
+    """Everything the desktop shows about the call *linkedid*; for the
+    operator *extension*, of the caller's earlier calls only those offered
+    to that operator (supervisors and admins, None, see them all)."""
     call = db.execute("SELECT ani, dnis, grp, started_at, connected_at, ended_at, operator, outcome "
                       "FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
     offers = [{"extension": r[0], "at": r[1], "state": r[2], "ani": r[3], "group": r[4]} for r in db.execute(
@@ -188,7 +190,7 @@ def session(db, linkedid: str) -> dict | None:
         "started_at": call[3] if call else (offers[0]["at"] if offers else None),
         "path": readable_path(steps), "offers": offers,
         "notes": notes(db, linkedid), "edits": edits(db, linkedid),
-        "client": client, "crm_url": crm_url, "history": history(db, ani, linkedid),
+        "client": client, "crm_url": crm_url, "history": history(db, ani, linkedid, extension=extension),
         "crm": True, "callback": callback_of(db, linkedid),
     }
 
@@ -206,13 +208,15 @@ def callback_of(db, linkedid: str) -> dict | None:
             "slot_until": r[5], "status": r[6], "tries": r[7], "from_call": r[8] or None}
 
 
-def history(db, ani: str, linkedid: str, limit: int = 20) -> list[dict]:
-    """The caller's earlier calls with their notes, newest first."""
+def history(db, ani: str, linkedid: str, limit: int = 20, extension: str | None = None) -> list[dict]:
+    """The caller's earlier calls with their notes, newest first; with
+    *extension* only the calls that operator took part in."""
     if not ani:
         return []
+    own, args = ("", []) if extension is None else (f" AND {clients.TOOK_PART}", [extension] * 3)
     rows = db.execute("SELECT uniqueid, started_at, operator, grp, outcome FROM calls "
-                      "WHERE ani = ? AND uniqueid != ? ORDER BY started_at DESC LIMIT ?",
-                      [ani, linkedid, limit]).fetchall()
+                      f"WHERE ani = ? AND uniqueid != ?{own} ORDER BY started_at DESC LIMIT ?",
+                      [ani, linkedid, *args, limit]).fetchall()
     return [{"linkedid": r[0], "started_at": r[1], "operator": r[2], "group": r[3], "outcome": r[4],
              "notes": notes(db, r[0])} for r in rows]
 
@@ -246,16 +250,26 @@ def record_edit(db, linkedid: str, author: str, what: str, details: dict) -> Non
                [linkedid, author, clock.stamp(timespec="milliseconds"), what, json.dumps(details, ensure_ascii=False)])
 
 
+def session_clients(db, linkedid: str) -> set[int]:
+    """The cards an operator may change in this session: the caller's (by
+    the call's number) and any card created during the call."""
+    s = session(db, linkedid) or {}
+    ids = {s["client"]["id"]} if s.get("client") else set()
+    ids |= {e["details"].get("client_id") for e in s.get("edits", []) if e["what"] == "client created"}
+    return ids
+
+
 def save_client(db, linkedid: str, data: dict, author: str) -> dict:
     """Create or change the caller's card through the CRM, and record in the
-    session what changed."""
+    session what changed. Only the call's own card may change, and not its
+    VIP mark or personal operator (the desktop is the operator's)."""
     if not isinstance(data, dict):
         raise ConfigError("client", "the card must be an object")
     old = clients.get(db, data["id"]) if data.get("id") else None
-    if data.get("id") and old is None:
+    if data.get("id") and (old is None or old["id"] not in session_clients(db, linkedid)):
         raise ConfigError("id", "no such client")
     with db.atomic():
-        client_id = clients.save(db, data, by=author)
+        client_id = clients.save(db, data, by=author, routing=False)
         new = clients.get(db, client_id)
         changes = {k: [None if old is None else old.get(k), new.get(k)] for k in new
                    if k not in ("id", "created_at", "updated_at") and (old or {}).get(k) != new.get(k)}

@@ -47,6 +47,8 @@ MAX_CHOICES = 50
 TRUE = ("1", "yes", "y", "true", "да", "д", "+", "vip")
 FALSE = ("", "0", "no", "n", "false", "нет", "н", "-")
 POP_PLACEHOLDERS = ("ani", "dnis", "uniqueid", "linkedid", "group", "operator", "client_id")
+# What feeds the routing decision: set by supervisors and admins, not by operators.
+ROUTING_FIELDS = ("vip", "personal_operator")
 MAX_URL = 500
 
 
@@ -302,9 +304,11 @@ def _store(db, cid: int | None, c: dict, by: str | None, now: str) -> int:
     return cid
 
 
-def save(db, data: dict, by: str | None = None) -> int:
+def save(db, data: dict, by: str | None = None, routing: bool = True) -> int:
     """Create a client (no ``id`` in *data*) or update one (keys left out stay);
-    returns its id. Refuses a number that belongs to another client."""
+    returns its id. Refuses a number that belongs to another client. With
+    *routing* False (an operator) a change of the VIP mark or the personal
+    operator is refused."""
     if not isinstance(data, dict):
         raise ConfigError("client", "expected an object")
     cid = data.get("id")
@@ -317,6 +321,11 @@ def save(db, data: dict, by: str | None = None) -> int:
     else:
         cid = None
     c = validate(db, data, current=current)
+    if not routing:
+        for key in ROUTING_FIELDS:
+            if c[key] != ((current or {}).get(key) or (False if key == "vip" else None)):
+                raise ConfigError(key, "only a supervisor or an admin sets a client's VIP mark and personal "
+                                       "operator")
     try:
         with db.atomic():
             for n in c["phones"]:
@@ -369,18 +378,32 @@ def search(db, q: str = "", limit: int = 50, offset: int = 0) -> list[dict]:
     return [_row(db, r) for r in rows]
 
 
-def calls_of(db, client, limit: int = 100) -> list[dict]:
-    """The client's calls (by any of their numbers), newest first."""
+# A call the operator (?) took part in: answered it, or was offered it.
+TOOK_PART = ("(operator = ? OR EXISTS (SELECT 1 FROM call_legs l WHERE l.linkedid = calls.uniqueid "
+             "AND l.kind IN ('offer', 'operator') AND l.party = ?) OR EXISTS (SELECT 1 FROM offers o "
+             "WHERE o.linkedid = calls.uniqueid AND o.extension = ?))")
+
+
+def calls_of(db, client, limit: int = 100, extension: str | None = None) -> list[dict]:
+    """The client's calls (by any of their numbers), newest first; with
+    *extension* only those that operator took part in ('' for none)."""
     c = client if isinstance(client, dict) else get(db, client)
-    if not c or not c["phones"]:
+    if not c or not c["phones"] or extension == "":
         return []
     forms = sorted({v for n in c["phones"] for v in _variants(n)})
     cols = ("uniqueid", "direction", "ani", "dnis", "grp", "operator", "started_at", "answered_at",
             "ended_at", "outcome")
     marks = ", ".join("?" * len(forms))
+    own, args = ("", []) if extension is None else (f" AND {TOOK_PART}", [extension] * 3)
     return [dict(zip(cols, r)) for r in db.execute(
-        f"SELECT {', '.join(cols)} FROM calls WHERE ani IN ({marks}) ORDER BY started_at DESC, id DESC LIMIT ?",
-        forms + [limit])]
+        f"SELECT {', '.join(cols)} FROM calls WHERE ani IN ({marks}){own} ORDER BY started_at DESC, id DESC "
+        "LIMIT ?", forms + args + [limit])]
+
+
+def has_number(client: dict | None, number) -> bool:
+    """Is *number* (any form of it) one of the client's numbers?"""
+    n = normalise(number)
+    return bool(client and n and n in client["phones"])
 
 
 # -- CSV import / export ---------------------------------------------------------------------

@@ -25,6 +25,7 @@ EXAMPLES = [
     ("post", "/operators", {"extension": "1005", "name": "Vera Sokolova"}),
     ("get", "/operators/1005", None),
     ("put", "/operators/1005", {"name": "Vera S.", "contact": None}),
+    ("post", "/operators/1005/sip-secret", None),
     ("get", "/groups", None),
     ("post", "/groups", {"name": "sales", "title": "Sales", "members": ["1005"]}),
     ("get", "/groups/sales", None),

@@ -88,6 +88,8 @@ def test_add_trunk_and_operator_apply_and_a_call_reaches_the_new_operator(page, 
     page.fill("#f-name", "Vera Sokolova")
     page.fill("#f-contact", f"sip:1003@{carrier.address}:5060")
     page.click("#save")
+    expect(page.locator("#new-sip-secret")).to_be_visible()     # the phone's password, shown this once
+    page.goto(site + "/operators")
     expect(page.locator("#operator-list")).to_contain_text("Vera Sokolova")
     page.goto(site + "/groups/support")
     page.check("input[name=members][value='1003']")

@@ -319,7 +319,7 @@
     // buttons are styled inline-block, which [hidden] alone does not override
     const only = (id, on) => { $(id).hidden = !on; $(id).style.display = on ? "" : "none"; };
     only("rec-start", !r.recording);
-    only("rec-pause", r.recording && !r.paused);
+    only("rec-pause", r.recording && !r.paused && r.pausable !== false);   // a policy's recording stays whole
     only("rec-resume", r.paused);
   }
 
