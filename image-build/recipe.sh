@@ -40,6 +40,7 @@ mmdebstrap --variant=apt \
     --customize-hook="$chr /opt/korund/venv/bin/pip install -q --no-index --find-links /opt/korund/wheels -r /opt/korund/wheels/requirements.lock" \
     --customize-hook='echo /opt/korund/src > "$(echo "$1"/opt/korund/venv/lib/python3*/site-packages)/korund-src.pth"' \
     --customize-hook='printf "#!/bin/sh\nexec /opt/korund/venv/bin/python -m korund \"\$@\"\n" > "$1/usr/local/bin/korund"; chmod 755 "$1/usr/local/bin/korund"' \
+    --customize-hook="$chr useradd --system --user-group --home-dir /var/lib/korund --no-create-home --shell /usr/sbin/nologin korund" \
     --customize-hook='ln -sfn ru_RU_f_IvrvoiceRU "$1/usr/share/asterisk/sounds/ru"' \
     --customize-hook="copy-in $here/chan_dahdi /tmp" \
     --customize-hook="$chr KORUND_MIRROR=$mirror sh /tmp/chan_dahdi/build.sh" \
