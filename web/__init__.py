@@ -31,6 +31,7 @@ from web import (
     lines,
     openapi,
     operators,
+    outbound,
     prompts,
     quality,
     recording_policy,
@@ -129,7 +130,7 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
 
     for feature in (auth, status, lines, operators, users, settings, audit_log, changes, openapi, scenarios,
                     prompts, tables, schedules, inbox, clients, desktop, health, reports, recordings, quality,
-                    calls, recording_policy, tls):
+                    calls, recording_policy, tls, outbound):
         for bp in (getattr(feature, "bp", None), getattr(feature, "api_bp", None)):
             if bp is not None:
                 app.register_blueprint(bp)

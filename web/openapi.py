@@ -94,6 +94,25 @@ SCHEMAS = {
     "Settings": {"type": "object", "additionalProperties": NSTR},
     "AuditEntry": S(id=INT, at=STR, username=NSTR, action=STR, target=NSTR, details=NSTR),
     "Health": S(sensors={"type": "array"}, alarms={"type": "array"}),
+    # The outbound policy (appliance.outbound; web.outbound).
+    "OutboundPolicy": S(scope={**STR, "description": "local, national (Russia, local included) or international"},
+                        allowed={"type": "array", "items": STR, "description": "prefixes also allowed (+7809, 112)"},
+                        denied={"type": "array", "items": STR, "description": "prefixes refused; the longer "
+                                                                             "matching prefix wins"},
+                        max_open={**INT, "description": "open callback orders per caller number (0 = no cap)"},
+                        max_day={**INT, "description": "callback orders per caller number in 24 hours (0 = no cap)"},
+                        own_number_only={**BOOL, "description": "callbacks only to the caller's own number"},
+                        changed_at=NSTR, changed_by=NSTR),
+    "OutboundPolicyInput": {"type": "object", "properties": {
+        "scope": STR, "allowed": {"type": "array", "items": STR}, "denied": {"type": "array", "items": STR},
+        "max_open": INT, "max_day": INT, "own_number_only": BOOL}},
+    "OutboundDecision": S(allowed=BOOL, number=STR, purpose=STR,
+                          kind={**STR, "description": "national, local, international, service, unknown, invalid"},
+                          reason={**STR, "description": "allowed: scope, prefix, emergency; refused: invalid, "
+                                                        "international, national, service, unknown, denied, "
+                                                        "own-number, open-orders, day-orders"},
+                          message={**STR, "description": "why it was refused, in the user's language"}),
+    "OutboundRefusal": S(at=STR, by=STR, number=STR, purpose=STR, reason=STR, message=STR, caller=STR),
     # Recording policies, the disk guard and recording a live call (appliance.recordings.store).
     "RecordingPolicy": S(scope={**STR, "description": "default, group, number (DNIS) or callbacks "
                                                      "(the callback dialer's calls)"},
@@ -311,6 +330,10 @@ OPERATIONS = [
     ("get", "/quality/scores", "Scores with points and comments, newest call first: an operator gets their own; admins and supervisors everyone's or one operator's (?operator=EXT)", ["admin", "supervisor", "operator"], 200, LIST("Score"), None),
     ("get", "/quality/averages", "Average score per operator or group (?by=operator|group) of the calls in a period (?start, ?end: YYYY-MM-DD on the call center's clock; default the last 30 days)", ["admin", "supervisor"], 200, LIST("QualityAverage"), None),
     ("get", "/health", "Hardware health: each sensor's latest reading (status ok, warning, critical, absent or fault) and the active alarms (spans, temperatures, fans, power supply)", STAFF, 200, REF("Health"), None),
+    ("get", "/outbound-policy", "The outbound policy every number Korund dials out passes: which numbers are allowed (scope and prefixes) and the caps on callback orders", ["admin", "supervisor"], 200, REF("OutboundPolicy"), None),
+    ("put", "/outbound-policy", "Change the outbound policy (fields left out stay; applies at once, no apply needed); 422 names the bad field and nothing changes", ["admin"], 200, REF("OutboundPolicy"), REF("OutboundPolicyInput")),
+    ("post", "/outbound-policy/check", "Try a number against the policy: {\"number\", \"purpose\": callback | callback-attempt | route | operator, \"caller\"} (a callback's caps count the caller's orders); nothing is stored", ["admin", "supervisor"], 200, REF("OutboundDecision"), S(number=STR)),
+    ("get", "/outbound-policy/refusals", "The latest numbers the policy refused, newest first (?limit 1-200, default 20)", ["admin", "supervisor"], 200, LIST("OutboundRefusal"), None),
 ]
 
 

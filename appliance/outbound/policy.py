@@ -104,7 +104,7 @@ class Decision:
 
     def as_dict(self) -> dict:
         return {"allowed": self.allowed, "number": self.number, "purpose": self.purpose, "kind": self.kind,
-                "reason": self.reason, "message": self.text}
+                "reason": self.reason, "message": self.text, "template": self.message, "params": self.params}
 
 
 class Refused(ConfigError):

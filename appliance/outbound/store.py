@@ -49,17 +49,19 @@ def normalise_prefix(text) -> str:
     if p.startswith("+"):
         return p
     if p.startswith("810"):
-        return "+" + p[3:]
-    if p.startswith("00"):
-        return "+" + p[2:]
-    if p.startswith("8") and len(p) >= 2 and not p.startswith("81"):
-        return "+7" + p[1:]
+        p = "+" + p[3:]
+    elif p.startswith("00"):
+        p = "+" + p[2:]
+    elif p.startswith("8") and len(p) >= 2 and not p.startswith("81"):
+        p = "+7" + p[1:]
+    if p == "+":        # every number has a + form: that would be all of them (the scope says that)
+        raise ValueError(p)
     return p
 
 
 def _prefixes(value, field: str) -> list[str]:
     if isinstance(value, str):
-        items = [p for p in re.split(r"[\s,;]+", value) if p]
+        items = [p.strip() for p in re.split(r"[\n,;]+", value) if p.strip()]
     elif isinstance(value, (list, tuple)):
         items = [str(p).strip() for p in value if str(p).strip()]
     else:
@@ -148,6 +150,7 @@ def record_refusal(db, decision: dict, caller: str, by: str, what: str = "") -> 
     """The audit entry of a refused number (*decision*: Decision.as_dict())."""
     audit.record(db, by or "system", AUDIT_REFUSED, decision["number"][:40],
                  {"purpose": decision["purpose"], "reason": decision["reason"], "message": decision["message"],
+                  "template": decision.get("template", ""), "params": decision.get("params", {}),
                   "caller": (caller or "")[:40], **({"for": what[:80]} if what else {})})
 
 
@@ -160,5 +163,6 @@ def recent_refusals(db, limit: int = 20) -> list[dict]:
         d = json.loads(details) if details else {}
         out.append({"at": at, "by": username, "number": target, "purpose": d.get("purpose", ""),
                     "reason": d.get("reason", ""), "message": d.get("message", ""),
+                    "template": d.get("template", ""), "params": d.get("params", {}),
                     "caller": d.get("caller", ""), "for": d.get("for", "")})
     return out
