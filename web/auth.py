@@ -97,6 +97,8 @@ def setup():
                     audit.record(db, user.username, "first admin created", details={"from": request.remote_addr})
             except ConfigError as exc:
                 errors[exc.field] = error_text(exc)
+            except passwords.Busy:
+                errors["password"] = gettext("The panel is busy checking other logins. Try again in a moment.")
             else:
                 security.login(db, user)
                 return redirect(url_for("status.page"))

@@ -23,7 +23,7 @@ def _operator_id(value: str | None) -> int | None:
 def index():
     db = get_db()
     ops = {r[0]: f"{r[1]} {r[2]}" for r in db.execute("SELECT id, extension, name FROM operators")}
-    return render_template("users.html", users=users.all_users(db), operators=ops)
+    return render_template("users.html", users=users.all_users(db), operators=ops, locked=users.locked(db))
 
 
 @bp.route("/new", methods=["GET", "POST"])

@@ -82,6 +82,11 @@ def get(db, user_id: int) -> User | None:
     return _user(row) if row else None
 
 
+def locked(db, now: datetime | None = None) -> dict[int, str]:
+    """user id -> the end of its running lock, for the accounts locked now."""
+    return dict(db.execute("SELECT id, locked_until FROM users WHERE locked_until > ?", [clock.stamp(now)]))
+
+
 def all_users(db) -> list[User]:
     return [_user(r) for r in db.execute(f"SELECT {COLS} FROM users ORDER BY username")]
 

@@ -118,6 +118,20 @@ def test_a_later_failure_does_not_unlock_the_account(panel):
     assert users.authenticate(db, "super", PASSWORD, now=later).username == "super"
 
 
+def test_an_admin_sees_the_lock_and_a_new_password_lifts_it(panel):
+    db = _db(panel)
+    for _ in range(users.MAX_FAILED_LOGINS):
+        with pytest.raises(users.LoginError):
+            users.authenticate(db, "super", WRONG)
+    admin = as_role(panel, "admin")
+    until = db.execute("SELECT locked_until FROM users WHERE username = 'super'").fetchone()[0]
+    assert until in admin.client.get("/users/").get_data(as_text=True)
+    uid = db.execute("SELECT id FROM users WHERE username = 'super'").fetchone()[0]
+    assert admin.post(f"/users/{uid}", {"role": "supervisor", "language": "en", "active": "1",
+                                        "password": "Fresh-Start-2026"}).status_code == 302
+    assert Browser(panel).login("super", "Fresh-Start-2026").status_code == 302
+
+
 def test_an_unknown_user_name_costs_exactly_one_hash(panel, count_hashes):
     b = Browser(panel)
     token = b.token()
