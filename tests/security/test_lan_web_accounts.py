@@ -405,6 +405,25 @@ def test_http_redirects_to_https_and_the_session_cookie_is_secure(served, capsys
     assert status == 301
 
 
+def test_korund_tls_on_makes_a_certificate_and_turns_https_on(tmp_path, capsys):
+    """What the image's first boot runs; off goes back to plain HTTP."""
+    inst = Instance(tmp_path / "fresh")
+    inst.create_dirs()
+    db = store.open_store(inst.db_path)
+    instance.initialise(db)
+    assert cli.main(["-i", str(inst.base), "tls", "on"]) == 0
+    out = capsys.readouterr().out
+    assert "HTTPS on port 8443" in out and "SHA-256" in out
+    assert store.settings(db)["web.tls"] == "1"
+    cert, key = tls.paths(inst.base)
+    assert key.stat().st_mode & 0o077 == 0     # the key is readable by its owner only
+    fingerprint = tls.read_info(cert.read_bytes()).fingerprint
+    assert cli.main(["-i", str(inst.base), "tls", "on"]) == 0   # again: the same certificate
+    assert tls.read_info(cert.read_bytes()).fingerprint == fingerprint
+    assert cli.main(["-i", str(inst.base), "tls", "off"]) == 0
+    assert store.settings(db)["web.tls"] == "0" and "plain HTTP" in capsys.readouterr().out
+
+
 def _openssl_pair(tmp, name: str, days: int = 30) -> tuple[bytes, bytes]:
     cert, key = tmp / f"{name}.crt", tmp / f"{name}.key"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
