@@ -188,15 +188,17 @@ def api_add_trunk():
     return jsonify(trunk_json(find(render_config.load(db).trunks, "name", d["name"].strip()))), 201
 
 
-@api_bp.route("/trunks/<name>", methods=["GET", "PUT", "DELETE"])
+@api_bp.get("/trunks/<name>")
 @security.roles(*security.STAFF)
 def api_trunk(name):
+    return jsonify(trunk_json(find(render_config.load(get_db()).trunks, "name", name)))
+
+
+@api_bp.route("/trunks/<name>", methods=["PUT", "DELETE"])
+@security.roles(*EDITORS)
+def api_change_trunk(name):
     db = get_db()
     current = find(render_config.load(db).trunks, "name", name)
-    if request.method == "GET":
-        return jsonify(trunk_json(current))
-    if g.user.role not in EDITORS:
-        abort(403)
     with db.atomic():
         if request.method == "DELETE":
             sip_trunks.delete_trunk(db, name)
@@ -227,15 +229,17 @@ def api_add_span():
     return jsonify(asdict(s)), 201
 
 
-@api_bp.route("/spans/<int:number>", methods=["GET", "PUT", "DELETE"])
+@api_bp.get("/spans/<int:number>")
 @security.roles(*security.STAFF)
 def api_span(number):
+    return jsonify(asdict(find(spans.load_all(get_db()), "span", number)))
+
+
+@api_bp.route("/spans/<int:number>", methods=["PUT", "DELETE"])
+@security.roles(*EDITORS)
+def api_change_span(number):
     db = get_db()
     current = find(spans.load_all(db), "span", number)
-    if request.method == "GET":
-        return jsonify(asdict(current))
-    if g.user.role not in EDITORS:
-        abort(403)
     with db.atomic():
         if request.method == "DELETE":
             spans.delete(db, number)
