@@ -81,8 +81,9 @@ host-deps:
 	  && ls /usr/lib/*/girepository-1.0/UMockdev-1.0.typelib >/dev/null 2>&1 \
 	  && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null \
 	  && command -v debugfs >/dev/null \
+	  && command -v sipp >/dev/null \
 	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv chromium \
-	       umockdev gir1.2-umockdev-1.0 python3-gi qemu-system-x86 qemu-utils e2fsprogs; }
+	       umockdev gir1.2-umockdev-1.0 python3-gi qemu-system-x86 qemu-utils e2fsprogs sip-tester; }
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)

@@ -3,7 +3,8 @@ the ACL it writes) and the rendering of secure phones; the real attack
 against Asterisk is tests/security/test_lan_sip.py."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -12,7 +13,7 @@ from appliance.base.errors import ConfigError
 from appliance.operators import devices, sip_guard, sip_tls, store as operators
 from appliance.render import config as render_config, pjsip
 
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def event(name="ChallengeResponseFailed", address="IPV4/UDP/192.0.2.7/5060", service="PJSIP", account="1001"):
@@ -122,10 +123,7 @@ class FakeAmi:
         self.commands.append(cli)
         out = "Module 'acl' reloaded successfully." if cli == "module reload acl" else \
             (self.etc / sip_guard.BANS_FILE).read_text().replace("deny = ", "  000: deny - ")
-
-        class R:
-            response = [f"Output: {line}\r\n" for line in out.splitlines()]
-        return R()
+        return SimpleNamespace(response=[f"Output: {line}\r\n" for line in out.splitlines()])
 
 
 def test_the_guard_bans_after_the_limit_and_reloads_only_the_acl(inst, db, monkeypatch):

@@ -2,6 +2,7 @@
 code and response schema, with a bearer token."""
 from __future__ import annotations
 
+from appliance.operators import sip_guard
 from appliance.users import store as users
 from tests.web.conftest import as_role
 from tests.web.test_calls_page import seed_calls
@@ -98,6 +99,10 @@ EXAMPLES = [
     ("put", "/recording-guard", {"warn_free_percent": 20, "delete_free_percent": 5}),
     ("get", "/calls", None),
     ("get", "/calls/{call_id}", None),
+    ("get", "/sip-guard", None),
+    ("put", "/sip-guard", {"failures": 8, "allow": ["192.168.1.0/24"]}),
+    ("get", "/sip-bans", None),
+    ("post", "/sip-bans/{ban_id}/lift", None),
     ("get", "/calls/{linkedid}/recording", None),
     # no live call in a Flask test: refused with the reason (real calls: tests/telephony/test_recording.py)
     ("post", "/calls/{linkedid}/recording", {"action": "start"}, 422),
@@ -168,10 +173,11 @@ def test_every_documented_operation_answers_as_described(panel):
     ids["recording_id"] = seed_recordings(panel.config["KORUND_INSTANCE"])["a1"]  # a good recording
     ids.update(scope="callbacks", linkedid="1700000000.1")
     ids["call_id"] = seed_calls(panel.config["KORUND_INSTANCE"])["queued"]  # a call with its legs
+    ids["ban_id"] = sip_guard.ban(db, sip_guard.Crossed("192.0.2.99", 10, {}, []), 30).id   # a SIP ban
     for method, path, payload, *expect in EXAMPLES:
         concrete = path.replace("{ivan}", str(ids.get("ivan", 0)))
         for key in ("message_id", "callback_id", "client_id", "recording_id", "scope", "linkedid", "form",
-                    "call_id", "form_id"):
+                    "call_id", "form_id", "ban_id"):
             concrete = concrete.replace("{%s}" % key, str(ids.get(key, 0)))
         template = path.replace("{ivan}", "{user_id}")
         for name, pattern in (("backup", "{name}"), ("sales", "{name}"), ("ivr1", "{name}"),
