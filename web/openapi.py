@@ -46,6 +46,7 @@ OPERATOR = dict(
     extension=STR, name=STR, contact=NSTR, enabled=BOOL,
     device={**STR, "description": "'' = IP phone (PJSIP/<extension>); 'DAHDI/<n>' = an analog "
                                   "phone on an FXS port of a span"},
+    secure={**BOOL, "description": "a secure phone: SIP over TLS only and SRTP media (an IP phone only)"},
     skills={"type": "object", "additionalProperties": INT,
             "description": "skill name (a-z, 0-9, _) -> level 1-10; PUT/POST also take the text form "
                            "'billing:8, en:5'"})
@@ -69,7 +70,7 @@ SCHEMAS = {
         **STR, "description": "the phone's SIP password: given this once, and only to an admin"}}},
     "SipSecret": S(extension=STR, sip_secret=STR),
     "OperatorInput": {"type": "object", "properties": {"extension": STR, "name": STR, "contact": NSTR, "device": STR,
-                                                       "skills": {"type": "object", "additionalProperties": INT}},
+                                                       "secure": BOOL, "skills": {"type": "object", "additionalProperties": INT}},
                       "required": ["extension", "name"]},
     # ACD settings: see appliance.operators.store.set_group_acd; routing: appliance.routing.store.set_group_settings.
     "Group": S(name=STR, title=STR, strategy=STR, ring_timeout=INT, is_default=BOOL,

@@ -68,17 +68,19 @@ def operator(extension=None):
                 elif current:
                     operator_store.update_operator(db, extension, form.get("name", ""), form.get("contact"),
                                           enabled=bool(form.get("enabled")), device=form.get("device"))
+                    secure = devices.set_secure(db, extension, form.get("secure"))   # TLS and SRTP only
                     skills = (routing.set_skills(db, extension, form["skills"]) if "skills" in form
                               else routing.skills(db, extension))
                     audit.record(db, g.user.username, "operator changed", extension,
                                  {"name": form.get("name"), "contact": form.get("contact"), "skills": skills,
-                                  "device": form.get("device")})
+                                  "device": form.get("device"), "secure": secure})
                 else:
                     operator_store.add_operator(db, form.get("extension", ""), form.get("name", ""),
                                        form.get("contact") or None, device=form.get("device"))
+                    secure = devices.set_secure(db, form.get("extension", "").strip(), form.get("secure"))
                     skills = routing.set_skills(db, form.get("extension", "").strip(), form.get("skills", ""))
                     audit.record(db, g.user.username, "operator added", form.get("extension"),
-                                 {"name": form.get("name"), "skills": skills})
+                                 {"name": form.get("name"), "skills": skills, "secure": secure})
         except ConfigError as exc:
             errors[exc.field] = error_text(exc)
         else:
@@ -102,7 +104,7 @@ def operator_page(db, current, form, errors, new_secret: str | None = None):
 
 def operator_form(db, op) -> dict:
     return {"extension": op.extension, "name": op.name, "contact": op.contact or "", "device": op.device,
-            "enabled": "1" if op.enabled else "",
+            "enabled": "1" if op.enabled else "", "secure": "1" if devices.is_secure(db, op.extension) else "",
             "skills": routing.format_skills(routing.skills(db, op.extension))}
 
 
@@ -307,7 +309,7 @@ def set_state(db, extension: str, new: str, reason) -> dict:
 def operator_json(o) -> dict:
     """An operator as the API shows it: never with the SIP secret."""
     return {"extension": o.extension, "name": o.name, "contact": o.contact, "enabled": o.enabled, "device": o.device,
-            "skills": routing.skills(get_db(), o.extension)}
+            "secure": devices.is_secure(get_db(), o.extension), "skills": routing.skills(get_db(), o.extension)}
 
 
 # A group's ACD (operator_store.set_group_acd) and routing
@@ -346,6 +348,8 @@ def api_add_operator():
     db = get_db()
     with db.atomic():
         operator_store.add_operator(db, str(d.get("extension", "")), d.get("name", ""), d.get("contact"), device=d.get("device"))
+        if "secure" in d:
+            devices.set_secure(db, str(d["extension"]).strip(), d["secure"])
         if "skills" in d:
             routing.set_skills(db, str(d["extension"]).strip(), d["skills"])
         changed("operator added", str(d.get("extension")), {"name": d.get("name"), "skills": d.get("skills")})
@@ -371,10 +375,12 @@ def api_operator(extension):
         d = body()
         operator_store.update_operator(db, extension, d.get("name", current.name), d.get("contact", current.contact),
                                        bool(d.get("enabled", current.enabled)), device=d.get("device"))
+        if "secure" in d:
+            devices.set_secure(db, extension, d["secure"])
         if "skills" in d:
             routing.set_skills(db, extension, d["skills"])
         changed("operator changed", extension, {"name": d.get("name"), "contact": d.get("contact"),
-                                                "skills": d.get("skills")})
+                                                "skills": d.get("skills"), "secure": d.get("secure")})
     return jsonify(operator_json(find(render_config.load(db).operators, "extension", extension)))
 
 

@@ -457,3 +457,25 @@ def test_the_guard_limits_are_validated_and_set_by_an_admin_only(panel):
     tech = as_role(panel, "tech")
     assert tech.client.put("/api/v1/sip-guard", json={"failures": 3},
                            headers={"X-CSRF-Token": tech.token("/sip-bans/")}).status_code == 403
+
+
+def test_the_operator_form_makes_a_phone_secure(panel):
+    admin = as_role(panel, "admin")
+    form = {"name": "Boris Petrov", "device": "", "enabled": "1", "skills": "", "contact": "", "secure": "1"}
+    assert admin.post("/operators/1002", form).status_code == 302
+    page = admin.client.get("/operators/1002").get_data(as_text=True)
+    assert 'id="f-secure" type="checkbox" name="secure" value="1" checked' in page
+    assert admin.client.get("/api/v1/operators/1002").get_json()["secure"] is True
+    db = panel.config["KORUND_INSTANCE"].open_store()
+    try:
+        assert devices.secure_phones(db) == {"1002"}
+        db.execute("UPDATE operators SET device = 'DAHDI/49' WHERE extension = '1001'")
+    finally:
+        db.close()
+    # an analog phone cannot be secure: refused, and nothing of the change is kept
+    refused_form = {k: v for k, v in form.items() if k != "device"} | {"name": "Anna Ivanova"}
+    r = admin.post("/operators/1001", refused_form)
+    assert r.status_code == 400 and 'id="error-secure"' in r.get_data(as_text=True)
+    del form["secure"]
+    assert admin.post("/operators/1002", form).status_code == 302
+    assert admin.client.get("/api/v1/operators/1002").get_json()["secure"] is False

@@ -25,7 +25,7 @@ EXAMPLES = [
     ("get", "/operators", None),
     ("post", "/operators", {"extension": "1005", "name": "Vera Sokolova"}),
     ("get", "/operators/1005", None),
-    ("put", "/operators/1005", {"name": "Vera S.", "contact": None}),
+    ("put", "/operators/1005", {"name": "Vera S.", "contact": None, "secure": True}),
     ("post", "/operators/1005/sip-secret", None),
     ("get", "/groups", None),
     ("post", "/groups", {"name": "sales", "title": "Sales", "members": ["1005"]}),
