@@ -20,6 +20,7 @@ DYNAMIC = (
     "answered", "abandoned",
     "login", "logout", "login failed", "first admin created", "setup code refused", "password changed",
     "certificate replaced", "certificate refused",
+    "sip address banned", "sip ban lifted", "sip ban expired", "sip guard settings changed",
     "API token created", "API token revoked", "apply", "apply refused",
     "trunk added", "trunk changed", "trunk deleted", "span added", "span changed", "span deleted",
     "operator added", "operator changed", "operator deleted", "group added", "group changed",
