@@ -41,7 +41,7 @@ class SimSettings:
     ami_secret: str = ""
 
     def ami_settings(self) -> dict[str, str]:
-        return {"net.address": self.address, "ami.port": str(self.ami_port),
+        return {"net.address": self.address, "local.address": self.address, "ami.port": str(self.ami_port),
                 "ami.user": "sim", "ami.secret": self.ami_secret}
 
 

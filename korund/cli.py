@@ -16,7 +16,11 @@ import argparse
 import contextlib
 import json
 import logging
+import os
+import shutil
+import subprocess
 import sys
+import traceback
 import xmlrpc.client
 
 from appliance import apply as applier
@@ -41,27 +45,106 @@ from devtools import demo, simulator
 
 
 def cmd_init(args, inst: Instance) -> int:
-    inst.create_dirs()
-    db = inst.open_store()
+    ensure_service_user()
+    inst.create_dirs()   # owners and modes too, mending an older instance's
+    sip_tls.ensure(inst.base)   # the certificate of the secure phones' TLS transport (root: Asterisk's copy)
     net = {k: str(v) for k, v in {
-        "net.address": args.address, "sip.port": args.sip_port, "ami.port": args.ami_port,
-        "agi.port": args.agi_port, "web.port": args.web_port, "rtp.start": args.rtp_start,
-        "rtp.end": args.rtp_end, "language": args.language,
+        "net.address": args.address, "local.address": args.local_address, "sip.port": args.sip_port,
+        "ami.port": args.ami_port, "agi.port": args.agi_port, "web.port": args.web_port,
+        "rtp.start": args.rtp_start, "rtp.end": args.rtp_end, "language": args.language,
         "web.address": args.web_address}.items() if v is not None}
-    instance.initialise(db, net)
-    if args.demo:
-        host, _, port = (args.carrier or "127.0.0.2:5060").partition(":")
-        if demo.seed(db, host, int(port or 5060)):
-            print("demo configuration loaded")
-    prompts.build(inst.sounds)
-    if args.demo_ivr and demo.seed_ivr(db, inst.sounds):
-        print("demo IVR scenario bound to number", demo.DEMO_DNIS)
-    moh.generate(inst)   # the music callers hear while they wait or are held
-    sip_tls.ensure(inst.base)   # the certificate of the secure phones' TLS transport
-    applier.apply(inst, db)
-    inst.supervisord_conf.write_text(supervisor.render(inst))
+
+    def fill() -> int:
+        db = inst.open_store()
+        instance.initialise(db, net)
+        if args.demo:
+            host, _, port = (args.carrier or "127.0.0.2:5060").partition(":")
+            if demo.seed(db, host, int(port or 5060)):
+                print("demo configuration loaded")
+        prompts.build(inst.sounds)
+        if args.demo_ivr and demo.seed_ivr(db, inst.sounds):
+            print("demo IVR scenario bound to number", demo.DEMO_DNIS)
+        moh.generate(inst)   # the music callers hear while they wait or are held
+        applier.apply(inst, db)
+        return 0
+
+    code = as_owner(inst, fill)   # the database and files are the services' own
+    if code:
+        return code
+    if os.geteuid() == 0:
+        supervisor.write_conf(inst)
     print(f"instance ready in {inst.base}")
     return 0
+
+
+def ensure_service_user() -> None:
+    """The services' system user (korund, in the asterisk, dialout and i2c
+    groups where they exist), created where the root filesystem lacks it.
+    Only as root inside an appliance root filesystem (one with Asterisk's
+    user): a development host is left alone."""
+    if os.geteuid() != 0 or not _user_exists(instance.ASTERISK_USER):
+        return
+    if instance.service_user() is None:
+        _admin_tool(["useradd", "--system", "--user-group", "--home-dir", instance.SERVICE_HOME,
+                     "--no-create-home", "--shell", "/usr/sbin/nologin", instance.SERVICE_USER])
+    import grp
+    for group in instance.SERVICE_GROUPS:
+        try:
+            members = grp.getgrnam(group).gr_mem
+        except KeyError:
+            continue
+        if instance.SERVICE_USER not in members:
+            _admin_tool(["usermod", "--append", "--groups", group, instance.SERVICE_USER])
+
+
+def _user_exists(name: str) -> bool:
+    import pwd
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+def _admin_tool(argv: list[str]) -> None:
+    tool = shutil.which(argv[0], path="/usr/sbin:/usr/bin:/sbin:/bin")
+    if tool is None:
+        raise SystemExit(f"error: the system user {instance.SERVICE_USER!r} is missing and {argv[0]} is not "
+                         f"installed (package passwd): create the user, or rebuild the root filesystem")
+    done = subprocess.run([tool, *argv[1:]], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"error: {' '.join(argv)} failed: {(done.stderr or done.stdout).strip()}")
+
+
+def as_owner(inst: Instance, fn) -> int:
+    """Run *fn* as the instance's service user when root runs this (in a
+    child process, so that root can carry on afterwards): what it writes is
+    the services' own."""
+    owner = instance.owner_of(inst)
+    if os.geteuid() != 0 or owner is None:
+        return fn()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            instance.become(owner)
+            code = fn()
+        except ConfigError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            code = 2
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+            if not isinstance(exc.code, int) and exc.code:
+                print(exc.code, file=sys.stderr)
+        except BaseException:   # noqa: BLE001 - whatever it was, the child ends with 1 and says why
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
 
 
 def cmd_apply(args, inst: Instance) -> int:
@@ -86,6 +169,7 @@ def cmd_apply(args, inst: Instance) -> int:
 def cmd_start(args, inst: Instance) -> int:
     sip_tls.ensure(inst.base)   # Asterisk's TLS transport takes the panel's current certificate
     supervisor.start(inst)
+    drop_root(inst)   # supervisord runs: the rest needs no root
     supervisor.wait_running(inst, timeout=args.timeout)
     db = inst.open_store()
     mgr = ami.connect(store.settings(db), timeout=args.timeout)
@@ -123,6 +207,28 @@ def cmd_service(args, inst: Instance) -> int:
     return 0
 
 
+def cmd_root_helper(args, inst: Instance) -> int:
+    """The root helper supervisord runs (appliance/base/root_helper.py): the
+    verbs' work is the features', handed in here."""
+    from appliance.base import root_helper
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if os.geteuid() != 0:
+        print("error: the root helper runs as root (supervisord starts it)", file=sys.stderr)
+        return 1
+    owner = instance.owner_of(inst)
+    root_helper.serve(inst.root_helper_sock, root_handlers(inst), owner.pw_gid if owner else None)
+    return 0
+
+
+def root_handlers(inst: Instance) -> dict:
+    """What each of the root helper's verbs does (root_helper.VERBS checks
+    the requests)."""
+    from appliance.lines import apply as dahdi_apply
+    return {"ping": lambda: (0, "pong"),
+            "dahdi-install": lambda: dahdi_apply.install_staged(inst)}
+
+
 def cmd_sim(args, inst: Instance) -> int:
     sim_inst = Instance.at(args.sim)
     if args.sim_command == "init":
@@ -141,7 +247,7 @@ def cmd_hw(args, inst: Instance) -> int:
     """Technicians' hardware tools (drivers/cli.py): the bundle also takes the
     instance's generated configuration and service logs."""
     from drivers import cli as hw_cli
-    return hw_cli.run(args, config_dirs=[inst.etc], log_dirs=[inst.log])
+    return hw_cli.run(args, config_dirs=[inst.etc], log_dirs=[inst.log, inst.service_log])
 
 
 def cmd_demo_call(args, inst: Instance) -> int:
@@ -246,8 +352,7 @@ def cmd_frontpanel(args, inst: Instance) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     db = inst.open_store()
     if args.configure is not None:
-        health.set_setting(db, "frontpanel.port", args.configure)
-        inst.supervisord_conf.write_text(supervisor.render(inst))
+        health.set_setting(db, "frontpanel.port", args.configure)   # korund start adds the program
         print(f"front panel {'on ' + args.configure if args.configure else 'off'}; "
               "restart the services (korund stop, korund start) to apply")
         return 0
@@ -312,7 +417,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("init", help="create or update an instance: database, prompts, config")
-    s.add_argument("--address", help="loopback/LAN address to bind SIP, AMI, AGI and web to")
+    s.add_argument("--address", help="loopback/LAN address to bind SIP and the web panel to (AMI and FastAGI "
+                   "too when it is a loopback address; else they stay on 127.0.0.1)")
+    s.add_argument("--local-address", help="the loopback address AMI and FastAGI listen on "
+                   "(default: --address if it is loopback, else 127.0.0.1)")
     s.add_argument("--web-address", help="address the web panel alone listens on "
                    "(e.g. 0.0.0.0 on the appliance image; default: --address)")
     for opt in ("sip-port", "ami-port", "agi-port", "web-port", "rtp-start", "rtp-end"):
@@ -334,6 +442,8 @@ def parser() -> argparse.ArgumentParser:
     for name in ("agi", "events", "web", "dialer"):
         sub.add_parser(name, help=f"run the {name} service (supervisord does this)"
                        ).set_defaults(fn=cmd_service)
+    sub.add_parser(supervisor.ROOT_HELPER, help="run the root helper, the services' one way to root "
+                   "(supervisord does this)").set_defaults(fn=cmd_root_helper)
 
     history_cli.add_parser(sub)
     lines_cli.add_parser(sub, apply=cmd_apply)
@@ -415,9 +525,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+# Commands that keep root when root runs them: they start or stop
+# supervisord and Asterisk, create the service user, touch the hardware or
+# DAHDI, or keep a file only root may read (the setup code, the simulator's
+# secrets). Every other command runs as the instance's service user, so what
+# it writes stays the services' own.
+ROOT_COMMANDS = {"init", "start", "stop", "sim", "demo-call", "hw", "dahdi", "setup-code", supervisor.ROOT_HELPER}
+
+
+def drop_root(inst: Instance) -> None:
+    """Carry on as the instance's service user when root runs this."""
+    owner = instance.owner_of(inst)
+    if os.geteuid() == 0 and owner is not None:
+        instance.become(owner)
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     inst = Instance.at(args.instance)
+    if args.command not in ROOT_COMMANDS:
+        drop_root(inst)
     try:
         return args.fn(args, inst)
     except ConfigError as exc:

@@ -276,7 +276,9 @@ class Appliance(Node):
         port = {"agi": "agi.port", "web": "web.port"}.get(name)
         if port:
             settings = self.settings()
-            address = (settings.get("net.address", "127.0.0.1"), int(settings[port]))
+            # FastAGI listens on the loopback address local.address, the panel on net.address
+            host = settings.get("local.address" if name == "agi" else "net.address", "127.0.0.1")
+            address = (host, int(settings[port]))
 
             def listening():
                 try:

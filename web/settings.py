@@ -20,7 +20,9 @@ EDITABLE = {
     "web.language": ("Default language of the panel", tuple(i18n.LANGUAGES)),
     "web.secure_cookies": ("Session cookie only over HTTPS (1 = yes, 0 = no)", ("0", "1")),
 }
-READ_ONLY = ("net.address", "sip.port", "ami.port", "agi.port", "web.port", "rtp.start", "rtp.end")
+# local.address: AMI and FastAGI, always a loopback address (korund init sets it).
+READ_ONLY = ("net.address", "local.address", "sip.port", "ami.port", "agi.port", "web.port", "rtp.start",
+             "rtp.end")
 
 
 def validate(key: str, value: str) -> str:

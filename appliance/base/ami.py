@@ -6,6 +6,7 @@ import time
 from asterisk.manager import Manager, ManagerException, ManagerSocketException
 
 from appliance.base import store, supervisor
+from appliance.base.instance import local_address
 
 
 class AmiError(RuntimeError):
@@ -48,19 +49,20 @@ def keep_connected(settings, stop, session, log, retry: float = 1.0) -> None:
 
 
 def connect(settings: dict[str, str], timeout: float = 10.0) -> Manager:
-    """Log in to the instance's AMI, retrying until *timeout* seconds pass."""
+    """Log in to the instance's AMI (on its loopback address, setting
+    local.address), retrying until *timeout* seconds pass."""
+    host = local_address(settings)
     deadline = time.monotonic() + timeout
     while True:
         mgr = Manager()
         try:
-            mgr.connect(settings["net.address"], int(settings["ami.port"]))
+            mgr.connect(host, int(settings["ami.port"]))
             mgr.login(settings["ami.user"], settings["ami.secret"])
             return mgr
         except (ManagerSocketException, ManagerException, OSError) as exc:
             close(mgr)
             if time.monotonic() > deadline:
-                raise AmiError(f"cannot log in to AMI at {settings['net.address']}:"
-                               f"{settings['ami.port']}: {exc}") from exc
+                raise AmiError(f"cannot log in to AMI at {host}:{settings['ami.port']}: {exc}") from exc
             time.sleep(0.3)
 
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from appliance.base.instance import Instance
+from appliance.prompts.store import limited
 
 CLASS = "default"            # Asterisk's default class: every hold plays it
 RINGING = "ringing"          # a group's callers hear ringing instead
@@ -69,12 +70,18 @@ def generate(inst: Instance, force: bool = False) -> Path | None:
             parts = []
             for i, notes in enumerate(CHORDS):
                 part = Path(tmp) / f"{i}.wav"
-                subprocess.run(_chord_command(notes, part), check=True, capture_output=True, timeout=TIMEOUT)
+                subprocess.run(limited(_chord_command(notes, part)), check=True, capture_output=True,
+                               timeout=TIMEOUT)
                 parts.append(str(part))
             partial = folder / (FILE + ".part")
-            subprocess.run(["sox", *parts, "-t", "wav", str(partial)], check=True, capture_output=True, timeout=TIMEOUT)
+            subprocess.run(limited(["sox", *parts, "-t", "wav", str(partial)]), check=True, capture_output=True,
+                           timeout=TIMEOUT)
             partial.chmod(0o644)
             partial.replace(target)
-    except FileNotFoundError:
+    except FileNotFoundError:   # no prlimit
         return None
+    except subprocess.CalledProcessError as exc:
+        if exc.returncode == 127:   # prlimit found no sox
+            return None
+        raise
     return target

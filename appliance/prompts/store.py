@@ -8,19 +8,24 @@ espeak-ng), lists them, and deletes those no scenario uses. Who made a
 variant, when, from what, is kept in the ``prompts`` table.
 
 The audio tools are passed in (``Tools``) so the logic runs without them in
-tests; ``SYSTEM`` calls the real sox and espeak-ng.
+tests; ``SYSTEM`` calls the real sox and espeak-ng. They read what a panel
+user uploaded or typed, so each runs under limits (``limited``): CPU time,
+memory, the size of a file it may write, and a wall-clock timeout. A file
+that decodes into something huge (a WAV at 1 sample a second, resampled to
+8 kHz) is stopped there instead of filling the disk.
 """
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import subprocess
 import tempfile
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from appliance.base import clock
 from appliance.base.errors import ConfigError
@@ -34,7 +39,11 @@ MAX_BYTES = 2 * 1024 * 1024 - 64 * 1024   # below the panel's request limit
 MAX_SECONDS = 300
 MIN_SECONDS = 0.1
 MAX_TEXT = 1000
-TOOL_TIMEOUT = 120
+# What a converter may use (prlimit): far above a 300 s prompt's needs.
+TOOL_TIMEOUT = 60                    # seconds of wall clock
+TOOL_CPU_SECONDS = 30
+TOOL_MEMORY = 512 * 1024 * 1024      # address space, bytes
+TOOL_FILE_SIZE = 16 * 1024 * 1024    # the largest file it may write (a 300 s prompt: 5 MB)
 
 
 class AudioError(RuntimeError):
@@ -55,13 +64,29 @@ class Tools:
     speak: Callable[[str, str, Path], None]
 
 
+def limited(args: list[str]) -> list[str]:
+    """*args* run by util-linux's prlimit with the converters' limits: past
+    its CPU time or file size the kernel stops the tool, past its memory its
+    allocations fail. (prlimit, not a preexec_fn: the panel has threads.)"""
+    return ["prlimit", f"--cpu={TOOL_CPU_SECONDS}", f"--as={TOOL_MEMORY}", f"--fsize={TOOL_FILE_SIZE}",
+            "--core=0", "--", *args]
+
+
 def _run(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    if shutil.which(args[0]) is None:
+        raise ToolMissing(f"{args[0]} is not installed (it is in the appliance's root filesystem)")
     try:
-        return subprocess.run(args, capture_output=True, timeout=TOOL_TIMEOUT, **kwargs)
+        proc = subprocess.run(limited(args), capture_output=True, timeout=TOOL_TIMEOUT, check=False, **kwargs)
     except FileNotFoundError:
-        raise ToolMissing(f"{args[0]} is not installed (it is in the appliance's root filesystem)") from None
+        raise ToolMissing("prlimit is not installed (it is in the appliance's root filesystem)") from None
     except subprocess.TimeoutExpired:
         raise AudioError(f"{args[0]} took longer than {TOOL_TIMEOUT} s") from None
+    if proc.returncode == 127:   # prlimit could not find the tool
+        raise ToolMissing(f"{args[0]} is not installed (it is in the appliance's root filesystem)")
+    if proc.returncode < 0:
+        raise AudioError(f"{args[0]} was stopped at its limits (signal {-proc.returncode}: CPU "
+                         f"{TOOL_CPU_SECONDS} s, files of {TOOL_FILE_SIZE // 2**20} MB)")
+    return proc
 
 
 def sox_convert(source: Path, kind: str, target: Path) -> None:

@@ -2,7 +2,7 @@
 files every instance needs."""
 from __future__ import annotations
 
-from appliance.base.instance import ASTERISK_USER, Instance
+from appliance.base.instance import ASTERISK_USER, Instance, local_address
 from appliance.prompts import moh
 from appliance.render.config import Config
 
@@ -34,6 +34,10 @@ NOLOAD = [
 # dropped by the far end when an operator answered at once, leaving the
 # caller in silence; recording (MixMonitor) needs core bridging anyway.
 NOLOAD.append("bridge_native_rtp.so")
+
+# Korund's AMI user's classes; which action or event needs which: at manager.conf below.
+AMI_READ = ("system", "call", "agent", "user", "dialplan", "agi", "security")
+AMI_WRITE = ("system", "call", "agent", "command", "originate")
 
 # Loaded only when a span is configured in the panel (appliance/lines/store.py).
 NOLOAD_WITHOUT_DAHDI = ["chan_dahdi.so", "res_timing_dahdi.so", "codec_dahdi.so"]
@@ -80,9 +84,30 @@ rotatestrategy = timestamp
 messages.log => notice,warning,error
 console => notice,warning,error
 """,
+        # AMI listens on loopback only (local.address): whoever logs in steers
+        # every call. Korund's user has the classes its actions and events need:
+        #   write system     ModuleLoad (DAHDI apply: chan_dahdi in and out),
+        #                    MixMonitor (recording on demand; its Command option),
+        #                    CoreStatus, PJSIPQualify (system or reporting)
+        #         call       Setvar, Getvar, Redirect, Atxfer, CancelAtxfer, Hangup,
+        #                    MixMonitorMute
+        #         agent      QueuePause (operators' states)
+        #         command    Command (the CLI: reloads, 'queue show', 'dahdi show')
+        #         originate  Originate (callback dialer, device state probes)
+        #   read  system     FullyBooted, Reload (states are synced after a reload)
+        #         call       Newchannel, Newstate, Hangup, DialBegin/End, Hold,
+        #                    transfers, OriginateResponse (history, desktop)
+        #         agent      QueueCaller*, Agent* (history, operators' states)
+        #         user       UserEvent (recordings, the dialer)
+        #         dialplan   VarSet, Newexten (history, callback legs)
+        #         agi        AGIExec (what a call was played: the telephony tests)
+        #         security   failed SIP requests (appliance/operators/sip_guard.py)
+        # No config: UpdateConfig (config alone) could rewrite Asterisk's files.
+        # GetConfig (system or config) stays readable through system. No log,
+        # verbose, dtmf, reporting or cdr either.
         "manager.conf": f"""[general]
 enabled = yes
-bindaddr = {s['net.address']}
+bindaddr = {local_address(s)}
 port = {s['ami.port']}
 displayconnects = no
 timestampevents = yes
@@ -91,9 +116,8 @@ timestampevents = yes
 secret = {s['ami.secret']}
 deny = 0.0.0.0/0.0.0.0
 permit = 127.0.0.0/255.0.0.0
-; security: the SIP guard counts failed SIP requests (appliance/operators/sip_guard.py)
-read = system,call,log,verbose,agent,user,config,dtmf,reporting,cdr,dialplan,agi,security
-write = system,call,agent,user,config,command,reporting,originate
+read = {','.join(AMI_READ)}
+write = {','.join(AMI_WRITE)}
 """,
         "rtp.conf": f"""[general]
 rtpstart = {s['rtp.start']}
