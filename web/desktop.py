@@ -64,7 +64,7 @@ def _body() -> dict:
 
 def _session_for_writing(linkedid: str) -> str:
     """The operator's extension if they may change the session *linkedid*."""
-    if not LINKEDID.match(linkedid):
+    if not LINKEDID.fullmatch(linkedid):
         abort(404)
     if g.user.role != "operator":
         abort(403)
@@ -148,7 +148,7 @@ def events():
 @security.roles("operator", *READERS)
 def session_json(linkedid):
     db = get_db()
-    if not LINKEDID.match(linkedid) or not desktop.can_read(db, g.user, linkedid):
+    if not LINKEDID.fullmatch(linkedid) or not desktop.can_read(db, g.user, linkedid):
         abort(404)
     found = desktop.session(db, linkedid, desktop.extension_of(db, g.user) if g.user.role == "operator" else None)
     if found is None:

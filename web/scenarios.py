@@ -149,7 +149,7 @@ _PATTERNS = [(t, re.compile(re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>.*?)", re.escape(t
 
 def problem_text(message: str) -> str:
     for template, pattern in _PATTERNS:
-        m = pattern.match(message)
+        m = pattern.fullmatch(message)
         if m:
             params = m.groupdict()
             if "output" in params:   # as the editor labels the port

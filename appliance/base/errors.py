@@ -39,7 +39,7 @@ def check_host(value: str, field: str = "host") -> str:
         return value
     except ValueError:
         pass
-    if not HOSTNAME.match(value):
+    if not HOSTNAME.fullmatch(value):
         raise ConfigError(field, "'{value}' is not an IP address or host name", value=value)
     return value
 
@@ -56,6 +56,6 @@ def check_port(value, field: str = "port") -> int:
 
 def check_match(pattern, value, field: str, what: str) -> str:
     value = (value or "").strip()
-    if not pattern.match(value):
+    if not pattern.fullmatch(value):
         raise ConfigError(field, "'{value}' is not a valid {what}", value=value, what=what)
     return value

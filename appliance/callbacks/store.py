@@ -32,7 +32,7 @@ def _utc(moment: datetime) -> str:
 
 def slot_problem(spec) -> str | None:
     """Why *spec* is not a slot, or None."""
-    m = SLOT.match(spec) if isinstance(spec, str) else None
+    m = SLOT.fullmatch(spec) if isinstance(spec, str) else None
     if not m:
         return f"'{spec}' is not a slot like 14:00-16:00 or tomorrow 09:00-12:00"
     h1, m1, h2, m2 = (int(x) for x in m.groups()[1:])
@@ -47,7 +47,7 @@ def resolve(spec: str, now: datetime) -> tuple[datetime, datetime]:
     """The (from, until) a slot means when ordered at *now* (local time)."""
     if slot_problem(spec):
         raise ConfigError("slot", "'{value}' is not a time slot", value=spec)
-    m = SLOT.match(spec)
+    m = SLOT.fullmatch(spec)
     h1, m1, h2, m2 = (int(x) for x in m.groups()[1:])
     day = now.date()
     end_of = lambda d: datetime.combine(d, time(0)) + timedelta(hours=h2, minutes=m2)  # noqa: E731
@@ -79,7 +79,7 @@ def check_number(db, number, ani: str, by: str, what: str = "") -> str:
     ``outbound.Refused``. For a caller that stores the order inside a
     transaction of its own: called first, the refusal's audit entry stays."""
     number = (number or "").strip()
-    if not NUMBER.match(number):
+    if not NUMBER.fullmatch(number):
         raise ConfigError("number", "'{value}' is not a phone number", value=number)
     outbound.enforce(db, number, "callback", ani or "", by, what)
     return number
@@ -91,7 +91,7 @@ def add(db, group: str, number: str, ani: str, uniqueid: str, slot_from: datetim
     transaction as the insert, so that two orders at once cannot both slip
     under the caller's cap. A refusal is audited and raised (outbound.Refused)."""
     number = (number or "").strip()
-    if not NUMBER.match(number):
+    if not NUMBER.fullmatch(number):
         raise ConfigError("number", "'{value}' is not a phone number", value=number)
     with db.atomic():
         decision = outbound.check(db, number, "callback", ani or "")

@@ -310,9 +310,9 @@ def today_figures(db, extension: str, now: datetime | None = None) -> dict:
 def resolve_target(db, target) -> tuple[str, str]:
     """('operator', extension) or ('group', name) for what the operator typed."""
     target = (target or "").strip() if isinstance(target, str) else ""
-    if EXTENSION.match(target) and _is_operator(db, target):
+    if EXTENSION.fullmatch(target) and _is_operator(db, target):
         return "operator", target
-    if GROUP_NAME.match(target) and db.execute("SELECT 1 FROM groups WHERE name = ?", [target]).fetchone():
+    if GROUP_NAME.fullmatch(target) and db.execute("SELECT 1 FROM groups WHERE name = ?", [target]).fetchone():
         return "group", target
     raise ConfigError("target", "'{value}' is neither an operator's extension nor a group", value=target)
 
@@ -357,7 +357,7 @@ def transfer(db, mgr, linkedid: str, kind: str, target, author: str, extension: 
     offer = live_offer(db, linkedid, extension)
     if offer is None or offer["state"] != "answered":
         raise ConfigError("target", "the call is not in progress on your phone")
-    if not CHANNEL.match(offer["channel"]) or not CHANNEL.match(offer["dest_channel"]):
+    if not CHANNEL.fullmatch(offer["channel"]) or not CHANNEL.fullmatch(offer["dest_channel"]):
         raise ConfigError("target", "the call's channels are not known")
     if kind == "blind":
         steps = [{"Action": "Setvar", "Channel": offer["channel"], "Variable": dn.VAR_TARGET_OPERATOR,
@@ -388,7 +388,7 @@ def finish_attended(db, mgr, linkedid: str, how: str, author: str, extension: st
     if how not in ("complete", "cancel"):
         raise ConfigError("action", "one of {choices}", choices="complete, cancel")
     offer = live_offer(db, linkedid, extension)
-    if offer is None or offer["state"] != "answered" or not CHANNEL.match(offer["dest_channel"]):
+    if offer is None or offer["state"] != "answered" or not CHANNEL.fullmatch(offer["dest_channel"]):
         raise ConfigError("action", "the call is not in progress on your phone")
     action = ({"Action": "Hangup", "Channel": offer["dest_channel"], "Cause": "16"} if how == "complete"
               else {"Action": "CancelAtxfer", "Channel": offer["dest_channel"]})

@@ -66,7 +66,7 @@ def check_phone(text: str, field: str = "phones") -> str:
     raw = (text or "").strip()
     if not raw:
         raise ConfigError(field, "the phone number is empty")
-    if not PHONE_CHARS.match(raw):
+    if not PHONE_CHARS.fullmatch(raw):
         raise ConfigError(field, "'{number}' is not a phone number (digits, +, spaces, dashes and brackets)",
                           number=raw[:40])
     number = normalise(raw)
@@ -105,7 +105,7 @@ def custom_fields(db) -> list[dict]:
 
 def _check_field_def(d: dict) -> dict:
     name = str(d.get("name") or "").strip()
-    if not FIELD_NAME.match(name) or name in BUILTIN or name in ("created_at", "updated_at"):
+    if not FIELD_NAME.fullmatch(name) or name in BUILTIN or name in ("created_at", "updated_at"):
         raise ConfigError("name", "'{value}' is not a valid field name (a-z, 0-9 and _, not a built-in column)",
                           value=name[:40])
     title = str(d.get("title") or "").strip() or name
@@ -175,11 +175,11 @@ def check_value(f: dict, value) -> str:
     if len(text) > MAX_TEXT or upload.has_control(text):
         raise ConfigError(name, "'{title}' is too long or has control characters", title=f["title"])
     if f["kind"] == "number":
-        if not NUMBER.match(text):
+        if not NUMBER.fullmatch(text):
             raise ConfigError(name, "'{title}' must be a number", title=f["title"])
         return text.replace(",", ".")
     if f["kind"] == "date":
-        m = re.match(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", text)
+        m = re.fullmatch(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$", text)
         try:
             day = date(int(m[3]), int(m[2]), int(m[1])) if m else date.fromisoformat(text)
         except ValueError:
@@ -259,7 +259,7 @@ def validate(db, data: dict, fields: list[dict] | None = None, current: dict | N
         raise ConfigError("company", "the company is longer than {max} characters or has control characters",
                           max=MAX_NAME)
     email = str(d.get("email") or "").strip()
-    if email and (len(email) > 200 or not EMAIL.match(email)):
+    if email and (len(email) > 200 or not EMAIL.fullmatch(email)):
         raise ConfigError("email", "'{value}' is not an e-mail address", value=email[:60])
     ext = str(d.get("personal_operator") or "").strip()
     if ext and not db.execute("SELECT 1 FROM operators WHERE extension = ?", [ext]).fetchone():
@@ -350,7 +350,7 @@ def _where(q: str) -> tuple[str, list]:
     if not q:
         return "1 = 1", []
     conds, params = ["c.search LIKE ? ESCAPE '\\'"], ["%" + re.sub(r"([\\%_])", r"\\\1", q.lower()) + "%"]
-    digits = normalise(q) if PHONE_CHARS.match(q) else ""
+    digits = normalise(q) if PHONE_CHARS.fullmatch(q) else ""
     if len(digits) >= 3:
         conds.append("EXISTS (SELECT 1 FROM client_phones p WHERE p.client_id = c.id AND p.number LIKE ?)")
         params.append("%" + digits + "%")

@@ -113,7 +113,7 @@ def rotated_files(current: Path) -> list[Path]:
     except FileNotFoundError:
         return []
     for name in names:
-        m = pattern.match(name)
+        m = pattern.fullmatch(name)
         if m:
             found.append(((m.group(1), int(m.group(2) or 0)), current.parent / name))
     return [p for _, p in sorted(found)]
@@ -374,7 +374,7 @@ def _logger_rotated(inst, name: str) -> list[Path]:
     pattern = re.compile(rf"^{re.escape(name)}\.(\d+)(\.gz)?$")
     found = []
     for entry in os.listdir(inst.log) if inst.log.exists() else []:
-        m = pattern.match(entry)
+        m = pattern.fullmatch(entry)
         if m:
             found.append((int(m.group(1)), inst.log / entry))
     return [p for _, p in sorted(found)]

@@ -57,7 +57,7 @@ def only(allowed: str, value: str | None) -> str:
 
 def endpoint_of(channel: str | None) -> str | None:
     """'PJSIP/1001-0000002a' -> '1001'."""
-    m = re.match(r"^[A-Za-z]+/(.+)-[0-9a-f]+$", channel or "")
+    m = re.fullmatch(r"^[A-Za-z]+/(.+)-[0-9a-f]+$", channel or "")
     return m.group(1) if m else None
 
 

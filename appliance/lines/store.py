@@ -127,7 +127,7 @@ def _ranges(raw: dict, field: str, default: str, required: bool) -> tuple[str, l
     text = str(raw.get(field) if raw.get(field) is not None else default).replace(" ", "")
     if not text and not required:
         return "", []
-    if not CHANNELS.match(text):
+    if not CHANNELS.fullmatch(text):
         raise ConfigError(field, "ranges like 1-15,17-31")
     chans = expand_channels(text)
     if any(hi and int(hi) < int(lo) for lo, _, hi in (p.partition("-") for p in text.split(","))):
@@ -156,7 +156,7 @@ def validate(raw: dict) -> Span:
     s.echocanceller = _choice(raw, "echocanceller", ECHO_CANCELLERS, "oslec")
     s.role = _choice(raw, "role", ROLES, "trunk")
     s.dynamic = str(raw.get("dynamic") or "").strip()
-    if s.dynamic and not DYNAMIC.match(s.dynamic):
+    if s.dynamic and not DYNAMIC.fullmatch(s.dynamic):
         raise ConfigError("dynamic", "a dynamic span is driver,address,channels,timing like loc,1:0,31,0")
     s.channels, chans = _ranges(raw, "channels", "" if s.line_type == "analog" else s.channels,
                                 required=s.signalling != "analog")

@@ -92,7 +92,7 @@ def keep_recording(path: Path) -> float | None:
 
 
 def add(db, group: str, ani: str, uniqueid: str, file: str, duration: float) -> int:
-    if not FILE_NAME.match(file):
+    if not FILE_NAME.fullmatch(file):
         raise ConfigError("file", "'{value}' is not a message file name", value=file)
     with db.atomic():
         return db.execute(
@@ -149,7 +149,7 @@ def mark_handled(db, message_id, username: str) -> dict:
 
 def audio_path(base: str | os.PathLike, message: dict) -> Path | None:
     """The WAV of *message* inside the instance's message folder, if there."""
-    if not FILE_NAME.match(message.get("file") or ""):
+    if not FILE_NAME.fullmatch(message.get("file") or ""):
         return None
     path = Path(base) / FOLDER / message["file"]
     return path if path.is_file() else None

@@ -38,7 +38,7 @@ def check(db, device: str | None, extension: str | None = None) -> str:
     device = (device or "").strip()
     if device.lower() in ("", "sip", "pjsip"):
         return ""
-    if not DEVICE.match(device):
+    if not DEVICE.fullmatch(device):
         raise ConfigError("device", "'{device}' is not an IP phone or an analog port like DAHDI/49",
                           device=device)
     if device not in fxs_ports(db):
@@ -56,10 +56,10 @@ def extension_of(db, channel: str | None) -> str | None:
     """The operator extension a channel belongs to: 'PJSIP/1001-0000002a' ->
     '1001', 'DAHDI/49-1' -> the operator whose device is DAHDI/49."""
     channel = channel or ""
-    m = _PJSIP_CHANNEL.match(channel)
+    m = _PJSIP_CHANNEL.fullmatch(channel)
     if m:
         return m.group(1)
-    m = _DAHDI_CHANNEL.match(channel)
+    m = _DAHDI_CHANNEL.fullmatch(channel)
     if m:
         row = db.execute("SELECT extension FROM operators WHERE device = ?", [f"DAHDI/{m.group(1)}"]).fetchone()
         return row[0] if row else None
@@ -71,7 +71,7 @@ def extension_of_interface(db, iface: str | None) -> str | None:
     iface = iface or ""
     if iface.startswith("PJSIP/"):
         return iface.partition("/")[2] or None
-    if DEVICE.match(iface):
+    if DEVICE.fullmatch(iface):
         row = db.execute("SELECT extension FROM operators WHERE device = ?", [iface]).fetchone()
         return row[0] if row else None
     return None

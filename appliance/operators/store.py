@@ -136,7 +136,7 @@ def _contact(contact: str | None) -> str | None:
     if contact is None or not contact.strip():
         return None
     contact = contact.strip()
-    if not re.match(r"^sip:[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$", contact):
+    if not re.fullmatch(r"^sip:[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+(:[0-9]{1,5})?$", contact):
         raise ConfigError("contact", "'{contact}' is not a sip:user@host[:port] URI", contact=contact)
     return contact
 

@@ -111,7 +111,7 @@ SYSTEM = Tools(sox_convert, espeak_speak)
 
 def check_name(name) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
-    if not NAME.match(name):
+    if not NAME.fullmatch(name):
         raise ConfigError("name", "'{value}' is not a valid prompt name (a-z, 0-9, _ and -, "
                           "up to 48 characters)", value=name)
     return name
@@ -135,7 +135,7 @@ def _check_new(name, language) -> tuple[str, str]:
 
 def wav_file(sounds: Path, name: str, language: str) -> Path | None:
     """The WAV of exactly this variant, or None (no fallback, no path tricks)."""
-    if not isinstance(name, str) or not NAME.match(name) or language not in LANGUAGES:
+    if not isinstance(name, str) or not NAME.fullmatch(name) or language not in LANGUAGES:
         return None
     path = prompts.prompt_path(sounds, language, name).with_suffix(".wav")
     return path if path.is_file() else None
@@ -161,7 +161,7 @@ def _on_disk(sounds: Path) -> dict[str, list[str]]:
         if not folder.is_dir():
             continue
         for path in folder.glob("*.wav"):
-            if NAME.match(path.stem) and path.is_file():
+            if NAME.fullmatch(path.stem) and path.is_file():
                 found.setdefault(path.stem, []).append(language)
     return found
 

@@ -31,9 +31,9 @@ def policy_extensions(policy_list: list[dict]) -> str:
         # Targets were checked on the way in (group names, [0-9+*#] numbers);
         # check again: nothing else may reach the dialplan.
         target = p["target"]
-        if p["scope"] == "group" and not recordings.GROUP_NAME.match(target):
+        if p["scope"] == "group" and not recordings.GROUP_NAME.fullmatch(target):
             continue
-        if p["scope"] == "number" and not recordings.NUMBER.match(target):
+        if p["scope"] == "number" and not recordings.NUMBER.fullmatch(target):
             continue
         if p["mode"] not in recordings.MODES:
             continue

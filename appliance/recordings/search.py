@@ -109,16 +109,16 @@ def check_filters(args, tz: str) -> dict:
     if "start" in out and "end" in out and out["end"] <= out["start"]:
         raise ConfigError("end", "the period ends before it starts")
     if f["operator"]:
-        if not EXTENSION.match(f["operator"]):
+        if not EXTENSION.fullmatch(f["operator"]):
             raise ConfigError("operator", "an extension: 2 to 8 digits")
         out["operator"] = f["operator"]
     if f["group"]:
-        if not NAME.match(f["group"]):
+        if not NAME.fullmatch(f["group"]):
             raise ConfigError("group", "no such group")
         out["group"] = f["group"]
     for key in ("ani", "dnis"):
         if f[key]:
-            if not NUMBER.match(f[key]):
+            if not NUMBER.fullmatch(f[key]):
                 raise ConfigError(key, "digits, + * # only")
             out[key] = f[key]
     for key in ("min_duration", "max_duration"):
@@ -201,5 +201,5 @@ def download_name(rec: dict, tz: str) -> str:
         stamp = "unknown-time"
     caller = re.sub(r"[^0-9+]", "", rec.get("ani") or "") or "unknown"
     suffix = (rec["path"].rsplit(".", 1)[-1] if "." in rec["path"] else "wav").lower()
-    suffix = suffix if re.match(r"^[a-z0-9]{1,5}$", suffix) else "wav"
+    suffix = suffix if re.fullmatch(r"^[a-z0-9]{1,5}$", suffix) else "wav"
     return f"recording-{stamp}-{caller}.{suffix}"

@@ -151,10 +151,10 @@ def check_policy(db, scope, target, mode, sample_percent=100, two_channel=False,
     if scope in ("default", "callbacks"):
         target = ""
     elif scope == "group":
-        if not GROUP_NAME.match(target) or not db.execute(
+        if not GROUP_NAME.fullmatch(target) or not db.execute(
                 "SELECT 1 FROM groups WHERE name = ?", [target]).fetchone():
             raise ConfigError("target", "no group named '{value}'", value=target)
-    elif not NUMBER.match(target):
+    elif not NUMBER.fullmatch(target):
         raise ConfigError("target", "a dialled number: digits, + * # (up to 20)")
     if mode not in MODES:
         raise ConfigError("mode", "one of {choices}", choices=", ".join(MODES))
@@ -481,7 +481,7 @@ def finalise(db, instance, rec: dict, now: datetime | None = None) -> dict | Non
 
 def _index_orphan(db, instance, base: Path, now: datetime) -> dict:
     """A row for a file nobody announced (the service was down)."""
-    m = BASE_NAME.match(base.name)
+    m = BASE_NAME.fullmatch(base.name)
     linkedid = m.group("linkedid") if m else base.name
     facts = _call_facts(db, linkedid)
     two = any(Path(f"{base}{s}.wav").exists() for s in LEG_SUFFIXES)
@@ -726,7 +726,7 @@ def control(db, instance, mgr, linkedid: str, action: str, by: str | None,
     if action not in ("start", "pause", "resume"):
         raise ConfigError("action", "one of {choices}", choices="start, pause, resume")
     offer = desktop.live_offer(db, linkedid, extension)
-    if offer is None or offer["state"] != "answered" or not desktop.CHANNEL.match(offer["dest_channel"] or ""):
+    if offer is None or offer["state"] != "answered" or not desktop.CHANNEL.fullmatch(offer["dest_channel"] or ""):
         raise ConfigError("action", "the call is not in progress")
     channel = offer["dest_channel"]
     now = now or now_utc()

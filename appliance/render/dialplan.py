@@ -126,7 +126,7 @@ def operator_devices(config: Config) -> str:
     an analog FXS port: ``KORUND_DEV_1093 = DAHDI/49`` (appliance.operators.devices).
     An IP phone's operator has none: PJSIP/<ext> is the default."""
     return "".join(f"{dn.VAR_DEVICE_PREFIX}{op.extension} = {op.device}\n" for op in config.operators
-                   if op.enabled and op.extension.isdigit() and DEVICE.match(getattr(op, "device", "") or ""))
+                   if op.enabled and op.extension.isdigit() and DEVICE.fullmatch(getattr(op, "device", "") or ""))
 
 
 def dial_target_operator() -> str:

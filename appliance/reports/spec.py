@@ -67,7 +67,7 @@ def check_filters(filters, families, dimensions=()) -> dict:
         if key not in M.FILTERS:
             raise ConfigError("filters", "unknown filter '{name}'; known: {choices}", name=str(key)[:40],
                               choices=", ".join(M.FILTERS))
-        if not FILTER_VALUE.match(value):
+        if not FILTER_VALUE.fullmatch(value):
             raise ConfigError(f"filters.{key}", "at most 64 characters, no control characters")
         for fam in families:
             if key not in M.FAMILY_FILTERS[fam]:
@@ -89,7 +89,7 @@ def check_spec(data: dict) -> Spec:
     title = str(data.get("title") or "").strip()
     if not title:
         raise ConfigError("title", "is required")
-    if len(title) > MAX_TITLE or not FILTER_VALUE.match(title[:64]):
+    if len(title) > MAX_TITLE or not FILTER_VALUE.fullmatch(title[:64]):
         raise ConfigError("title", "at most {n} characters, no control characters", n=MAX_TITLE)
     dims = _list(data.get("dimensions"), "dimensions")
     for d in dims:

@@ -82,7 +82,7 @@ def parse_skills(text) -> dict[str, int]:
     out: dict[str, int] = {}
     for name, level in items:
         name = str(name).strip().lower()
-        if not SKILL_NAME.match(name):
+        if not SKILL_NAME.fullmatch(name):
             raise ConfigError("skills", "'{value}' is not a valid skill name (a-z, 0-9 and _, "
                               "starting with a letter, at most 24)", value=str(name)[:40])
         try:
@@ -175,7 +175,7 @@ def set_group_settings(db, name: str, data: dict) -> dict:
     v = {**group_settings(db, name), **{k: data[k] for k in GROUP_KEYS if k in data}}
     skill = str(v["skill"] or "").strip().lower()
     if skill:
-        if not SKILL_NAME.match(skill):
+        if not SKILL_NAME.fullmatch(skill):
             raise ConfigError("skill", "'{value}' is not a valid skill name (a-z, 0-9 and _, "
                               "starting with a letter, at most 24)", value=skill[:40])
         if skill not in known_skills(db):
@@ -214,7 +214,7 @@ def vip_list(db) -> list[dict]:
 def add_vip(db, pattern: str, priority=VIP_PRIORITY, note: str = "") -> dict:
     """A number (exact) or a prefix ending in * whose callers get *priority*."""
     pattern = re.sub(r"[\s()-]", "", str(pattern or ""))
-    if not VIP_PATTERN.match(pattern):
+    if not VIP_PATTERN.fullmatch(pattern):
         raise ConfigError("pattern", "'{value}' is not a number or a prefix ending in *", value=pattern[:40])
     prio = _whole(priority, "priority", 1, 9)
     note = str(note or "").strip()[:200]
@@ -354,7 +354,7 @@ def decide(db, ani: str | None, dnis: str | None, request: Request | None = None
         d.reasons.append(f"VIP priority {vip}")
     skill = (request.skill or group_skill or "").strip().lower()
     if skill:
-        penalty = _skill_penalty(db, group_id, skill) if SKILL_NAME.match(skill) else None
+        penalty = _skill_penalty(db, group_id, skill) if SKILL_NAME.fullmatch(skill) else None
         if penalty is None:
             d.reasons.append(f"nobody in {group} has the skill {skill}: the whole group")
         else:

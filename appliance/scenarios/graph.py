@@ -47,7 +47,7 @@ def check(graph: dict, prompt_exists=lambda name: True) -> list[Problem]:
     if graph.get("start") not in nodes:
         problems.append(Problem(None, "'start' must name one of the nodes"))
     for nid, node in nodes.items():
-        if not NODE_ID.match(str(nid)):
+        if not NODE_ID.fullmatch(str(nid)):
             problems.append(Problem(str(nid), "node ids are letters, digits, _ and -"))
         if not isinstance(node, dict) or node.get("type") not in TYPES:
             problems.append(Problem(nid, f"unknown node type {node.get('type') if isinstance(node, dict) else node!r}"))

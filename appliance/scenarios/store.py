@@ -99,7 +99,7 @@ def bind(db, dnis: str, scenario: str | None = None, group: str | None = None,
 
     With a *schedule*, that is only while the schedule is open; otherwise they
     run *otherwise_scenario* or go to *otherwise_group* (F5)."""
-    if not isinstance(dnis, str) or not DNIS_PATTERN.match(dnis):
+    if not isinstance(dnis, str) or not DNIS_PATTERN.fullmatch(dnis):
         raise ConfigError("dnis", "'{value}' is not a number", value=dnis)
     sid, grp = _target(db, scenario, group, "scenario" if scenario or not group else "group")
     schedule_id = else_sid = else_grp = None

@@ -120,7 +120,7 @@ def _minutes(h: str, m: str, end: bool) -> int | None:
 
 
 def parse_interval(text: str, field: str) -> tuple[int, int]:
-    m = INTERVAL.match(str(text))
+    m = INTERVAL.fullmatch(str(text))
     start = _minutes(m.group(1), m.group(2), False) if m else None
     end = _minutes(m.group(3), m.group(4), True) if m else None
     if start is None or end is None:
@@ -151,7 +151,7 @@ def _check_overlaps(weekly: dict) -> None:
 
 def check_timezone(value) -> str:
     value = str(value or "").strip()
-    if not TZ_NAME.match(value):
+    if not TZ_NAME.fullmatch(value):
         raise ConfigError("timezone", "'{value}' is not a known timezone", value=value)
     try:
         ZoneInfo(value)
@@ -163,10 +163,10 @@ def check_timezone(value) -> str:
 def _check_date(value, field: str, yearly_ok: bool) -> str:
     value = str(value or "").strip()
     try:
-        if FULL_DATE.match(value):
+        if FULL_DATE.fullmatch(value):
             date.fromisoformat(value)
             return value
-        if yearly_ok and MONTH_DAY.match(value):
+        if yearly_ok and MONTH_DAY.fullmatch(value):
             date.fromisoformat("2000-" + value)  # a leap year: 02-29 is allowed
             return value
     except ValueError:
@@ -178,7 +178,7 @@ def _check_date(value, field: str, yearly_ok: bool) -> str:
 
 def _title(value, field: str) -> str:
     value = str(value or "").strip()
-    if value and not DISPLAY_NAME.match(value):
+    if value and not DISPLAY_NAME.fullmatch(value):
         raise ConfigError(field, "'{value}' is not a valid {what}", value=value, what="title")
     return value
 

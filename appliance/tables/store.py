@@ -55,7 +55,7 @@ def preview(raw: bytes, key_column: str = "") -> Preview:
     result, reader = upload.open_csv(raw)
     if reader is None:
         return result
-    bad = [h for h in result.columns if not COLUMN.match(h)]
+    bad = [h for h in result.columns if not COLUMN.fullmatch(h)]
     if bad:
         result.add(1, ConfigError("file", "column names must be latin letters, digits and _: {columns}",
                                   columns=", ".join(c[:40] for c in bad[:10])))

@@ -56,7 +56,7 @@ def any_admin(db) -> bool:
 def create(db, username: str, password: str, role: str, language: str = "ru",
            operator_id: int | None = None) -> User:
     username = (username or "").strip().lower()
-    if not USERNAME.match(username):
+    if not USERNAME.fullmatch(username):
         raise ConfigError("username", "2-32 characters: a-z, digits, '.', '_', '-', starting with a letter")
     if role not in ROLES:
         raise ConfigError("role", "one of {choices}", choices=", ".join(ROLES))

@@ -31,7 +31,7 @@ def slot_keys(node) -> dict[str, str]:
 
 def validate(node):
     problems = [] if prompts_of(node) else ["at least one prompt"]
-    if not GROUP.match(str(node.get("group") or "")):
+    if not GROUP.fullmatch(str(node.get("group") or "")):
         problems.append("'group' must name a group")
     slots = node.get("slots") or []
     if not isinstance(slots, list):

@@ -20,14 +20,14 @@ def validate(node):
     if test not in TESTS:
         return [f"'test' must be one of {', '.join(TESTS)}"]
     if test == "time":
-        if not (HHMM.match(str(node.get("from", ""))) and HHMM.match(str(node.get("until", "")))):
+        if not (HHMM.fullmatch(str(node.get("from", ""))) and HHMM.fullmatch(str(node.get("until", "")))):
             return ["'from' and 'until' must be HH:MM"]
     if test == "weekday":
         days = node.get("days")
         if not isinstance(days, list) or not days or any(d not in range(1, 8) for d in days):
             return ["'days' must list weekdays 1 (Monday) to 7"]
     if test in ("schedule", "holiday"):
-        if not SCHEDULE_NAME.match(str(node.get("schedule") or "")):
+        if not SCHEDULE_NAME.fullmatch(str(node.get("schedule") or "")):
             return ["'schedule' must name a schedule"]
     if test in ("caller_prefix", "caller_in"):
         numbers = node.get("numbers")

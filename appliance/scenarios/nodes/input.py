@@ -10,7 +10,7 @@ VARIABLE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 def validate(node):
     problems = [] if prompts_of(node) else ["an input needs a prompt"]
     problems += need(node, "variable")
-    if node.get("variable") and not VARIABLE.match(node["variable"]):
+    if node.get("variable") and not VARIABLE.fullmatch(node["variable"]):
         problems.append("'variable' must be a-z, 0-9 and _")
     problems += int_in(node, "min_digits", 1, 32, 1) + int_in(node, "max_digits", 1, 32, 10)
     problems += int_in(node, "timeout", 1, 60, 7) + int_in(node, "retries", 0, 9, 2)

@@ -8,7 +8,7 @@ def validate(node):
     problems = need(node, "table")
     if not node.get("by"):
         problems.append("'by' names the variable to look up by (or 'ani')")
-    elif not VARIABLE.match(node["by"]):
+    elif not VARIABLE.fullmatch(node["by"]):
         problems.append("'by' must be a variable name")
     return problems
 

@@ -10,7 +10,7 @@ GROUP = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 def validate(node):
     problems = [] if prompts_of(node) else ["at least one prompt"]
-    if not GROUP.match(str(node.get("group") or "")):
+    if not GROUP.fullmatch(str(node.get("group") or "")):
         problems.append("'group' must name a group")
     # at most 5 minutes: the AGI kills a call's script after 10
     problems += int_in(node, "max_seconds", 5, 300, 120) + int_in(node, "silence", 0, 30, 5)

@@ -5,7 +5,7 @@ from appliance.scenarios.nodes.input import VARIABLE
 
 def validate(node):
     problems = need(node, "variable")
-    if node.get("variable") and not VARIABLE.match(node["variable"]):
+    if node.get("variable") and not VARIABLE.fullmatch(node["variable"]):
         problems.append("'variable' must be a-z, 0-9 and _")
     return problems
 
