@@ -76,8 +76,11 @@ MAX_ALLOW = 64
 # How many addresses the counter remembers at once (a flood from many
 # addresses must not grow the service's memory without bound).
 MAX_TRACKED = 20000
-# How often the guard compares the bans in the store with those in force.
+# How often the guard compares the bans in the store with those in force,
+# and how often it reads its settings and the trunks' addresses again (a
+# carrier given by name is looked up then, not on every event).
 SYNC_SECONDS = 1.0
+POLICY_SECONDS = 10.0
 # How many accounts a ban keeps as examples of what was tried.
 ACCOUNTS_KEPT = 5
 
@@ -403,9 +406,11 @@ class Guard:
         self.pending: list[Crossed] = []
         self.applied: set[str] | None = None   # the banned addresses Asterisk holds
         self.next_sync = 0.0
+        self.next_policy = 0.0
         self._load_policy()
 
     def _load_policy(self) -> None:
+        self.next_policy = self.monotonic() + POLICY_SECONDS
         p = policy(self.db)
         never = own_addresses(store.settings(self.db)) | trunk_addresses(self.db)
         with self.lock:
@@ -445,7 +450,8 @@ class Guard:
         if changed or self.monotonic() >= self.next_sync:
             for ended in expire(self.db, self.now()):
                 log.info("the ban of %s has ended", ended.address)
-            self._load_policy()
+            if self.monotonic() >= self.next_policy:
+                self._load_policy()
             self.next_sync = self.monotonic() + SYNC_SECONDS
             self.put_in_force(mgr)
 

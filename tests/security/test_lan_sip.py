@@ -166,6 +166,7 @@ def test_a_register_brute_force_is_banned_while_a_good_phone_and_a_call_carry_on
     assert datetime.fromisoformat(ban["until"]) - datetime.fromisoformat(ban["started_at"]) \
         == timedelta(minutes=30)
     assert took < 10, f"the ban took {took:.1f} s to be in force"
+    print(f"ban stored -> 403 seen by a new SIPp probe: {took:.2f} s")
     assert audited(appliance, "sip address banned", REGISTER_ATTACKER)
 
     # The good phone still calls; the call in progress lasted its whole time.
