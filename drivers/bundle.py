@@ -62,7 +62,7 @@ def redact(text: str) -> str:
     for line in text.splitlines(keepends=True):
         body = line.rstrip("\r\n")
         end = line[len(body):]
-        m = _CONF_LINE.match(body)
+        m = _CONF_LINE.fullmatch(body)
         if m and not body.lstrip().startswith(("[", "{")):
             body = m.group(1) + REDACTED
         body = _JSON_FIELD.sub(lambda mm: mm.group(1) + f'"{REDACTED}"', body)

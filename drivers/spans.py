@@ -184,7 +184,7 @@ def parse_proc(text: str) -> Span:
     lines = text.splitlines()
     if not lines:
         raise ValueError("empty /proc/dahdi span file")
-    m = _HEADER.match(lines[0])
+    m = _HEADER.fullmatch(lines[0])
     if not m:
         raise ValueError(f"not a DAHDI span header: {lines[0]!r}")
     span = Span(int(m.group(1)), m.group(2), m.group(3))
@@ -205,7 +205,7 @@ def parse_proc(text: str) -> Span:
         if sep and key in COUNTER_LINES:
             span.counters[COUNTER_LINES[key]] = _int(value.strip()) or 0
             continue
-        cm = _CHANNEL.match(line)
+        cm = _CHANNEL.fullmatch(line)
         if cm:
             span.channels.append(parse_channel(int(cm.group(1)), cm.group(2), cm.group(3)))
     return span

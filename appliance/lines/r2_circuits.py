@@ -53,7 +53,7 @@ def circuits(shown: list[str]) -> dict[int, tuple[str, str]]:
     """{channel: (tx CAS, rx CAS)} from the lines of ``mfcr2 show channels``."""
     found = {}
     for line in shown:
-        m = _ROW.match(line)
+        m = _ROW.fullmatch(line)
         if m:
             found[int(m.group("chan"))] = (m.group("tx").upper(), m.group("rx").upper())
     return found

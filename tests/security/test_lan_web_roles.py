@@ -19,6 +19,7 @@ import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -322,6 +323,41 @@ def test_a_webhook_is_not_redirected_to_another_target(panel):
         row = webhooks.recent(db)[0]
         assert row["status"] == "pending" and "redirects are not followed" in row["last_error"]
         assert stolen == []
+
+
+# --- whole values ---------------------------------------------------------------------------------
+
+def test_a_trailing_newline_does_not_slip_through_a_whole_value_check(panel):
+    """A number bound to the IVR and a scenario's node ids reach the
+    dialplan: "300\\n" is not the number 300, and "a\\n" is no node id."""
+    admin = as_role(panel, "admin")
+    h = {"X-CSRF-Token": admin.token("/profile")}
+    r = admin.client.put("/api/v1/bindings", json={"dnis": "300\n", "group": "support"}, headers=h)
+    assert r.status_code == 422 and r.get_json()["field"] == "dnis"
+    assert admin.client.get("/api/v1/bindings").get_json() == []
+    graph = {"start": "a\n", "nodes": {"a\n": {"type": "route", "to": "group", "group": "support"}}}
+    r = admin.client.post("/api/v1/scenarios", json={"name": "s1", "title": "S", "graph": graph}, headers=h)
+    assert r.status_code == 201 and r.get_json()["problems"]
+    assert admin.client.post("/api/v1/scenarios/s1/publish", headers=h).status_code == 422
+
+
+TOP = Path(__file__).resolve().parents[2]
+ANCHORED = re.compile(r"""(\w+)\s*=\s*re\.compile\(\s*r?f?(["'])\^.*\$\2""")
+
+
+def test_no_whole_value_pattern_is_used_with_match():
+    """A pattern ending in $ matches before a trailing newline: with
+    .match the newline gets through, with .fullmatch it does not."""
+    found = []
+    for package in ("appliance", "web", "korund", "drivers"):
+        for path in (TOP / package).rglob("*.py"):
+            text = path.read_text()
+            names = {m.group(1) for m in ANCHORED.finditer(text)}
+            for name in names:
+                if re.search(rf"\b{name}\.match\(", text):
+                    found.append(f"{path.relative_to(TOP)}: {name}.match")
+            found += [f"{path.relative_to(TOP)}: {m.group(0)}" for m in re.finditer(r"re\.match\(r?[\"']\^[^\"']*\$[\"']", text)]
+    assert found == []
 
 
 # --- the role table -----------------------------------------------------------------------------
