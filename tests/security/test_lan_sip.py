@@ -43,9 +43,6 @@ SECURE = "1003"    # an operator with a secure phone: TLS and SRTP
 SECURE_TONE = 900
 TLS_PORT = 5061
 
-pytestmark = pytest.mark.skipif(shutil.which("sipp") is None,
-                                reason="SIPp is missing: make host-deps installs sip-tester")
-
 
 def sipp(scenario: str, service: str, local: str, *args: str, calls: int = 1, rate: float = 10,
          timeout: float = 60) -> subprocess.CompletedProcess:
@@ -118,6 +115,8 @@ class Background:
 def lab(pbx):
     """The appliance with a phone that registers (GOOD), a secure phone
     (SECURE) and the guard's default limits: 10 failures in 60 s, 30 min."""
+    if shutil.which("sipp") is None:
+        pytest.skip("SIPp is missing: make host-deps installs sip-tester")
     appliance, _carrier = pbx
 
     def change(db):
