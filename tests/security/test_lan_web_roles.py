@@ -473,7 +473,7 @@ def test_an_operator_sees_only_their_own_calls_on_a_clients_card(appliance, carr
     for ext in ("1002", "1001"):
         _only(appliance, ext)
         before = appliance.last_call_id()
-        call = carrier.call(ani=NUMBER, hold=4)
+        call = carrier.call(ani=NUMBER, hold=12)
         assert call.answered_by_phone()["Phone"] == ext
         call.ended()
         appliance.call_row(ani=NUMBER, since_id=before, operator=ext)
@@ -492,7 +492,7 @@ def test_an_operator_cannot_pause_a_recording_the_policy_makes(appliance, carrie
     with appliance.db() as conn:      # the default policy: every call is recorded
         assert conn.execute("SELECT mode FROM recording_policies WHERE scope = 'default'").fetchone()[0] == "all"
     _only(appliance, "1001")
-    call = carrier.call(ani=NUMBER, hold=20)
+    call = carrier.call(ani=NUMBER, hold=30)
     assert call.answered_by_phone()["Phone"] == "1001"
 
     def live():
@@ -526,7 +526,7 @@ def test_a_technician_sees_no_callers_number_in_status_api_or_support_bundle(app
     site, tokens = staff
     _only(appliance, "1001")
     before = appliance.last_call_id()
-    call = carrier.call(ani=BUNDLE_NUMBER, hold=3)
+    call = carrier.call(ani=BUNDLE_NUMBER, hold=12)
     call.answered_by_phone()
     call.ended()
     appliance.call_row(ani=BUNDLE_NUMBER, since_id=before)
