@@ -396,8 +396,8 @@ def cmd_tls(args, inst: Instance) -> int:
                 rpc.supervisor.stopProcess("web")
             rpc.supervisor.startProcess("web")
             print("the panel restarted")
-        except OSError:
-            pass   # the services are not running: the setting applies when they start
+        except OSError as exc:   # not running (first boot), or not reachable from here
+            print(f"the panel was not restarted ({exc.strerror or exc}): it uses this from its next start")
     settings = store.settings(db)
     info = tls.current(inst.base)
     if settings.get("web.tls") == "1":

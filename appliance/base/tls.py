@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from appliance.base import clock
+from appliance.base import clock, instance
 from appliance.base.errors import ConfigError
 
 DIR = "tls"
 CERT, KEY = "panel.crt", "panel.key"
-# The user the panel runs as, where the system has one: it must read the key.
-PANEL_USER = "korund"
 SELF_SIGNED_DAYS = 3650
 MAX_PEM = 64 * 1024
 OPENSSL_TIMEOUT = 30
@@ -156,7 +154,7 @@ def _give_to_panel(path: Path) -> None:
     if os.geteuid() != 0:
         return
     try:
-        pw = pwd.getpwnam(PANEL_USER)
+        pw = pwd.getpwnam(instance.SERVICE_USER)   # the panel runs as it and must read the key
     except KeyError:
         return
     shutil.chown(path, pw.pw_uid, pw.pw_gid)
