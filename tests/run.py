@@ -33,7 +33,7 @@ BESIDE_THE_PANEL = ["tests/telephony/test_routing.py", "tests/telephony/test_cal
                     "tests/telephony/test_callback_dialer.py"]
 PHASES = (
     (("telephony", 0, ["tests/telephony"] + [f"--ignore={p}" for p in BESIDE_THE_PANEL]),
-     ("panel-unit-hw", 1, ["tests/unit", "tests/hw", "tests/web"] + BESIDE_THE_PANEL)),
+     ("panel-unit-hw", 1, ["tests/unit", "tests/hw", "tests/web", "tests/security"] + BESIDE_THE_PANEL)),
     (("vm", 0, ["tests/vm"]),),
 )
 
