@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import traceback
 import xmlrpc.client
 
@@ -82,38 +83,43 @@ def ensure_service_user() -> None:
     groups where they exist), created where the root filesystem lacks it.
     Only as root inside an appliance root filesystem (one with Asterisk's
     user): a development host is left alone."""
-    if os.geteuid() != 0 or not _user_exists(instance.ASTERISK_USER):
+    import grp
+    import pwd
+    try:
+        pwd.getpwnam(instance.ASTERISK_USER)
+    except KeyError:
+        return
+    if os.geteuid() != 0:
         return
     if instance.service_user() is None:
         _admin_tool(["useradd", "--system", "--user-group", "--home-dir", instance.SERVICE_HOME,
-                     "--no-create-home", "--shell", "/usr/sbin/nologin", instance.SERVICE_USER])
-    import grp
+                     "--no-create-home", "--shell", "/usr/sbin/nologin", instance.SERVICE_USER],
+                    done=lambda: instance.service_user() is not None)
     for group in instance.SERVICE_GROUPS:
-        try:
-            members = grp.getgrnam(group).gr_mem
-        except KeyError:
-            continue
-        if instance.SERVICE_USER not in members:
-            _admin_tool(["usermod", "--append", "--groups", group, instance.SERVICE_USER])
+        def member(group=group) -> bool:
+            try:
+                return instance.SERVICE_USER in grp.getgrnam(group).gr_mem
+            except KeyError:   # no such group here (i2c only on the image)
+                return True
+        if not member():
+            _admin_tool(["usermod", "--append", "--groups", group, instance.SERVICE_USER], done=member)
 
 
-def _user_exists(name: str) -> bool:
-    import pwd
-    try:
-        pwd.getpwnam(name)
-        return True
-    except KeyError:
-        return False
-
-
-def _admin_tool(argv: list[str]) -> None:
+def _admin_tool(argv: list[str], done) -> None:
+    """Run useradd/usermod until *done()* (another korund init may hold the
+    password files' lock for a moment); a clear error if it cannot."""
     tool = shutil.which(argv[0], path="/usr/sbin:/usr/bin:/sbin:/bin")
     if tool is None:
         raise SystemExit(f"error: the system user {instance.SERVICE_USER!r} is missing and {argv[0]} is not "
                          f"installed (package passwd): create the user, or rebuild the root filesystem")
-    done = subprocess.run([tool, *argv[1:]], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise SystemExit(f"error: {' '.join(argv)} failed: {(done.stderr or done.stdout).strip()}")
+    said = ""
+    for _ in range(20):
+        run = subprocess.run([tool, *argv[1:]], capture_output=True, text=True, check=False)
+        if done():
+            return
+        said = (run.stderr or run.stdout).strip()
+        time.sleep(0.5)
+    raise SystemExit(f"error: {' '.join(argv)} failed: {said}")
 
 
 def as_owner(inst: Instance, fn) -> int:

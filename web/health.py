@@ -199,7 +199,7 @@ def bundle():
             # callers' numbers are masked: anything longer than the extensions in use
             longest = db.execute("SELECT MAX(LENGTH(extension)) FROM operators").fetchone()[0] or 0
             manifest = mods[1].make_bundle(out, health.hw_root(db), config_dirs=[inst.etc, "/etc/dahdi"],
-                                           log_dirs=[inst.log], keep_digits=longest)
+                                           log_dirs=[inst.log, inst.service_log], keep_digits=longest)
         except Exception as exc:  # noqa: BLE001
             flash(gettext("The test failed: {error}", error=str(exc)), "error")
             return redirect(url_for("health.diagnostics"))

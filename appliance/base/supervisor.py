@@ -99,6 +99,25 @@ def write_conf(inst: Instance) -> None:
     if owner_of(inst) is not None:
         os.chown(tmp, 0, owner_of(inst).pw_gid)
     os.replace(tmp, inst.supervisord_conf)
+    _log_links(inst)
+
+
+def _log_links(inst: Instance) -> None:
+    """The services' logs also under the instance's log/ (where Asterisk's
+    are), as links into supervisor/log: for the people and checks that look
+    there. Only links: what root writes stays in supervisor/log."""
+    if not inst.log.is_dir():
+        return
+    for name in ["supervisord", ROOT_HELPER, *KORUND_SERVICES, "frontpanel"]:
+        link = inst.log / f"{name}.log"
+        if link.is_symlink():
+            continue
+        if link.exists():   # a log from before the logs moved
+            os.replace(link, link.with_name(f"{name}.log.old"))
+        try:
+            os.symlink(f"../supervisor/log/{name}.log", link)
+        except FileExistsError:
+            pass
 
 
 def _frontpanel_port(inst: Instance) -> str | None:

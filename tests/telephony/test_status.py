@@ -49,7 +49,7 @@ def test_status_json_shows_services_asterisk_trunk_operators_and_calls(appliance
     data = json.loads(body)
     assert {name: s["state"] for name, s in data["services"].items()} == {
         "asterisk": "RUNNING", "agi": "RUNNING", "events": "RUNNING", "web": "RUNNING",
-        "dialer": "RUNNING", "health": "RUNNING", "archive": "RUNNING"}
+        "dialer": "RUNNING", "health": "RUNNING", "archive": "RUNNING", "root-helper": "RUNNING"}
     assert data["asterisk"]["up"] and data["asterisk"]["version"].startswith("Asterisk 22")
     assert data["trunks"] == [{"name": "pstn", "kind": "sip", "host": CARRIER_ADDR, "port": 5060,
                                "state": "Not in use"}]
