@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 
 from appliance.base import dialplan_names as dn
+from appliance.base.instance import Instance
 from tests.harness import in_root, wait_for
 
 
@@ -183,7 +185,7 @@ def test_an_order_not_yet_due_and_one_without_a_ready_operator_wait(dialing, car
 
 def supervisorctl(appliance, *args: str) -> None:
     # The socket's path from the host is too long for AF_UNIX; ask from inside.
-    in_root("/opt/korund/venv/bin/supervisorctl", "-c", f"{appliance.base}/supervisord.conf", *args)
+    in_root("/opt/korund/venv/bin/supervisorctl", "-c", str(Instance(Path(appliance.base)).supervisord_conf), *args)
 
 
 def test_a_call_that_ends_while_the_dialer_is_down_keeps_its_result(dialing, carrier):
