@@ -847,13 +847,14 @@ def m024_sip_guard_secure_phones(db):
 
 
 @migration
-def m024_outbound_policy(db):
+def m025_outbound_policy(db):
     # The outbound policy (appliance.outbound): one row, national numbers
     # only by default, premium-rate, satellite and Abkhazian codes denied,
     # at most 3 open callback orders per caller number and 5 a day; why the
     # dialer refused an order's number; the caller's orders counted fast.
+    # Written to be run again: for a while this migration was named m024_outbound_policy.
     for sql in (
-        """CREATE TABLE outbound_policy (
+        """CREATE TABLE IF NOT EXISTS outbound_policy (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             scope TEXT NOT NULL DEFAULT 'national',
             allowed TEXT NOT NULL DEFAULT '[]',
@@ -864,14 +865,15 @@ def m024_outbound_policy(db):
             changed_at TEXT,
             changed_by TEXT
         )""",
-        """INSERT INTO outbound_policy (id, denied) VALUES
+        """INSERT OR IGNORE INTO outbound_policy (id, denied) VALUES
             (1, '["+7801", "+7802", "+7803", "+7809", "+7954", "+7840", "+7940"]')""",
-        "ALTER TABLE callbacks ADD COLUMN refused TEXT",
-        "CREATE INDEX callbacks_ani ON callbacks (ani, created_at)",
-        "CREATE INDEX callbacks_open_number ON callbacks (number) WHERE status = 'new'",
+        "CREATE INDEX IF NOT EXISTS callbacks_ani ON callbacks (ani, created_at)",
+        "CREATE INDEX IF NOT EXISTS callbacks_open_number ON callbacks (number) WHERE status = 'new'",
     ):
         db.execute(sql)
-
+    if "refused" not in {r[1] for r in db.execute("PRAGMA table_info(callbacks)")}:
+        db.execute("ALTER TABLE callbacks ADD COLUMN refused TEXT")
+    db.execute("DELETE FROM migrations WHERE name = 'm024_outbound_policy'")
 
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
