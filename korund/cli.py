@@ -173,6 +173,8 @@ def cmd_apply(args, inst: Instance) -> int:
 
 
 def cmd_start(args, inst: Instance) -> int:
+    ensure_service_user()
+    inst.create_dirs()   # owners and modes (an instance from before is handed over once)
     sip_tls.ensure(inst.base)   # Asterisk's TLS transport takes the panel's current certificate
     supervisor.start(inst)
     drop_root(inst)   # supervisord runs: the rest needs no root
@@ -559,6 +561,14 @@ def main(argv=None) -> int:
         return 2
     except (ami.AmiError, TimeoutError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PermissionError as exc:
+        if os.geteuid() == 0 or not exc.filename:
+            raise
+        # run by root, the command carries on as the service user (ROOT_COMMANDS)
+        print(f"error: {exc.filename}: not readable or writable by the user {instance.SERVICE_USER}, "
+              f"which korund commands run as; use a file or folder it can reach (e.g. under /tmp)",
+              file=sys.stderr)
         return 1
 
 

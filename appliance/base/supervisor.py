@@ -20,7 +20,7 @@ import xmlrpc.client
 from http.client import HTTPConnection
 
 from appliance.base import store
-from appliance.base.instance import SERVICE_USER, Instance, owner_of, service_user
+from appliance.base.instance import SERVICE_USER, Instance, owner_of
 
 ROOT_HELPER = "root-helper"
 SERVICES = ("asterisk", "agi", "events", "web", "dialer", "health", "archive", ROOT_HELPER)
@@ -49,7 +49,9 @@ def _program(inst: Instance, name: str, command: str, extra: str = "", log: str 
 
 def render(inst: Instance) -> str:
     korund = f"/usr/local/bin/korund -i {inst.base}"
-    svc = service_user()
+    # The service user once korund init has handed the instance over to it
+    # (an instance from before stays root's until then).
+    svc = owner_of(inst)
     # Asterisk and the services share files through the asterisk group (umask 007).
     as_service = (f"user = {SERVICE_USER}\numask = 007\n"
                   f'environment = HOME="{svc.pw_dir}",USER="{SERVICE_USER}",'
