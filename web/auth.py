@@ -152,10 +152,11 @@ def profile():
             errors["current"] = gettext("The panel is busy checking other logins. Try again in a moment.")
     operator = None
     if g.user.operator_id:
-        row = db.execute("SELECT extension, name, sip_secret FROM operators WHERE id = ?",
+        # The SIP secret is not shown here: only an admin sees it, once (web/operators.py).
+        row = db.execute("SELECT extension, name FROM operators WHERE id = ?",
                          [g.user.operator_id]).fetchone()
         if row:
-            operator = dict(zip(("extension", "name", "sip_secret"), row))
+            operator = dict(zip(("extension", "name"), row))
     settings = dict(db.execute("SELECT key, value FROM settings WHERE key IN ('net.address', 'sip.port')"))
     return render_template("profile.html", errors=errors, new_token=new_token, operator=operator,
                            tokens=users.tokens(db, g.user.id), sip=settings, token_days=[(d, gettext("{days} days", days=d)) for d in users.TOKEN_DAY_CHOICES],

@@ -162,10 +162,6 @@ def group(name=None):
                          "noanswer_after": 1, "moh": "default",
                          "skill": "", "skill_widen": 20, "skill_all": 60, "last_days": ""}, []
     errors = {}
-    if request.method == "POST" and request.form.get("action") == "new_secret":
-        if not current or g.user.role not in SECRET_KEEPERS:
-            abort(403)
-        return operator_page(db, current, form, {}, new_secret=regenerate_secret(db, extension, g.user.username))
     if request.method == "POST":
         try:
             with db.atomic():

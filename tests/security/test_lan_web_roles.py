@@ -136,6 +136,16 @@ def test_a_supervisor_cannot_read_an_operators_sip_secret(panel):
         not in sup.client.get("/operators/1008").get_data(as_text=True)
 
 
+def test_an_operator_does_not_read_the_sip_secret_of_their_own_phone_on_the_profile(panel):
+    db = _db(panel)
+    op_id = db.execute("SELECT operator_id FROM users WHERE username = 'anna'").fetchone()[0]
+    secret = db.execute("SELECT sip_secret FROM operators WHERE id = ?", [op_id]).fetchone()[0]
+    anna = as_role(panel, "anna")
+    for path in ("/profile", "/api/v1/me", "/desktop"):
+        r = anna.client.get(path)
+        assert r.status_code == 200 and secret not in r.get_data(as_text=True), path
+
+
 def test_an_admin_is_given_a_sip_secret_once_and_the_regeneration_is_audited(panel):
     db = _db(panel)
     old = db.execute("SELECT sip_secret FROM operators WHERE extension = '1001'").fetchone()[0]
