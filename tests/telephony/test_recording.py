@@ -198,7 +198,8 @@ def test_on_demand_start_pause_resume_over_the_api(appliance, carrier, superviso
     path = f"/api/v1/calls/{linkedid}/recording"
     wait_for(lambda: api(supervisor_token, "GET", path)[1].get("live"), 15, what="the call live")
     status, state = api(supervisor_token, "GET", path)
-    assert state == {"live": True, "recording": False, "paused": False, "id": None}
+    # pausable: a supervisor may pause a recording asked for on demand
+    assert state == {"live": True, "recording": False, "paused": False, "id": None, "pausable": True}
     time.sleep(1)   # 'demand' writes no row until asked: nothing to poll for
     assert not rows(appliance, linkedid)            # 'demand': nothing until asked
     status, state = api(supervisor_token, "POST", path, {"action": "start"})
