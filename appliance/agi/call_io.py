@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import time
 from datetime import datetime
@@ -12,10 +13,14 @@ from asterisk.agi import AGIException
 from appliance.base import dialplan_names as dn
 from appliance.callbacks import store as callbacks
 from appliance.messages import store as messages
-from appliance.prompts import builtin as prompts
+from appliance.prompts import builtin as prompts, numbers_ru
 from appliance.tables import store as datatables
 
 KEYS = "0123456789*#"
+WHOLE = re.compile(r"-?[0-9]+")   # ASCII digits only: str.isdigit() also takes '²' and '٣'
+# How each language says numbers and money with Korund's own words
+# (appliance.prompts.builtin.NUMBER_WORDS); the others use Asterisk's Say*.
+SAY_WORDS = {"ru": {"number": numbers_ru.say_number, "money": numbers_ru.say_money}}
 
 
 class AgiCallIO:
@@ -55,17 +60,33 @@ class AgiCallIO:
         return first + (rest or "")
 
     def say(self, value, kind):
-        if kind == "number" and value.lstrip("-").isdigit():
+        """Say *value* as digits, a number, money or a date. Not interruptible,
+        like Asterisk's Say* without escape digits: a key pressed meanwhile is
+        not taken for the next menu."""
+        value = value.strip()
+        words_of = SAY_WORDS.get(self.language, {}).get(kind)
+        words = words_of(value) if words_of else None
+        paths = [prompts.number_word_path(self.sounds, self.language, w) for w in words or ()]
+        if paths and not all(p.with_suffix(".wav").exists() for p in paths):
+            # made by `korund init` (appliance.prompts.builtin.build); without
+            # them Asterisk's own Say* is still better than silence
+            logging.getLogger("korund.agi").warning("the number words are missing in %s: run korund init",
+                                                    paths[0].parent)
+            paths, words_of = [], None
+        if paths:
+            for path in paths:
+                self.agi.stream_file(str(path), "")
+        elif kind == "number" and not words_of and WHOLE.fullmatch(value):
             self.agi.say_number(value)
-        elif kind == "date" and value.isdigit():
+        elif kind == "date" and value.isascii() and value.isdigit():
             self.agi.say_date(int(value))
-        elif kind == "money":
+        elif kind == "money" and not words_of:
             rub, _, kop = value.partition(".")
-            if rub.isdigit():
+            if WHOLE.fullmatch(rub):
                 self.agi.say_number(rub)
-            if kop.isdigit():
+            if kop.isascii() and kop.isdigit():
                 self.agi.say_number(kop)
-        else:
+        else:   # digits, or a number or an amount that is not one
             digits = "".join(c for c in value if c in KEYS)
             if digits:
                 self.agi.say_digits(digits)

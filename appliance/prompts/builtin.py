@@ -8,6 +8,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from appliance.prompts import numbers_ru
+
 PROMPTS = {
     "welcome": {
         "ru": "Здравствуйте! Вы позвонили в контактный центр. Соединяем вас с оператором.",
@@ -36,6 +38,14 @@ PROMPTS = {
 }
 VOICES = {"ru": "ru", "en": "en-us"}
 LANGUAGES = tuple(VOICES)
+# The words numbers and money are said with, per language, in a folder of their
+# own (not prompts of the library). English has none: Asterisk's SAY NUMBER and
+# its English sounds say English numbers right.
+NUMBER_WORDS = {"ru": numbers_ru.WORDS}
+NUMBERS = "numbers"
+# Words are played one after another: their trailing silence is cut to a short
+# pause (sox: reverse, drop leading silence, reverse back, pad).
+WORD_EFFECTS = ("reverse", "silence", "1", "0.02", "0.5%", "reverse", "pad", "0", "0.06")
 
 
 def prompt_path(sounds: Path, language: str, name: str) -> Path:
@@ -55,28 +65,43 @@ def library_path(sounds: Path, language: str, name: str) -> Path:
     return prompt_path(sounds, language, name)
 
 
+def number_word_path(sounds: Path, language: str, word: str) -> Path:
+    """Where a number word (``NUMBER_WORDS``) lives, without extension."""
+    return sounds / language / NUMBERS / word
+
+
 def exists(sounds: Path, name: str) -> bool:
     return any(prompt_path(sounds, lang, name).with_suffix(".wav").exists() for lang in LANGUAGES)
 
 
 def build(sounds: Path, force: bool = False) -> list[Path]:
-    """Speak every prompt that is missing or whose text changed."""
+    """Speak every prompt and number word that is missing or whose text changed."""
     made = []
     for name, texts in PROMPTS.items():
         for lang, text in texts.items():
             target = prompt_path(sounds, lang, name).with_suffix(".wav")
-            stamp = target.with_suffix(".txt-sha256")
-            digest = hashlib.sha256(text.encode()).hexdigest()
-            if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory() as tmp:
-                raw = Path(tmp) / "raw.wav"
-                subprocess.run(["espeak-ng", "-v", VOICES[lang], "-s", "150", "-w", str(raw), text],
-                               check=True, capture_output=True)
-                subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16",
-                                str(target)], check=True, capture_output=True)
-            stamp.write_text(digest)
-            target.chmod(0o644)
-            made.append(target)
+            if _speak(target, lang, text, (), force):
+                made.append(target)
+    for lang, words in NUMBER_WORDS.items():
+        for word, text in words.items():
+            target = number_word_path(sounds, lang, word).with_suffix(".wav")
+            if _speak(target, lang, text, WORD_EFFECTS, force):
+                made.append(target)
     return made
+
+
+def _speak(target: Path, lang: str, text: str, effects: tuple[str, ...], force: bool) -> bool:
+    stamp = target.with_suffix(".txt-sha256")
+    digest = hashlib.sha256(" ".join((text, *effects)).encode()).hexdigest()
+    if not force and target.exists() and stamp.exists() and stamp.read_text() == digest:
+        return False
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = Path(tmp) / "raw.wav"
+        subprocess.run(["espeak-ng", "-v", VOICES[lang], "-s", "150", "-w", str(raw), text],
+                       check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(target), *effects],
+                       check=True, capture_output=True)
+    stamp.write_text(digest)
+    target.chmod(0o644)
+    return True

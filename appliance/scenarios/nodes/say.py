@@ -1,5 +1,6 @@
-"""Read a value back: digits, a number, money or a date (Asterisk's Say*
-in the call's language, so Russian grammar comes from Asterisk's ru sounds)."""
+"""Read a value back: digits, a number, money or a date, in the call's
+language (appliance.agi.call_io: Korund's own words for Russian numbers and
+money, Asterisk's Say* otherwise)."""
 from appliance.scenarios.nodes.base import NodeType, need, register
 
 KINDS = ("digits", "number", "money", "date")
