@@ -36,8 +36,8 @@ class SimSettings:
     ami_port: int = 5038
     appliance_address: str = "127.0.0.1"
     appliance_port: int = 5060
-    rtp_start: int = 11000
-    rtp_end: int = 11999
+    rtp_start: int = 30000   # clear of the appliance's 10000-19999
+    rtp_end: int = 31999
     ami_secret: str = ""
 
     def ami_settings(self) -> dict[str, str]:

@@ -243,7 +243,7 @@ def cmd_sim(args, inst: Instance) -> int:
         host, _, port = args.appliance.partition(":")
         simulator.init(sim_inst, simulator.SimSettings(
             address=args.address, appliance_address=host, appliance_port=int(port or 5060),
-            ami_port=args.ami_port, rtp_start=args.rtp_start, rtp_end=args.rtp_start + 999))
+            ami_port=args.ami_port, rtp_start=args.rtp_start, rtp_end=args.rtp_start + 1999))
     elif args.sim_command == "start":
         simulator.start(sim_inst)
     elif args.sim_command == "stop":
@@ -475,7 +475,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--address", default="127.0.0.2")
     s.add_argument("--ami-port", type=int, default=5038)
     s.add_argument("--appliance", default="127.0.0.1:5060")
-    s.add_argument("--rtp-start", type=int, default=11000)
+    s.add_argument("--rtp-start", type=int, default=30000)
     s.set_defaults(fn=cmd_sim)
 
     s = sub.add_parser("demo-call", help="place a call from the simulated carrier")

@@ -138,7 +138,7 @@ class Node:
         shutil.rmtree(self.host_base, ignore_errors=True)
 
     def connect(self):
-        self.mgr = ami.connect(self.ami_settings(), timeout=30)
+        self.mgr = ami.connect(self.ami_settings(), timeout=30, events=ami.ALL_EVENTS)
         self.events = EventLog(self.mgr)
 
     def disconnect(self):

@@ -55,7 +55,9 @@ NETWORK_DEFAULTS = {
     "agi.port": "4573",
     "web.port": "8080",
     "rtp.start": "10000",
-    "rtp.end": "10999",
+    # 5000 streams: 240 calls with both legs need 480, the breaking-point
+    # runs 720 (appliance.base.migrations.m026_rtp_range_for_eight_spans)
+    "rtp.end": "19999",
     "language": "ru",
 }
 

@@ -875,6 +875,18 @@ def m025_outbound_policy(db):
         db.execute("ALTER TABLE callbacks ADD COLUMN refused TEXT")
     db.execute("DELETE FROM migrations WHERE name = 'm024_outbound_policy'")
 
+
+@migration
+def m026_rtp_range_for_eight_spans(db):
+    # Eight E1 spans are 240 calls, each with a caller's and an operator's
+    # stream, each stream an RTP and an RTCP port: the first default range
+    # (10000-10999, 500 streams) ran out at full load. An instance still on
+    # exactly that range gets 10000-19999; a range someone chose is kept.
+    start = db.execute("SELECT value FROM settings WHERE key = 'rtp.start'").fetchone()
+    end = db.execute("SELECT value FROM settings WHERE key = 'rtp.end'").fetchone()
+    if start and end and (start[0], end[0]) == ("10000", "10999"):
+        db.execute("UPDATE settings SET value = '19999' WHERE key = 'rtp.end'")
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(

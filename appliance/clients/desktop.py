@@ -35,6 +35,11 @@ def _is_operator(db, extension: str | None) -> bool:
 
 # --- the events side ----------------------------------------------------------
 
+# The AMI events on_event acts on (the events service asks Asterisk for these);
+# of VarSet only dn.VAR_CALLBACK_ORDER.
+AMI_EVENTS = frozenset({"AgentCalled", "DialBegin", "DialEnd", "AgentConnect", "Newchannel", "VarSet",
+                    "Newstate", "AttendedTransfer", "Hangup"})
+
 def on_event(db, e: dict) -> None:
     kind = e.get("Event")
     if kind in ("AgentCalled", "DialBegin"):

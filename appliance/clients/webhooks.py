@@ -358,12 +358,16 @@ def start_sender(open_db, interval: float = 1.0, stop: threading.Event | None = 
 
 # -- the events side: AMI events -> queued webhooks ------------------------------------------
 
+# The AMI events on_event acts on (the events service asks Asterisk for these).
+AMI_EVENTS = frozenset({"AgentCalled", "DialBegin", "Hangup"})
+
+
 def on_event(db, e: dict) -> None:
     """Called by the events service with every AMI event (after the call
     history has taken it): queues ``call.offered`` when an operator's phone is
     offered a call and ``call.ended`` when an inbound call hangs up."""
     kind = e.get("Event")
-    if kind not in ("AgentCalled", "DialBegin", "Hangup") or not store.get_setting(db, URL_KEY, ""):
+    if kind not in AMI_EVENTS or not store.get_setting(db, URL_KEY, ""):
         return
     if kind == "Hangup":
         if e.get("Uniqueid") != e.get("Linkedid"):

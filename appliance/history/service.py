@@ -13,12 +13,14 @@ that keep failing SIP authentication (appliance.operators.sip_guard).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 
-from appliance.base import ami, store
+from appliance.base import ami, dialplan_names as dn, store
 from appliance.base.instance import Instance
 from appliance.clients import desktop, webhooks
+from appliance.history import store as history_store
 from appliance.history.store import CallHistory
 from appliance.lines import r2_circuits
 from appliance.operators import member_states, queue_events, sip_guard, states as operator_states
@@ -30,6 +32,24 @@ CATCH_UP_SECONDS = 5
 # How long after a reload the queue members' states are checked
 # (app_queue and chan_pjsip settle on them within a second or two).
 AFTER_RELOAD_SECONDS = 3
+
+
+# FullyBooted and Reload: operator states and queue members are synced after them.
+LIFECYCLE_EVENTS = frozenset({"FullyBooted", "Reload"})
+
+
+def wanted_events() -> list[ami.EventFilter]:
+    """What this service asks Asterisk for: the events its handlers act on,
+    VarSet only for the variables they read and Newexten only into the AGI
+    (those two are most of a call's events)."""
+    names = (history_store.handled_events() | queue_events.AMI_EVENTS | desktop.AMI_EVENTS | webhooks.AMI_EVENTS
+             | sip_guard.FAILURES | LIFECYCLE_EVENTS) - {"VarSet", "Newexten"}
+    variables = sorted(set(history_store.TRACKED_VARS) | {dn.VAR_CALLBACK_ORDER})
+    return [ami.EventFilter(name) for name in sorted(names)] + [
+        # inherited variables are named with one or two leading underscores
+        ami.EventFilter("VarSet", "Variable", "^_{0,2}(" + "|".join(map(re.escape, variables)) + ")$", "regex"),
+        ami.EventFilter("Newexten", "Application", "AGI"),
+    ]
 
 
 def run(instance: Instance, stop: threading.Event | None = None) -> None:
@@ -106,4 +126,4 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
                 next_circuits = time.monotonic() + r2_circuits.CHECK_EVERY
             stop.wait(0.5)
 
-    ami.keep_connected(lambda: store.settings(db), stop, session, log)
+    ami.keep_connected(lambda: store.settings(db), stop, session, log, events=wanted_events())

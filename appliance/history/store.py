@@ -68,6 +68,12 @@ def party_of(channel: str | None) -> str | None:
     return m.group(1) if m else endpoint_of(channel)
 
 
+def handled_events() -> frozenset[str]:
+    """The AMI events CallHistory.handle acts on (its on_* methods); of
+    VarSet only TRACKED_VARS, of Newexten only the AGI's."""
+    return frozenset(name[3:] for name in dir(CallHistory) if name.startswith("on_"))
+
+
 class CallHistory:
     def __init__(self, db, clock=time.time):
         self.db = db

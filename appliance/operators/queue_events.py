@@ -20,6 +20,10 @@ from appliance.base import dialplan_names as dn
 from appliance.history.store import endpoint_of
 from appliance.operators import devices, states as operator_states
 
+# The AMI events handle() acts on (the events service asks Asterisk for these).
+AMI_EVENTS = frozenset({"QueueCallerAbandon", "QueueCallerLeave", "AgentCalled", "AgentConnect",
+                    "AgentComplete", "AgentRingNoAnswer"})
+
 log = logging.getLogger("korund.operators")
 
 # A member that refused at once (busy, unreachable) is not a missed offer:

@@ -31,6 +31,11 @@ log = logging.getLogger("korund.archive")
 
 SWEEP_SECONDS = 2.0
 GUARD_SECONDS = 60.0
+# The day folders are walked for files without a row this often (and after
+# every reconnect): a recording's row normally comes with its user event.
+FOLDER_SWEEP_SECONDS = 30.0
+# All the archive hears from Asterisk: a recording started.
+EVENTS = (ami.EventFilter("UserEvent", "UserEvent", dn.EVENT_RECORDING),)
 
 
 def live_channels(mgr) -> set[str] | None:
@@ -121,7 +126,7 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
 
     mgr = None
     try:
-        mgr = ami.connect(store.settings(db), timeout=3)
+        mgr = ami.connect(store.settings(db), timeout=3, events=EVENTS)
         mgr.register_event("UserEvent", on_event)
     except ami.AmiError as exc:
         log.info("%s; sweeping without Asterisk", exc)
@@ -132,13 +137,14 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
         log.info("start-up sweep: %d file(s) indexed, %d finalised", len(done["indexed"]),
                  len(done["finalised"]))
 
-    next_guard = 0.0
+    next_guard = next_folders = 0.0
     while not stop.is_set():
         if mgr is None:
             try:
-                mgr = ami.connect(store.settings(db), timeout=2)
+                mgr = ami.connect(store.settings(db), timeout=2, events=EVENTS)
                 mgr.register_event("UserEvent", on_event)
                 log.info("connected to AMI")
+                next_folders = 0.0   # user events may have been missed meanwhile
             except ami.AmiError:
                 mgr = None
         elif not mgr.connected():
@@ -146,9 +152,14 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             mgr = None
             continue
         try:
-            live = live_channels(mgr)
+            walk = time.monotonic() >= next_folders
+            # The channel list (hundreds of lines at full load) is asked for
+            # only when a recording without its done marker has gone quiet.
             with lock:
-                done = recordings.sweep(db, instance, live)
+                done = recordings.sweep(db, instance, lambda m=mgr: live_channels(m), days=2 if walk else 0)
+            if walk:
+                next_folders = time.monotonic() + FOLDER_SWEEP_SECONDS
+            with lock:
                 if done["indexed"] or done["finalised"]:
                     log.info("%d recording(s) indexed, %d finalised", len(done["indexed"]),
                              len(done["finalised"]))

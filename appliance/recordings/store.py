@@ -504,24 +504,46 @@ def _last_write(base: Path) -> float:
     return max(times) if times else 0.0
 
 
-def _gone(rec: dict, base: Path, live: set[str] | None, clock: float) -> bool:
+def _gone(rec: dict, base: Path, live, clock: float) -> bool:
     """Is the recording over? Its done marker, or its channel gone (then the
-    file must have settled); Asterisk unreachable: the file is stale."""
+    file must have settled); Asterisk unreachable: the file is stale.
+    *live* is asked for (live()) only when the marker is missing."""
     if Path(f"{base}.done").exists():
         return True
     quiet = clock - _last_write(base)
+    if quiet < SETTLE_SECONDS:
+        return False
+    live = live()
     if live is None:
         return quiet >= STALE_SECONDS
     ids = {rec.get("uniqueid") or "", rec.get("linkedid") or "", rec.get("channel") or ""} - {""}
     return not (ids & live) and quiet >= SETTLE_SECONDS
 
 
-def sweep(db, instance, live: set[str] | None, now: datetime | None = None, clock=time.time,
+def _once(fn):
+    memo = []
+
+    def value():
+        if not memo:
+            memo.append(fn())
+        return memo[0]
+    return value
+
+
+def any_recording(db) -> bool:
+    """Is a recording in progress (a row still 'recording')?"""
+    return db.execute("SELECT 1 FROM recordings WHERE status = 'recording' LIMIT 1").fetchone() is not None
+
+
+def sweep(db, instance, live, now: datetime | None = None, clock=time.time,
           days: int | None = 2) -> dict:
     """Index and finalise what is on disk. *live*: the uniqueids of the
-    channels Asterisk has now (None: Asterisk unreachable). *days*: look at
-    the last N day folders only (None: the whole archive, as at start)."""
+    channels Asterisk has now (None: Asterisk unreachable), or a function
+    giving them, called at most once and only if a recording without its
+    done marker has gone quiet. *days*: look at the last N day folders only
+    (None: the whole archive, as at start; 0: only the rows still recording)."""
     now = now or now_utc()
+    live = _once(live if callable(live) else (lambda given=live: given))
     root = recordings_dir(instance)
     indexed, finalised = [], []
     if root.exists():

@@ -69,7 +69,7 @@ def settings() -> dict[str, str]:
 @contextlib.contextmanager
 def ami_session(timeout: float = 30):
     """A logged-in AMI client (pyst2 Manager) of the appliance's Asterisk."""
-    mgr = ami.connect(settings(), timeout=timeout)
+    mgr = ami.connect(settings(), timeout=timeout, events=ami.ALL_EVENTS)
     try:
         yield mgr
     finally:

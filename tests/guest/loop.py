@@ -49,7 +49,7 @@ def instance() -> Instance:
 
 
 def manager(db, timeout: float = 10.0):
-    return ami.connect(store.settings(db), timeout=timeout)
+    return ami.connect(store.settings(db), timeout=timeout, events=ami.ALL_EVENTS)
 
 
 def configure(kind: str, category: str = dahdi_loop.DEFAULT_CATEGORY,

@@ -62,3 +62,15 @@ def test_password_hashes_are_read_both_ways_with_the_panel_s_former_format():
     assert ours.startswith("scrypt:32768:8:1$")
     assert check_password_hash(ours, "Пароль-42") and passwords.matches(ours, "Пароль-42")
     assert not passwords.matches("garbage", "x") and not passwords.matches("pbkdf2:sha256$a$b", "x")
+
+
+def test_an_instance_on_the_first_rtp_range_is_widened_for_eight_spans_and_a_chosen_range_kept(inst):
+    for chosen, widened in ((("10000", "10999"), ("10000", "19999")), (("20000", "20999"), ("20000", "20999"))):
+        db = store.open_store(inst.db_path)
+        store.set_setting(db, "rtp.start", chosen[0])
+        store.set_setting(db, "rtp.end", chosen[1])
+        db.execute("DELETE FROM migrations WHERE name = 'm026_rtp_range_for_eight_spans'")
+        db.conn.commit()
+        assert migrations.apply(db) == ["m026_rtp_range_for_eight_spans"]
+        assert (store.settings(db)["rtp.start"], store.settings(db)["rtp.end"]) == widened
+        db.close()
