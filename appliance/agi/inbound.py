@@ -10,11 +10,13 @@ so does a route to an outside number the outbound policy refuses
 from __future__ import annotations
 
 import logging
+import re
 from datetime import datetime, timezone
 
 from appliance.agi.call_io import AgiCallIO
 from appliance.agi.registry import CallContext, script
 from appliance.base import dialplan_names as dn
+from appliance.operators import states as operator_states
 from appliance.outbound import policy as outbound
 from appliance.prompts import builtin as prompts
 from appliance.routing import store as routing
@@ -31,11 +33,32 @@ def route_to_group(agi, group: str | None, source: str, priority: int = 0) -> No
     agi.set_variable(dn.VAR_AGI_DONE, "1")
 
 
+# An operator's phone as the dialplan dials it: PJSIP/<ext> or an FXS port DAHDI/<n>.
+PHONE = re.compile(r"^(PJSIP|DAHDI)/[0-9]{1,8}$")
+
+
+def phone_busy(agi, db, extension: str) -> bool:
+    """Is operator *extension*'s phone on any call now -- ringing or
+    talking, a queue's or a direct one, one Korund placed or not?
+
+    Asked of Asterisk's live list of channels (CHANNELS(), one channel
+    named '<device>-<n>' per call of the phone), not of the store, whose
+    state follows app_queue's events only, nor of DEVICE_STATE(), a cache
+    Asterisk updates behind the call (Stasis) that can lag or stay stale.
+    korund-route's ``operator`` extension asks the same right before it
+    dials; this earlier check lets the routing try the next operator and
+    keep the call's route source true."""
+    device = operator_states.member_interface(db, extension)
+    if not PHONE.fullmatch(device):
+        return False
+    return bool((agi.get_variable(f"CHANNELS(^{device}-)") or "").strip())
+
+
 def route(agi, db, ani, dnis, request: routing.Request) -> routing.Decision:
     """Decide (appliance.routing.store) and hand the result to korund-route: only
     names and numbers our own code produced reach the dialplan."""
     try:
-        d = routing.decide(db, ani, dnis, request)
+        d = routing.decide(db, ani, dnis, request, busy=lambda ext: phone_busy(agi, db, ext))
     except Exception:  # never lose the call over a routing problem
         log.exception("routing failed on %s", agi.env.get("agi_uniqueid"))
         d = routing.Decision(request.group or routing.choose_group(db, ani, dnis), request.source,

@@ -99,15 +99,22 @@ def queue_options(g) -> str:
 def queue(g) -> str:
     """Queue() for the group: the skill queue ``<group>--<skill>`` with the
     group's widening rule when the routing asked for a skill it has
-    (appliance.routing.store, appliance.operators.render), else the group's queue."""
+    (appliance.routing.store, appliance.operators.render), else the group's queue.
+    app_queue reads QUEUE_MAX_PENALTY itself, so it only ever gets digits:
+    the skill's first limit as the AGI set it (filtered; none: no limit), or
+    NO_PENALTY_LIMIT on the plain path, where a skill call's limit (say, one
+    that overflowed from a skill queue) must not hold."""
     wait = g.max_wait or MAX_WAIT_SECONDS
     skill = f"${{{SKILL_VAR}}}"
+    penalty = f"${{{PENALTY_VAR}}}"
     return f""" same => n,Set({SKILL_VAR}=${{FILTER(a-z0-9_,${{{dn.VAR_SKILL}}})}})
+ same => n,Set({PENALTY_VAR}=${{FILTER(0-9,${{{dn.VAR_QUEUE_MAX_PENALTY}}})}})
  same => n,GotoIf($["{skill}" = ""]?plain)
  same => n,GotoIf($["${{QUEUE_EXISTS({g.name}--{skill})}}" != "1"]?plain)
+ same => n,Set({dn.VAR_QUEUE_MAX_PENALTY}=${{IF($["{penalty}" = ""]?{NO_PENALTY_LIMIT}:{penalty})}})
  same => n,Queue({g.name}--{skill},{queue_options(g)},,,{wait},,{dn.CTX_RECORD},{routing.rule_name(g.name)})
  same => n,Goto(queued)
- same => n(plain),Set({dn.VAR_QUEUE_MAX_PENALTY}=)
+ same => n(plain),Set({dn.VAR_QUEUE_MAX_PENALTY}={NO_PENALTY_LIMIT})
  same => n,Queue({g.name},{queue_options(g)},,,{wait},,{dn.CTX_RECORD})
  same => n(queued),NoOp(queue ${{QUEUESTATUS}})
 """
@@ -115,6 +122,13 @@ def queue(g) -> str:
 
 # The skill asked for, filtered, on the caller's channel only.
 SKILL_VAR = "KORUND_QSKILL"
+# The skill call's first penalty limit (the AGI's QUEUE_MAX_PENALTY), digits only.
+PENALTY_VAR = "KORUND_QPENALTY"
+# QUEUE_MAX_PENALTY for "no limit": app_queue's own INT_MAX, what it uses
+# when the variable does not exist. Set(QUEUE_MAX_PENALTY=) cannot remove a
+# channel variable, it leaves an empty one, which app_queue reads, logs as
+# "Invalid value ()" and then treats as INT_MAX anyway.
+NO_PENALTY_LIMIT = 2147483647
 
 # Recording (F12, appliance.recordings.render): the answering operator's
 # channel runs korund-record (Queue()'s gosub argument, Dial()'s U option).
@@ -139,6 +153,24 @@ def dial_target_operator() -> str:
     var = dn.VAR_OPERATOR_DIAL
     return (f" same => n,Set({var}=${{{dn.VAR_DEVICE_PREFIX}{target}}})\n"
             f" same => n,Set({var}=${{IF($[\"${{{var}}}\" = \"\"]?PJSIP/{target}:${{{var}}})}})\n")
+
+
+def skip_busy_operator() -> str:
+    """The korund-route line that sends the call past the operator's Dial to
+    (busy), on into the group's queue, when the operator's phone
+    (VAR_OPERATOR_DIAL) is on any call: ringing or talking, a queue's or a
+    direct one (a personal or last-operator route, a callback leg, the
+    operator's own call, one Korund never saw). The store's state follows
+    app_queue's events only, so it stays "ready" through a direct call.
+    Asked of Asterisk's live channel list -- a channel '<device>-<n>' exists
+    from the moment the phone is requested until the call is torn down --
+    rather than of DEVICE_STATE(), a cache Asterisk updates behind the call
+    through Stasis, which lags under load and has been seen stale
+    (appliance.operators.member_states). The queues need no such line:
+    ringinuse=no (appliance.operators.render). Only the length of the list
+    enters the expression, never the channel names themselves."""
+    dial = f"${{{dn.VAR_OPERATOR_DIAL}}}"
+    return f" same => n,GotoIf($[${{LEN(${{CHANNELS(^{dial}-)}})}} > 0]?busy)\n"
 
 
 def render(config: Config) -> str:
@@ -192,9 +224,9 @@ exten => s,1,Set({ROUTE_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,Hangup(34)
 exten => operator,1,Set(CDR(korund_route)={route_source})
  same => n,Set({ROUTE_RING}=${{FILTER(0-9,${{{dn.VAR_TARGET_RING}}})}})
-{dial_target_operator()} same => n,Dial(${{{dn.VAR_OPERATOR_DIAL}}},${{IF($["${{{ROUTE_RING}}}" != ""]?${{{ROUTE_RING}}}:{OPERATOR_RING_SECONDS})}},t{RECORD_ON_ANSWER})
- ; Not answered: the operator's group (or the default one) takes the call.
- same => n,Set({dn.VAR_TARGET_OPERATOR}=)
+{dial_target_operator()}{skip_busy_operator()} same => n,Dial(${{{dn.VAR_OPERATOR_DIAL}}},${{IF($["${{{ROUTE_RING}}}" != ""]?${{{ROUTE_RING}}}:{OPERATOR_RING_SECONDS})}},t{RECORD_ON_ANSWER})
+ ; Not answered, or the phone busy: the operator's group (or the default one) takes the call.
+ same => n(busy),Set({dn.VAR_TARGET_OPERATOR}=)
  same => n,Goto(s,1)
  ; A scenario's outside number: the AGI let only what the outbound policy allows through.
 exten => outside,1,Set({OUTSIDE_NUMBER}=${{FILTER(0-9+,${{{dn.VAR_TARGET_NUMBER}}})}})

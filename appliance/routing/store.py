@@ -9,12 +9,17 @@ In order:
 
 1. The group: the one asked for if it exists, else the default group.
 2. A known client (``clients.personal_operator``) whose personal operator is
-   *ready* rings that operator first ("personal"); else the operator who last
+   *free* rings that operator first ("personal"); else the operator who last
    answered this number within N days (the group's ``last_days``, else the
    setting ``routing.last_days``, default 30; 0 turns it off), if they are a
-   member of the group and ready ("last"). That operator rings for the
-   group's ring timeout; unanswered, the call goes on into the group's queue
-   with its skill and priority kept (korund-route's ``operator`` extension).
+   member of the group and free ("last"). Free is ready in the store *and*
+   no call on the phone (``busy``, asked of Asterisk by the caller of
+   ``decide``): the store's state follows app_queue's events only, so a
+   direct call (this very route, a callback leg, the operator's own call)
+   leaves it "ready". That operator rings for the group's ring timeout;
+   unanswered -- or found busy after all by korund-route's ``operator``
+   extension, which checks the phone again right before it dials -- the
+   call goes on into the group's queue with its skill and priority kept.
 3. A skill (the route node's ``skill``, else the group's default skill) that
    a member of the group has sends the call to the queue
    ``<group>--<skill>`` (appliance.operators.render): every member of the group
@@ -34,6 +39,7 @@ what the caller came through); it is kept in the call history.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
@@ -284,6 +290,15 @@ def _ready(db, extension: str) -> bool:
     return bool(row) and bool(row[0]) and row[1] == "ready"
 
 
+def _not_free(db, extension: str, busy: Callable[[str], bool] | None) -> str:
+    """'' when operator *extension* may be offered a call, else why not."""
+    if not _ready(db, extension):
+        return "is not ready"
+    if busy is not None and busy(extension):
+        return "is on a call"
+    return ""
+
+
 def _client(db, ani: str | None):
     n = normalise(ani)
     if not n:
@@ -322,8 +337,11 @@ def _skill_penalty(db, group_id: int, skill: str) -> int | None:
 
 
 def decide(db, ani: str | None, dnis: str | None, request: Request | None = None,
-           now: datetime | None = None) -> Decision:
-    """The routing of one call (see the module docstring); reads only."""
+           now: datetime | None = None, busy: Callable[[str], bool] | None = None) -> Decision:
+    """The routing of one call (see the module docstring); reads only.
+    *busy(extension)* says whether that operator's phone is on a call now
+    (ringing or talking, a queue's or not); without it only the store's
+    state counts."""
     request = request or Request()
     now = now or datetime.now(timezone.utc)
     ani = re.sub(r"[^0-9+]", "", ani or "")
@@ -361,17 +379,22 @@ def decide(db, ani: str | None, dnis: str | None, request: Request | None = None
             d.skill, d.max_penalty, d.source = skill, penalty, "skill"
             d.reasons.append(f"skill {skill}: first penalty {penalty} and below")
     personal = client[1] if client else None
-    if personal and _ready(db, personal):
+    why_not = _not_free(db, personal, busy) if personal else ""
+    if personal and not why_not:
         d.operator, d.source = personal, "personal"
         d.reasons.append(f"personal operator {personal}")
-    elif ani:
+    else:
+        if personal:
+            d.reasons.append(f"personal operator {personal} {why_not}")
         days = last_days_setting(db) if group_days is None else group_days
-        last = _last_operator(db, ani, group_id, days, now) if days > 0 else None
-        if last and _ready(db, last):
-            d.operator, d.source = last, "last"
-            d.reasons.append(f"last operator {last} within {days} days")
-        elif personal:
-            d.reasons.append(f"personal operator {personal} is not ready")
+        last = _last_operator(db, ani, group_id, days, now) if ani and days > 0 else None
+        if last and last != personal:   # the personal operator was just found not free
+            why_not = _not_free(db, last, busy)
+            if not why_not:
+                d.operator, d.source = last, "last"
+                d.reasons.append(f"last operator {last} within {days} days")
+            else:
+                d.reasons.append(f"last operator {last} {why_not}")
     if d.operator:
         d.operator_ring = ring
     return d

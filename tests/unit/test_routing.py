@@ -186,3 +186,37 @@ def test_routing_command(inst, demo_db, capsys):
     assert cli.main(base + ["explain", "74951112233"]) == 0
     out = capsys.readouterr().out
     assert '"queue": "support--billing"' in out and '"priority": 6' in out and '"max_penalty": 1' in out
+
+
+def test_an_operator_whose_phone_is_on_a_call_is_not_routed_to(rdb):
+    """The store still says "ready" through a direct call; *busy* (the
+    phone's live channels, asked by the AGI) decides."""
+    clients.save(rdb, {"name": "Anna", "phones": "79160001122", "personal_operator": "1002"})
+    call(rdb, "79160001122", "1003", 1, "a")
+    on_a_call = {"1002"}
+    d = routing.decide(rdb, "79160001122", "100", routing.Request("support"), now=NOW,
+                       busy=lambda ext: ext in on_a_call)
+    assert (d.operator, d.source) == ("1003", "last")
+    assert "personal operator 1002 is on a call" in d.reasons
+    on_a_call.add("1003")
+    d = routing.decide(rdb, "79160001122", "100", routing.Request("support"), now=NOW,
+                       busy=lambda ext: ext in on_a_call)
+    assert (d.operator, d.source, d.operator_ring) == ("", "agi", 0)
+    assert "last operator 1003 is on a call" in d.reasons
+    # The personal operator who is also the last one is asked once.
+    asked = []
+    call(rdb, "79160001122", "1002", 0.5, "b")
+    routing.decide(rdb, "79160001122", "100", routing.Request("support"), now=NOW,
+                   busy=lambda ext: asked.append(ext) or True)
+    assert asked == ["1002"]
+
+
+def test_the_dialplan_checks_the_phone_before_it_dials_and_never_empties_the_penalty(rdb):
+    plan = dialplan.render(render_config.load(rdb))
+    step = plan.split("exten => operator,1,", 1)[1].split("exten => outside", 1)[0]
+    check = "GotoIf($[${LEN(${CHANNELS(^${KORUND_OPERATOR_DIAL}-)})} > 0]?busy)"
+    assert step.index(check) < step.index("Dial(${KORUND_OPERATOR_DIAL}") < step.index("n(busy),")
+    # app_queue logs "Invalid value ()" for an empty QUEUE_MAX_PENALTY: never set empty.
+    assert "QUEUE_MAX_PENALTY=)" not in plan
+    assert f"n(plain),Set(QUEUE_MAX_PENALTY={dialplan.NO_PENALTY_LIMIT})" in plan
+    assert "Set(QUEUE_MAX_PENALTY=${IF($[\"${KORUND_QPENALTY}\" = \"\"]?2147483647:${KORUND_QPENALTY})})" in plan
