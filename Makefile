@@ -81,9 +81,9 @@ host-deps:
 	  && ls /usr/lib/*/girepository-1.0/UMockdev-1.0.typelib >/dev/null 2>&1 \
 	  && command -v qemu-system-x86_64 >/dev/null && command -v qemu-img >/dev/null \
 	  && command -v debugfs >/dev/null \
-	  && command -v sipp >/dev/null \
+	  && command -v sipp >/dev/null && command -v nft >/dev/null \
 	  || { apt-get update -q && apt-get install -y -q mmdebstrap zstd python3-pip python3-venv chromium \
-	       umockdev gir1.2-umockdev-1.0 python3-gi qemu-system-x86 qemu-utils e2fsprogs sip-tester; }
+	       umockdev gir1.2-umockdev-1.0 python3-gi qemu-system-x86 qemu-utils e2fsprogs sip-tester nftables; }
 
 $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -93,6 +93,7 @@ $(VENV)/.installed: requirements.lock requirements-test.lock pyproject.toml
 bench: host-deps rootfs $(VENV)/.installed
 	$(PY) bench/agi_step_latency.py
 	$(PY) bench/ivr_concurrency.py
+	$(PY) bench/capacity.py
 	$(PY) bench/screen_pop.py
 	$(PY) bench/routing_decision.py
 	$(PY) bench/report_queries.py
