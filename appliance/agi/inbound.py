@@ -103,15 +103,17 @@ def inbound(agi, ctx: CallContext) -> None:
         return
     io = AgiCallIO(agi, ctx.sounds, language, ctx.db, takes_keys=agi.get_variable(dn.VAR_NO_KEYS) != "1")
     session = engine.Session(vars={"ani": ani, "dnis": dnis})
+    steps = scenarios.StepLog(ctx.db, agi.env.get("agi_uniqueid", ""))
     try:
-        engine.run(binding[1], io, session, load=lambda name: scenarios.published(ctx.db, name))
+        engine.run(binding[1], io, session, load=lambda name: scenarios.published(ctx.db, name),
+                   on_step=lambda s: steps.write(s.path))
     except engine.ScenarioError as exc:
         log.error("scenario failed on %s: %s", agi.env.get("agi_uniqueid"), exc)
         session.path.append({"error": str(exc)})
         route_to_group(agi, default, "scenario-error")
         return
     finally:
-        scenarios.record_path(ctx.db, agi.env.get("agi_uniqueid", ""), session.path)
+        steps.write(session.path)
     if io.route_result is None:
         return  # the scenario hung up
     kind, target, priority = io.route_result

@@ -36,9 +36,9 @@ class Session:
         return re.sub(r"\{([a-z][a-z0-9_]*)\}", lambda m: self.vars.get(m.group(1), ""), text)
 
 
-def run(graph: dict, io, session: Session | None = None, load=None) -> Session:
+def run(graph: dict, io, session: Session | None = None, load=None, on_step=None) -> Session:
     """Walk *graph*; *load(name)* gives another scenario's published graph
-    for 'goto' nodes."""
+    for 'goto' nodes; *on_step(session)* is called as each node starts."""
     session = session or Session()
     nid = graph["start"]
     for _ in range(MAX_STEPS):
@@ -47,6 +47,8 @@ def run(graph: dict, io, session: Session | None = None, load=None) -> Session:
             raise ScenarioError(f"no node {nid!r}")
         session.node_id = nid
         session.path.append({"node": nid, "type": node["type"]})
+        if on_step:
+            on_step(session)
         output = TYPES[node["type"]].run(node, io, session)
         if session.jump:
             name, session.jump = session.jump, None

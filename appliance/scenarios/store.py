@@ -152,11 +152,26 @@ def for_call(db, dnis: str, when: datetime | None = None) -> tuple[str, dict | s
     return None
 
 
+class StepLog:
+    """A call's IVR steps, written as the walk goes (each node before it
+    runs, the rest at the end): if the FastAGI server dies mid-call, the
+    steps up to that moment are in the history, and none is written twice."""
+
+    def __init__(self, db, uniqueid: str):
+        self.db, self.uniqueid, self.written = db, uniqueid, 0
+
+    def write(self, path: list[dict]) -> None:
+        if len(path) <= self.written:
+            return
+        with self.db.atomic():
+            for seq in range(self.written, len(path)):
+                self.db.execute("INSERT INTO call_steps (uniqueid, seq, step) VALUES (?, ?, ?)",
+                                [self.uniqueid, seq, json.dumps(path[seq], ensure_ascii=False)])
+        self.written = len(path)
+
+
 def record_path(db, uniqueid: str, path: list[dict]) -> None:
-    with db.atomic():
-        for seq, step in enumerate(path):
-            db.execute("INSERT INTO call_steps (uniqueid, seq, step) VALUES (?, ?, ?)",
-                       [uniqueid, seq, json.dumps(step, ensure_ascii=False)])
+    StepLog(db, uniqueid).write(path)
 
 
 def all_scenarios(db) -> list[dict]:
