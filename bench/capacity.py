@@ -246,6 +246,13 @@ def prepare(appliance, carrier, sipp_addr: str) -> None:
     for ext, tone in OPERATOR_TONES.items():
         carrier.phone(ext, "answer", tone=tone)
     ready(appliance, *OPERATOR_TONES)
+    if PANEL_USER not in in_root("korund", "-i", appliance.base, "user", "list").stdout:
+        appliance.add_user(PANEL_USER, "operator", PANEL_PASSWORD, "--extension", "1001")
+    # The harness's AMI sessions keep a log of every event for the tests; the
+    # bench reads none, and parsing them all (at 240 calls, thousands a
+    # second) would take this machine's CPU from the appliance.
+    for node in (appliance, carrier):
+        node.mgr.send_action({"Action": "Events", "EventMask": "off"})
 
 
 # --- CPU from /proc ----------------------------------------------------------------------
@@ -356,6 +363,67 @@ class Sampler:
         if less and less in a["cpu"] and less in b["cpu"]:
             busy -= (b["cpu"][less] - a["cpu"][less]) * TICK
         return round(100 * busy / (b["total"] - a["total"]), 1) if b["total"] > a["total"] else None
+
+
+# --- the panel while the calls are up ---------------------------------------------------
+
+PANEL_USER, PANEL_PASSWORD = "bench-anna", "Bench-Capacity-42"
+
+
+class PanelProbe:
+    """Once a second, as operator 1001's panel user: the status page and the
+    operator desktop, each timed (the panel must keep answering under load).
+    Failures are counted, not raised."""
+
+    def __init__(self, url: str):
+        import http.cookiejar
+        import urllib.request
+        self.url = url
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+        self.times: dict[str, list[float]] = {"status": [], "desktop": []}
+        self.failures = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def login(self) -> None:
+        import re
+        import urllib.parse
+        page = self.opener.open(self.url + "/login", timeout=10).read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        form = urllib.parse.urlencode({"csrf_token": token, "username": PANEL_USER,
+                                       "password": PANEL_PASSWORD}).encode()
+        landed = self.opener.open(self.url + "/login", data=form, timeout=10).geturl()
+        if "/login" in landed:
+            raise RuntimeError("the bench's panel user could not log in")
+
+    def _get(self, name: str, path: str) -> None:
+        t0 = time.monotonic()
+        try:
+            with self.opener.open(self.url + path, timeout=10) as resp:
+                resp.read()
+                ok = resp.status == 200 and "/login" not in resp.geturl()
+        except OSError:
+            ok = False
+        if ok:
+            self.times[name].append((time.monotonic() - t0) * 1000)
+        else:
+            self.failures += 1
+
+    def _run(self) -> None:
+        while not self.stop.wait(1.0):
+            self._get("status", "/")
+            self._get("desktop", "/desktop")
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join(15)
+
+    def figures(self) -> dict:
+        return {**{name: latency(v) for name, v in self.times.items()}, "failures": self.failures}
 
 
 # --- one load ----------------------------------------------------------------------------
@@ -508,7 +576,9 @@ def run_load(appliance, carrier, *, calls: int, hold: float, ramp: float, sipp_a
     started = time.monotonic()
     sipp = subprocess.Popen(cmd, cwd=workdir, stdout=stdout, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     kills = []
-    with Sampler(appliance, {"carrier": carrier_pid, "sipp": sipp.pid}) as sampler:
+    probe = PanelProbe(appliance.panel_url())
+    probe.login()
+    with probe, Sampler(appliance, {"carrier": carrier_pid, "sipp": sipp.pid}) as sampler:
         if faults:
             time.sleep(max(0.0, started + ramp + 2 - time.monotonic()))
             for name in faults:
@@ -560,6 +630,7 @@ def run_load(appliance, carrier, *, calls: int, hold: float, ramp: float, sipp_a
     heard, without = keys_heard(appliance, placed, by_ani)
     result = {
         "calls": calls, "hold_s": hold, "ramp_s": ramp,
+        "setup_rate_per_s": round(calls / ramp, 1) if ramp else None,
         "placed": stat_count(stats, "TotalCallCreated"),
         "failed": stat_count(stats, "FailedCall(C)"),
         "not_answered": sum(1 for a, *_ in placed if a not in got["answered"]),
@@ -583,12 +654,108 @@ def run_load(appliance, carrier, *, calls: int, hold: float, ramp: float, sipp_a
         "channels_left": {"appliance": appliance.active_channels(), "simulator": carrier.active_channels()},
         "rtp_dropped_packets": drop.dropped() - dropped_before if drop.active else None,
         "wall_s": round(wall, 1),
+        "panel_ms": probe.figures(),
     }
     if faults:
         result["kills"] = kills
     if got["errors"]:
         result["sipp_errors_tail"] = got["errors"][-1500:]
     result["problems"] = problems(result)
+    return result
+
+
+# --- the soak: hours of steady load --------------------------------------------------------
+
+def _proc_figures(pid: int) -> dict | None:
+    """Open file descriptors and resident memory (kB) of *pid*."""
+    try:
+        fds = len(os.listdir(f"/proc/{pid}/fd"))
+        rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                   if line.startswith("VmRSS:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+    return {"fds": fds, "rss_kb": rss}
+
+
+def soak_sample(appliance, started: float) -> dict:
+    db_bytes = sum(p.stat().st_size for p in appliance.host_base.glob("korund.db*") if p.is_file())
+    with appliance.db() as conn:
+        rows = {table: conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]   # fixed table names
+                for table in ("calls", "call_legs", "call_steps", "recordings")}
+    services = {}
+    for name, st in appliance.services().items():
+        if st.get("pid"):
+            services[name] = {"pid": st["pid"], **(_proc_figures(st["pid"]) or {})}
+    return {"at_s": round(time.monotonic() - started), "channels": appliance.active_channels(),
+            "db_bytes": db_bytes, "rows": rows, "services": services}
+
+
+def run_soak(appliance, carrier, *, calls: int, minutes: float, hold: float, sipp_addr: str, media_addr: str,
+             media_port: int, workdir: Path, drop=None, every: float = 60) -> dict:
+    """Keep *calls* calls up for *minutes* (a new call every hold/calls
+    seconds, each held *hold* s) and sample every *every* s: channels, open
+    files and memory of every service, the database's size and rows."""
+    drop = drop or NoDrop()
+    workdir = workdir / f"soak-{calls}"
+    scenario = write_scenario(workdir, hold)
+    total = int(calls / hold * minutes * 60)
+    placed = callers(total, 90)
+    inject = workdir / "calls.csv"
+    inject.write_text("SEQUENTIAL\n" + "".join(f"{a};{d};{k}\n" for a, d, k in placed))
+    cmd = sipp_command(scenario, inject, appliance.address, sipp_addr, media_addr, media_port, calls, hold, hold)
+    cmd[cmd.index("-m") + 1] = str(total)
+    cmd[cmd.index("-timeout") + 1] = f"{int(minutes * 60 + hold + 300)}s"
+    started = time.monotonic()
+    samples = []
+    with (workdir / "sipp.out").open("w") as stdout:
+        sipp = subprocess.Popen(cmd, cwd=workdir, stdout=stdout, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL)
+        while sipp.poll() is None:
+            samples.append(soak_sample(appliance, started))
+            print(f"soak {samples[-1]['at_s']:>5} s: {samples[-1]['channels']} channels, "
+                  f"{samples[-1]['rows']['calls']} call rows", flush=True)
+            try:
+                sipp.wait(timeout=every)
+            except subprocess.TimeoutExpired:
+                pass
+    try:
+        wait_for(lambda: appliance.active_channels() == 0, 120, what="the soak's channels to go")
+        wait_for(lambda: history(appliance, placed)[0]["complete"] == len(placed), 180, interval=2,
+                 what="a complete history row for every soak call")
+    except AssertionError:
+        pass
+    time.sleep(5)
+    samples.append(soak_sample(appliance, started))
+    got = read_sipp(workdir)
+    rows, _ = history(appliance, placed)
+    # Growth from the first sample at full load (after one hold time) to the
+    # last one still under load, and the database's bytes per call written.
+    steady = [s for s in samples[:-1] if s["at_s"] >= hold + 5] or samples[:-1]
+    first, last, after = steady[0], steady[-1], samples[-1]
+    growth = {}
+    for name, fig in last["services"].items():
+        was = first["services"].get(name, {})
+        growth[name] = {"restarted": was.get("pid") != fig.get("pid"),
+                        "fds": fig.get("fds", 0) - was.get("fds", 0),
+                        "rss_kb": fig.get("rss_kb", 0) - was.get("rss_kb", 0)}
+    written = after["rows"]["calls"] - samples[0]["rows"]["calls"]
+    result = {
+        "calls": calls, "minutes": minutes, "hold_s": hold, "placed": stat_count(got["stats"], "TotalCallCreated"),
+        "failed": stat_count(got["stats"], "FailedCall(C)"),
+        "dropped": sum(1 for a, *_ in placed if a in got["answered"] and a not in got["done"]),
+        "history": rows, "channels_after": after["channels"],
+        "channels_first_last": [first["channels"], last["channels"]],
+        "growth_steady": growth,
+        "db_bytes_per_call": round((after["db_bytes"] - samples[0]["db_bytes"]) / written) if written else None,
+        "samples": samples,
+    }
+    result["problems"] = [p for p in (
+        f"{result['failed']} failed calls" if result["failed"] else "",
+        f"{result['dropped']} calls dropped" if result["dropped"] else "",
+        "history rows: " + ", ".join(f"{k} {v}" for k, v in rows.items()) if rows["complete"] != total else "",
+        f"{after['channels']} channels left" if after["channels"] else "",
+        *(f"{name} restarted during the soak" for name, g in growth.items() if g["restarted"]),
+    ) if p]
     return result
 
 
@@ -612,6 +779,8 @@ def problems(r: dict) -> list[str]:
         out.append("history rows: " + ", ".join(f"{k} {v}" for k, v in h.items()))
     if any(r["channels_left"].values()):
         out.append(f"channels left: {r['channels_left']}")
+    if r.get("panel_ms", {}).get("failures"):
+        out.append(f"the panel failed {r['panel_ms']['failures']} time(s) while the calls were up")
     for k in r.get("kills", []):
         if k["back_after_s"] is None:
             out.append(f"{k['service']} not RUNNING again")
@@ -645,12 +814,25 @@ def f(v, unit="") -> str:
     return f"{v:g}{unit}" if isinstance(v, int) else f"{v:.1f}{unit}"
 
 
+def print_soak(r: dict) -> None:
+    print(f"\nSoak: {r['calls']} calls at once for {r['minutes']:g} min, {r['placed']} placed, "
+          f"{r['failed']} failed, {r['dropped']} dropped; history {r['history']}")
+    print(f"channels at full load, first/last: {r['channels_first_last']}; left after: {r['channels_after']}")
+    print(f"database: {r['db_bytes_per_call']} bytes per call written")
+    print("growth at full load, first to last sample:")
+    for name, g in sorted(r["growth_steady"].items()):
+        print(f"  {name:12} fds {g['fds']:+d}  rss {g['rss_kb']:+d} kB{'  RESTARTED' if g['restarted'] else ''}")
+    for p in r["problems"]:
+        print(f"soak: {p}")
+
+
 def print_table(report: dict) -> None:
     loads = report["loads"]
     services = sorted({k for r in loads for k in r["cpu_ms_per_call"]},
                       key=lambda s: (s != "asterisk", s not in PYTHON_SERVICES, s))
     rows = [
         ("calls placed", [f(r["placed"]) for r in loads]),
+        ("new calls per s (ramp)", [f(r.get("setup_rate_per_s")) for r in loads]),
         ("failed (SIPp)", [f(r["failed"]) for r in loads]),
         ("not answered / dropped", [f"{r['not_answered']}/{r['dropped']}" for r in loads]),
         ("INVITE->200 p50 ms", [f(r["invite_200"]["p50_ms"]) for r in loads]),
@@ -660,6 +842,8 @@ def print_table(report: dict) -> None:
         ("keys heard (IVR callers)", [f"{r['keys_heard']}/{r['ivr_callers']}" for r in loads]),
         ("history rows complete", [f"{r['history']['complete']}/{r['calls']}" for r in loads]),
         ("channels left", [str(sum(r["channels_left"].values())) for r in loads]),
+        ("panel status p95 ms", [f(r.get("panel_ms", {}).get("status", {}).get("p95_ms")) for r in loads]),
+        ("panel desktop p95 ms", [f(r.get("panel_ms", {}).get("desktop", {}).get("p95_ms")) for r in loads]),
         ("machine CPU, calls up %", [f(r["machine_cpu_pct"]) for r in loads]),
         ("  without SIPp %", [f(r["machine_cpu_pct_without_sipp"]) for r in loads]),
     ]
@@ -694,13 +878,16 @@ def main(argv=None) -> int:
     ap.add_argument("--fault-load", type=int, default=120)
     ap.add_argument("--fault-gap", type=float, default=6, help="seconds between two kills")
     ap.add_argument("--keep-rtp", action="store_true", help="do not drop the RTP sent to SIPp (the trap)")
+    ap.add_argument("--soak", type=float, metavar="MINUTES", help="hold --soak-load calls up this long (by hand)")
+    ap.add_argument("--soak-load", type=int, default=120)
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if shutil.which("sipp") is None:
         print("SIPp is missing: make host-deps installs sip-tester", file=sys.stderr)
         return 1
     loads = [args.fault_load] if args.faults else [int(x) for x in args.loads.split(",") if x.strip()]
-    out = args.out or RESULTS / ("capacity_faults.json" if args.faults else "capacity.json")
+    out = args.out or RESULTS / ("capacity_soak.json" if args.soak else
+                                 "capacity_faults.json" if args.faults else "capacity.json")
     info = machine()
     code = checkout()
     workdir = Path(tempfile.mkdtemp(prefix="korund-capacity-"))
@@ -710,6 +897,12 @@ def main(argv=None) -> int:
         info["asterisk"] = next((line for line in appliance.cli("core show version") if line.strip()), "")
         prepare(appliance, carrier, SIPP_ADDR)
         with (NoDrop() if args.keep_rtp else RtpDrop(MEDIA_ADDR)) as drop:
+            if args.soak:
+                r = run_soak(appliance, carrier, calls=args.soak_load, minutes=args.soak, hold=args.hold,
+                             sipp_addr=SIPP_ADDR, media_addr=MEDIA_ADDR, media_port=MEDIA_PORT, workdir=workdir,
+                             drop=drop)
+                results.append(r)
+                loads = []
             for tag, calls in enumerate(loads):
                 print(f"{calls} calls ...", flush=True)
                 r = run_load(appliance, carrier, calls=calls, hold=args.hold, ramp=args.ramp, sipp_addr=SIPP_ADDR,
@@ -724,11 +917,15 @@ def main(argv=None) -> int:
         "hold_s": args.hold, "ramp_s": args.ramp, "faults": args.faults,
         "mix": f"half to {IVR_DNIS} (menu 1, account {ACCOUNT}#, balance, then the queue), half to {QUEUE_DNIS}",
         "recording_policy": "all", "rtp_to_sipp_dropped": not args.keep_rtp,
-        "loads": results, "leftover_processes": leftovers,
+        "leftover_processes": leftovers,
+        **({"soak": results[0]} if args.soak else {"loads": results}),
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
-    print_table(report)
+    if args.soak:
+        print_soak(results[0])
+    else:
+        print_table(report)
     print(f"written: {out}")
     bad = [p for r in results for p in r["problems"]] + ([f"processes left: {leftovers}"] if leftovers else [])
     if not bad:

@@ -103,7 +103,7 @@ def inbound(agi, ctx: CallContext) -> None:
         return
     io = AgiCallIO(agi, ctx.sounds, language, ctx.db, takes_keys=agi.get_variable(dn.VAR_NO_KEYS) != "1")
     session = engine.Session(vars={"ani": ani, "dnis": dnis})
-    steps = scenarios.StepLog(ctx.db, agi.env.get("agi_uniqueid", ""))
+    steps = scenarios.StepLog(ctx.db, agi.env.get("agi_uniqueid", ""), sink=ctx.step_sink)
     try:
         engine.run(binding[1], io, session, load=lambda name: scenarios.published(ctx.db, name),
                    on_step=lambda s: steps.write(s.path))

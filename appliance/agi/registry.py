@@ -14,6 +14,9 @@ class CallContext:
     db: object
     settings: dict[str, str]
     sounds: Path
+    # Takes (uniqueid, seq, step) rows of call_steps to write later, off the
+    # call's path (appliance.agi.server.StepWriter); None: write at once.
+    step_sink: Callable | None = None
 
 
 def script(name: str):

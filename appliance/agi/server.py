@@ -22,8 +22,12 @@ from __future__ import annotations
 import io
 import ipaddress
 import logging
+import queue
+import resource
+import signal
 import socket
 import socketserver
+import sqlite3
 import threading
 import time
 
@@ -34,6 +38,7 @@ from appliance.agi.registry import SCRIPTS, CallContext
 from appliance.base import store
 from appliance.base.errors import ConfigError
 from appliance.base.instance import Instance, local_address
+from appliance.scenarios.store import STEP_INSERT
 
 log = logging.getLogger("korund.agi")
 
@@ -44,7 +49,10 @@ ENVIRONMENT_SECONDS = 10
 # The longest a single AGI command takes: a prompt (at most
 # appliance.prompts.store.MAX_SECONDS) or a recording, with room to spare.
 COMMAND_SECONDS = 360
-DEFAULT_MAX_SESSIONS = 200
+# 400: eight E1 spans are 240 calls, and the breaking-point runs at 1.5x
+# that keep about 200 callers in the IVR at once besides the short sessions
+# of the others; a session is a thread, a store connection and a socket.
+DEFAULT_MAX_SESSIONS = 400
 MAX_SESSIONS_KEY = "agi.max_sessions"
 # One log line per this many seconds while connections are being refused.
 REFUSAL_LOG_SECONDS = 10
@@ -70,6 +78,83 @@ def max_sessions(settings: dict[str, str]) -> int:
     if not value.isdigit() or not 1 <= int(value) <= 2000:
         raise ConfigError(MAX_SESSIONS_KEY, "'{value}' is not a number of sessions from 1 to 2000", value=value)
     return int(value)
+
+
+class StorePool:
+    """Store connections lent to the calls' threads, each opened once: a
+    call that opened its own spent, at 24 new calls a second, up to seconds
+    in the opening (SQLite reading the journal mode against the busy WAL)
+    before it could answer."""
+
+    KEEP = 256
+
+    def __init__(self, db_path):
+        self.db_path = db_path
+        self.free: queue.SimpleQueue = queue.SimpleQueue()
+
+    def take(self):
+        try:
+            return self.free.get_nowait()
+        except queue.Empty:
+            return store.open_store(self.db_path, migrate=False)
+
+    def give(self, db) -> None:
+        try:
+            if db.conn.in_transaction:   # a script that failed half-way: none of its writes
+                db.conn.rollback()
+        except sqlite3.Error:
+            db.close()
+            return
+        if self.free.qsize() >= self.KEEP:
+            db.close()   # a burst's extra connections: each holds three open files
+        else:
+            self.free.put(db)
+
+
+class StepWriter:
+    """The one writer of IVR steps (call_steps) in the server: calls hand
+    their rows over and go on, and this thread writes what has gathered in
+    one transaction. With every call writing its own steps, 24 new calls a
+    second had callers' threads queueing for SQLite's write lock (against
+    the events service) while their keys arrived between two prompts, where
+    Asterisk drops them."""
+
+    BATCH = 500
+
+    def __init__(self, db_path):
+        self.db_path = db_path
+        self.rows: queue.SimpleQueue = queue.SimpleQueue()
+
+    def put(self, row: tuple) -> None:
+        self.rows.put(row)
+
+    def run(self, stop: threading.Event) -> None:
+        db = store.open_store(self.db_path, migrate=False)
+        try:
+            while not stop.is_set() or not self.rows.empty():
+                try:
+                    batch = [self.rows.get(timeout=0.5)]
+                except queue.Empty:
+                    continue
+                while len(batch) < self.BATCH:
+                    try:
+                        batch.append(self.rows.get_nowait())
+                    except queue.Empty:
+                        break
+                self._write(db, batch, stop)
+        finally:
+            db.close()
+
+    def _write(self, db, batch: list[tuple], stop: threading.Event) -> None:
+        while True:
+            try:
+                with db.atomic():
+                    db.conn.executemany(STEP_INSERT, batch)
+                return
+            except sqlite3.Error:
+                log.exception("could not write %d IVR step(s); trying again", len(batch))
+                if stop.wait(1.0):
+                    return
 
 
 class _Nowhere:
@@ -116,9 +201,10 @@ class CallHandler(socketserver.StreamRequestHandler):
             log.error("unknown AGI script %r from %s", name, agi.env.get("agi_channel"))
             return
         inst: Instance = self.server.instance
-        db = store.open_store(inst.db_path, migrate=False)
+        db = self.server.stores.take()
         try:
-            fn(agi, CallContext(db=db, settings=store.settings(db), sounds=inst.sounds))
+            fn(agi, CallContext(db=db, settings=store.settings(db), sounds=inst.sounds,
+                                step_sink=self.server.steps.put))
         except TimeoutError:
             log.warning("call %s: Asterisk did not answer %s within %d s; session ended",
                         agi.env.get("agi_uniqueid"), name, COMMAND_SECONDS)
@@ -129,7 +215,7 @@ class CallHandler(socketserver.StreamRequestHandler):
         except Exception:
             log.exception("AGI script %s failed on %s", name, agi.env.get("agi_channel"))
         finally:
-            db.close()
+            self.server.stores.give(db)
 
 
 class FastAGIServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
@@ -141,6 +227,8 @@ class FastAGIServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     def __init__(self, instance: Instance, address: tuple[str, int], sessions: int = DEFAULT_MAX_SESSIONS):
         self.instance = instance
         self.max_sessions = sessions
+        self.steps = StepWriter(instance.db_path)
+        self.stores = StorePool(instance.db_path)
         self._deadlines: dict[socket.socket, float] = {}   # each open session's cut-off (monotonic)
         self._lock = threading.Lock()
         self._refused = {"peer": 0, "full": 0}
@@ -211,6 +299,10 @@ class FastAGIServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
             self._refusal_logged[kind] = now
 
 
+def _exit(_signum, _frame) -> None:
+    raise SystemExit(0)
+
+
 def _peer(sock: socket.socket) -> str:
     try:
         return sock.getpeername()[0]
@@ -218,17 +310,36 @@ def _peer(sock: socket.socket) -> str:
         return "a closed socket"
 
 
+def open_files_for(sessions: int) -> None:
+    """Raise this process's open-file limit to what *sessions* calls need
+    (a socket and a store connection's three files each, and room), as far
+    as the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 4 * sessions + 256
+    if soft != resource.RLIM_INFINITY and soft < want:
+        top = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (top, hard))
+        if top < want:
+            log.warning("at most %d open files (hard limit): fewer than %d sessions may fail to open "
+                        "the store", top, sessions)
+
+
 def serve(instance: Instance) -> None:
     db = store.open_store(instance.db_path)
     s = store.settings(db)
     db.close()
     address = (local_address(s), int(s["agi.port"]))
+    open_files_for(max_sessions(s))
     with FastAGIServer(instance, address, max_sessions(s)) as server:
         log.info("FastAGI listening on %s:%s (at most %d sessions)", *address, server.max_sessions)
         stop = threading.Event()
         threading.Thread(target=server.watch, args=(stop,), name="watchdog", daemon=True).start()
+        writer = threading.Thread(target=server.steps.run, args=(stop,), name="steps")
+        writer.start()
+        signal.signal(signal.SIGTERM, _exit)   # supervisord's stop: leave through the finally below
         try:
             server.serve_forever()
         finally:
             stop.set()
+            writer.join(10)   # what the calls handed over is written before the server goes
 

@@ -152,21 +152,31 @@ def for_call(db, dnis: str, when: datetime | None = None) -> tuple[str, dict | s
     return None
 
 
-class StepLog:
-    """A call's IVR steps, written as the walk goes (each node before it
-    runs, the rest at the end): if the FastAGI server dies mid-call, the
-    steps up to that moment are in the history, and none is written twice."""
+STEP_INSERT = "INSERT INTO call_steps (uniqueid, seq, step) VALUES (?, ?, ?)"
 
-    def __init__(self, db, uniqueid: str):
-        self.db, self.uniqueid, self.written = db, uniqueid, 0
+
+class StepLog:
+    """A call's IVR steps, handed on as the walk goes (each node before it
+    runs, the rest at the end): if the FastAGI server dies mid-call, the
+    steps up to that moment are in the history, and none is written twice.
+    With a *sink* (rows of (uniqueid, seq, step)) another thread writes
+    them, so the caller's next prompt never waits for the write lock;
+    without one they are written here and now."""
+
+    def __init__(self, db, uniqueid: str, sink=None):
+        self.db, self.uniqueid, self.sink, self.written = db, uniqueid, sink, 0
 
     def write(self, path: list[dict]) -> None:
         if len(path) <= self.written:
             return
-        with self.db.atomic():
-            for seq in range(self.written, len(path)):
-                self.db.execute("INSERT INTO call_steps (uniqueid, seq, step) VALUES (?, ?, ?)",
-                                [self.uniqueid, seq, json.dumps(path[seq], ensure_ascii=False)])
+        rows = [(self.uniqueid, seq, json.dumps(path[seq], ensure_ascii=False))
+                for seq in range(self.written, len(path))]
+        if self.sink is not None:
+            for row in rows:
+                self.sink(row)
+        else:
+            with self.db.atomic():
+                self.db.conn.executemany(STEP_INSERT, rows)
         self.written = len(path)
 
 

@@ -47,3 +47,20 @@ def test_a_whole_walk_is_written_once(db):
     log.write(session.path)
     assert steps(db, "2.2") == session.path
     assert [s.get("node") for s in session.path if "type" in s] == ["hello", "menu", "bye"]
+
+
+def test_the_fastagi_server_writes_handed_over_steps_on_its_own_thread(inst, db):
+    import threading
+
+    from appliance.agi.server import StepWriter
+    writer = StepWriter(inst.db_path)
+    stop = threading.Event()
+    thread = threading.Thread(target=writer.run, args=(stop,))
+    thread.start()
+    session = engine.Session()
+    log = scenarios.StepLog(db, "3.3", sink=writer.put)
+    engine.run(GRAPH, SimulatedCall("1"), session, on_step=lambda s: log.write(s.path))
+    log.write(session.path)
+    stop.set()   # what was handed over is still written before the thread ends
+    thread.join(10)
+    assert steps(db, "3.3") == session.path
