@@ -107,8 +107,9 @@ def operator_state(appliance, ext: str) -> str:
     return next(r for r in rows if r["extension"] == ext)["state"]
 
 
-# The FastAGI server's own threads: the one accepting connections and the watchdog.
-SERVER_THREADS = 2
+# The FastAGI server's own threads: the one accepting connections, the
+# watchdog and the IVR steps' writer.
+SERVER_THREADS = 3
 
 
 def agi_sessions(appliance) -> int:
