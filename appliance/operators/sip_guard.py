@@ -29,6 +29,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -392,6 +393,18 @@ def reload_acl(mgr, addresses) -> str | None:
     return None
 
 
+def held(mgr) -> set[str] | None:
+    """The addresses Asterisk's named ACL denies now (``acl show``: lines
+    '  N: deny - ADDRESS/MASK'), or None when it cannot be asked."""
+    try:
+        lines = ami.command(mgr, f"acl show {ACL_NAME}")
+    except Exception:   # noqa: BLE001 - a dropped connection: unknown, so reload
+        return None
+    if not any(ACL_NAME in line for line in lines):
+        return None
+    return {m.group(1) for m in (re.match(r"\s*\d+: deny - ([0-9A-Fa-f:.]+)/", line) for line in lines) if m}
+
+
 class Guard:
     """The thin AMI side: :meth:`on_event` for each event (counts only, in
     memory, from pyst2's thread), :meth:`tick` from the service's loop (the
@@ -460,6 +473,12 @@ class Guard:
         want = {b.address for b in active(self.db)}
         wrote = write_rules(self.etc, want)
         if want == self.applied and not wrote:
+            return
+        if self.applied is None and not wrote and held(mgr) == want:
+            # A new session, the rules file unchanged and Asterisk holding
+            # it already (it reads the file when it starts): no reload, which
+            # right after a start Asterisk would only queue.
+            self.applied = want
             return
         problem = reload_acl(mgr, want)
         if problem:

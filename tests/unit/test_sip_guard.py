@@ -122,7 +122,7 @@ class FakeAmi:
     def command(self, cli):
         self.commands.append(cli)
         out = "Module 'acl' reloaded successfully." if cli == "module reload acl" else \
-            (self.etc / sip_guard.BANS_FILE).read_text().replace("deny = ", "  000: deny - ")
+            f"ACL: {sip_guard.ACL_NAME}\n" + (self.etc / sip_guard.BANS_FILE).read_text().replace("deny = ", "  000: deny - ")
         return SimpleNamespace(response=[f"Output: {line}\r\n" for line in out.splitlines()])
 
 
@@ -138,6 +138,15 @@ def test_the_guard_bans_after_the_limit_and_reloads_only_the_acl(inst, db, monke
     assert [b.address for b in sip_guard.active(db)] == ["192.0.2.9"]
     assert "deny = 192.0.2.9/32" in (inst.etc / sip_guard.BANS_FILE).read_text()
     assert set(mgr.commands) == {"module reload acl", f"acl show {sip_guard.ACL_NAME}"}
+
+
+def test_a_new_session_does_not_reload_rules_asterisk_already_holds(inst, db):
+    sip_guard.write_rules(inst.etc, [])   # as written before Asterisk started, which read it
+    mgr = FakeAmi(inst.etc)
+    guard = sip_guard.Guard(db, inst.etc, monotonic=lambda: 100.0, now=lambda: T0)
+    guard.tick(mgr)
+    assert mgr.commands == [f"acl show {sip_guard.ACL_NAME}"]
+    assert guard.applied == set()
 
 
 def test_secure_phones_render_tls_srtp_and_a_transport_check(inst, demo_db, monkeypatch):
