@@ -106,7 +106,15 @@ def _transfers_from_desktop(db, linkedid: str) -> None:
             [linkedid]).fetchall():
         d = json.loads(details or "{}")
         if d.get("kind", "blind") != "blind":
-            continue   # an attended transfer is Asterisk's AttendedTransfer event
+            # An attended transfer is Asterisk's AttendedTransfer event, which
+            # sometimes cannot name the target (its channel 'N/A' when the
+            # consultation's Local channel was already gone): the desktop
+            # knows whom the operator consulted.
+            if d.get("target"):
+                db.execute("UPDATE call_legs SET party = ? WHERE linkedid = ? AND kind = 'transfer' "
+                           "AND party = '' AND detail LIKE '%\"kind\": \"attended\"%'",
+                           [str(d["target"]), linkedid])
+            continue
         # The edit is written once Asterisk took the Redirect: the transfer
         # itself is when the transferring operator's talk ended.
         talk = db.execute("SELECT ended_at, party FROM call_legs WHERE linkedid = ? AND kind = 'operator' "

@@ -295,3 +295,20 @@ def test_a_dialer_call_missed_whole_is_rebuilt_from_the_cel_log(demo_db, tmp_pat
     assert [(l["kind"], l["result"]) for l in call_legs.legs(demo_db, uid)] == [
         ("offer", "answered"), ("trunk", "answered"), ("operator", ""), ("hangup", "caller")]
     assert row["talk_seconds"] == pytest.approx(2.62, abs=0.05)
+
+
+def test_an_attended_transfer_asterisk_could_not_name_takes_its_target_from_the_desktop(demo_db):
+    from appliance.clients import desktop
+    end = max(i for i, e in enumerate(EVENTS) if e["Event"] == "Hangup" and e.get("Uniqueid") == CALL)
+    done = {"Event": "AttendedTransfer", "Result": "Success", "OrigTransfererLinkedid": CALL,
+            "OrigTransfererUniqueid": "1.77", "OrigTransfererChannel": "PJSIP/1001-00000010",
+            "TransfereeLinkedid": CALL, "DestType": "Link", "Timestamp": EVENTS[end]["Timestamp"]}
+    h = CallHistory(demo_db)
+    for e in EVENTS[:end]:
+        h.handle(e)
+    h.handle(done)   # as Asterisk sent it under load: no TransferTargetChannel, no DestExtension
+    desktop.record_edit(demo_db, CALL, "anna", "transferred", {"kind": "attended", "to": "operator", "target": "1002"})
+    for e in EVENTS[end:]:
+        h.handle(e)
+    transfer = next(l for l in call_legs.legs(demo_db, CALL) if l["kind"] == "transfer")
+    assert (transfer["party"], transfer["detail"]["kind"], transfer["detail"]["by"]) == ("1002", "attended", "1001")
