@@ -13,6 +13,7 @@ CTX_AGI_FAIL = "korund-agi-fail"      # where an AGI script sends a broken call
 CTX_CALLBACK = "korund-callback"      # the dialer: operator answered, now dial the client
 CTX_TEST_CARRIER = "korund-test-carrier"  # channels of a span in the "test_carrier" role (loop tests)
 CTX_DEVSTATE = "korund-devstate"      # <ext>: make Asterisk look at PJSIP/<ext>'s state again (member_states)
+CTX_OUTBOUND = "korund-outbound"      # Gosub: dial VAR_OUT_NUMBER out through the outbound routes (appliance.outbound)
 
 # Channel variables (inherited by the call's legs where prefixed with __)
 VAR_ANI = "KORUND_ANI"                # caller number, filtered to [0-9+]
@@ -65,6 +66,7 @@ AGI_OVERFLOW = "overflow"             # a group's overflow scenario
 AGI_OUTBOUND = "outbound"             # an operator dials out: the outbound policy decides (appliance.outbound)
 VAR_DIALLED = "KORUND_DIALLED"        # what an operator dialled: digits (a leading +), filtered in the dialplan
 VAR_OUTBOUND_NUMBER = "KORUND_OUTBOUND_NUMBER"  # the number the policy allowed; unset: refused
+AGI_OUTBOUND_ROUTE = "outbound-route"  # korund-outbound asks for the plan: which route, which trunk groups
 VAR_OVERFLOWS = "KORUND_OVERFLOWS"    # how many times the call overflowed already
 
 # Characters a caller ID may keep; everything else is dropped before the
@@ -92,3 +94,34 @@ VAR_REC_TWO_CHANNEL = "KORUND_REC_2CH"       # 1: caller and operator in separat
 VAR_REC_POLICY = "KORUND_REC_POLICY"         # its key: default, callbacks, group:<name>, number:<dnis>
 VAR_REC_FILE = "KORUND_REC_FILE"             # the file being recorded (on the operator's channel)
 EVENT_RECORDING = "KorundRecording"          # UserEvent: a recording started (the archive service indexes it)
+
+
+# Dialling out (appliance.outbound.routes, appliance.outbound.render): the
+# caller's leg sets these, then Gosub(CTX_OUTBOUND,s,1(<ring seconds>,<Dial options>)).
+VAR_OUT_NUMBER = "KORUND_OUT_NUMBER"        # the number as dialled: digits, maybe a leading +
+VAR_OUT_PURPOSE = "KORUND_OUT_PURPOSE"      # operator, callback-attempt, route, test
+VAR_OUT_ONLY_ROUTE = "KORUND_OUT_ONLY_ROUTE"  # a technician's test dial: this route only
+VAR_OUT_ONLY_SPAN = "KORUND_OUT_ONLY_SPAN"    # ... or this span only
+# The plan the AGI hands back: how many tries, and for try i the Dial
+# string, the trunk group, its cap, the number as sent, the caller ID, the
+# MFC/R2 category.
+VAR_OUT_TRIES = "KORUND_OUT_TRIES"
+VAR_OUT_DIAL = "KORUND_OUT_DIAL_"           # + i
+VAR_OUT_TG = "KORUND_OUT_TG_"               # + i
+VAR_OUT_TG_CAP = "KORUND_OUT_TGCAP_"        # + i: at most so many calls out on the group, 0 = no cap
+VAR_OUT_SENT = "KORUND_OUT_SENT_"           # + i
+VAR_OUT_CID = "KORUND_OUT_CID_"             # + i
+VAR_OUT_CATEGORY = "KORUND_OUT_CAT_"        # + i
+VAR_OUT_ROUTE_CAP = "KORUND_OUT_ROUTECAP"   # at most so many calls out on the route, 0 = no cap
+VAR_OUT_REFUSED = "KORUND_OUT_REFUSED"      # why nothing is dialled (a key of the refusal messages)
+# Written on the caller's leg as the call goes out; the call history keeps them.
+VAR_OUT_ROUTE = "KORUND_OUT_ROUTE"
+VAR_OUT_TRUNK_GROUP = "KORUND_OUT_TRUNK_GROUP"
+VAR_OUT_DIALLED = "KORUND_OUT_DIALLED"
+VAR_OUT_SENT_AS = "KORUND_OUT_SENT"
+VAR_OUT_CAUSE = "KORUND_OUT_CAUSE"          # Q.850 cause of the last try
+VAR_OUT_SPAN = "KORUND_OUT_SPAN"            # span and circuit of a DAHDI try (set on the outgoing leg)
+VAR_OUT_CIRCUIT = "KORUND_OUT_CIRCUIT"
+GROUP_OUT_TG = "korund_out_tg"              # GROUP() category counting calls out per trunk group
+GROUP_OUT_ROUTE = "korund_out_route"        # ... per route
+EVENT_OUTBOUND = "KorundOutbound"           # UserEvent after each try
