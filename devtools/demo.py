@@ -1,11 +1,13 @@
 """The demo configuration `make run` starts with: a SIP trunk standing in for
-the E1, and two operators whose phones the PSTN simulator plays."""
+the E1 (with a trunk group and the default outbound routes over it), and two
+operators whose phones the PSTN simulator plays."""
 from __future__ import annotations
 
 from appliance.base import store
 from appliance.clients import webhooks
 from appliance.lines import trunks as sip_trunks
 from appliance.operators import store as operators
+from appliance.outbound import routes
 
 
 def seed(db, carrier_host: str = "127.0.0.2", carrier_port: int = 5060) -> bool:
@@ -14,6 +16,9 @@ def seed(db, carrier_host: str = "127.0.0.2", carrier_port: int = 5060) -> bool:
         return False
     with db.atomic():
         sip_trunks.add_sip_trunk(db, "pstn", carrier_host, carrier_port)
+        # everything dials out through the carrier: a trunk group and the default routes
+        routes.save_trunk_group(db, {"name": "pstn", "kind": "sip", "members": ["pstn"]}, "demo")
+        routes.add_defaults(db, ["pstn"], "demo")
         operators.add_group(db, "support", "Support", is_default=True)
         for ext, name in (("1001", "Anna Ivanova"), ("1002", "Boris Petrov")):
             operators.add_operator(db, ext, name, contact=f"sip:{ext}@{carrier_host}:{carrier_port}")

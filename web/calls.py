@@ -39,6 +39,19 @@ RESULT_NAMES = {"answered": _("answered"), "no-answer": _("did not answer"), "bu
                 "caller": _("caller hung up"), "transfer": _("transferred"), "operator": _("operator hung up"),
                 "system": _("the system ended the call"), "good": _("good"), "broken": _("broken"),
                 "recording": _("recording")}
+# A call out's outcome and its Q.850 cause, as appliance.outbound.causes names them.
+OUT_OUTCOME_NAMES = {"answered": _("answered"), "busy": _("busy"), "no-answer": _("no answer"),
+                     "congestion": _("congestion"), "number-invalid": _("number invalid"),
+                     "rejected": _("rejected"), "failed": _("failed")}
+CAUSE_TEXTS = (_("unallocated number"), _("no route to destination"), _("normal clearing"), _("user busy"),
+               _("no user responding"), _("no answer"), _("subscriber absent"), _("call rejected"),
+               _("number changed"), _("destination out of order"), _("invalid number format"),
+               _("facility rejected"), _("normal, unspecified"), _("no circuit available"),
+               _("network out of order"), _("temporary failure"), _("switching equipment congestion"),
+               _("requested circuit not available"), _("resource unavailable"), _("incoming calls barred"),
+               _("bearer capability not authorized"), _("bearer capability not available"),
+               _("not a member of the closed user group"), _("recovery on timer expiry"),
+               _("interworking, unspecified"))
 HANGUP_BY_NAMES = {"caller": _("the caller"), "operator": _("the operator"), "system": _("the system")}
 
 
@@ -123,7 +136,7 @@ def index():
                            query={k: v for k, v in args.items() if v},
                            is_operator=extension is not None, filter_names=FILTER_NAMES,
                            direction_names=DIRECTION_NAMES, outcome_names=OUTCOME_NAMES,
-                           hangup_by_names=HANGUP_BY_NAMES)
+                           hangup_by_names=HANGUP_BY_NAMES, out_outcome_names=OUT_OUTCOME_NAMES)
 
 
 @bp.get("/calls/<call_id>")

@@ -29,8 +29,6 @@ from appliance.agi.registry import CallContext, script
 from appliance.base import ami, dialplan_names as dn
 from appliance.base.errors import ConfigError
 from appliance.operators import devices, states as operator_states
-from appliance.outbound import policy as outbound
-from appliance.prompts import builtin as prompts
 from appliance.scenarios import engine, store as scenarios
 
 log = logging.getLogger("korund.agi")
@@ -122,24 +120,3 @@ def overflow(agi, ctx: CallContext) -> None:
     if priority:
         agi.set_variable(dn.VAR_QUEUE_PRIO, str(int(priority)))
     agi.set_variable(dn.VAR_AGI_DONE, "1")
-
-
-@script(dn.AGI_OUTBOUND)
-def outbound_call(agi, ctx: CallContext) -> None:
-    dialled = agi.get_variable(dn.VAR_DIALLED) or ""
-    extension = phone_extension(agi, ctx)
-    known = bool(extension) and ctx.db.execute(
-        "SELECT 1 FROM operators WHERE extension = ? AND enabled = 1", [extension]).fetchone() is not None
-    decision = outbound.check(ctx.db, dialled, "operator", extension)
-    if known and decision.allowed:
-        log.info("operator %s dials out to %s", extension, decision.number)
-        agi.set_variable(dn.VAR_OUTBOUND_NUMBER, decision.number)
-        return
-    if known:
-        with ctx.db.atomic():
-            outbound.record_refusal(ctx.db, decision, extension, f"phone {extension}")
-        log.info("operator %s may not dial %r: %s", extension, dialled, decision.text)
-    else:
-        log.warning("a call from %r, no operator's phone, tried to dial out to %r", extension, dialled)
-    agi.answer()
-    agi.stream_file(str(prompts.prompt_path(ctx.sounds, ctx.settings.get("language", "ru"), OUTBOUND_REFUSED)))

@@ -33,7 +33,7 @@ import time
 
 from asterisk.agi import AGI, AGIException
 
-from appliance.agi import feature_codes, inbound  # noqa: F401 (they register their scripts)
+from appliance.agi import feature_codes, inbound, outbound_route  # noqa: F401 (they register their scripts)
 from appliance.agi.registry import SCRIPTS, CallContext
 from appliance.base import store
 from appliance.base.errors import ConfigError

@@ -63,9 +63,7 @@ DB_CALLBACK_RESULTS = "korund_cb"                  # AstDB family: <attempt id> 
 AGI_INBOUND = "inbound"
 AGI_FEATURE_CODES = "feature-codes"   # phone feature codes: login, logout, pause, ready
 AGI_OVERFLOW = "overflow"             # a group's overflow scenario
-AGI_OUTBOUND = "outbound"             # an operator dials out: the outbound policy decides (appliance.outbound)
 VAR_DIALLED = "KORUND_DIALLED"        # what an operator dialled: digits (a leading +), filtered in the dialplan
-VAR_OUTBOUND_NUMBER = "KORUND_OUTBOUND_NUMBER"  # the number the policy allowed; unset: refused
 AGI_OUTBOUND_ROUTE = "outbound-route"  # korund-outbound asks for the plan: which route, which trunk groups
 VAR_OVERFLOWS = "KORUND_OVERFLOWS"    # how many times the call overflowed already
 
@@ -102,11 +100,14 @@ VAR_OUT_NUMBER = "KORUND_OUT_NUMBER"        # the number as dialled: digits, may
 VAR_OUT_PURPOSE = "KORUND_OUT_PURPOSE"      # operator, callback-attempt, route, test
 VAR_OUT_ONLY_ROUTE = "KORUND_OUT_ONLY_ROUTE"  # a technician's test dial: this route only
 VAR_OUT_ONLY_SPAN = "KORUND_OUT_ONLY_SPAN"    # ... or this span only
-# The plan the AGI hands back: how many tries, and for try i the Dial
-# string, the trunk group, its cap, the number as sent, the caller ID, the
+VAR_OUT_RING = "KORUND_OUT_RING"            # seconds the far end may ring, when ARG1 is empty
+# The plan the AGI hands back: how many tries, and for try i the parts of
+# the Dial string, the trunk group, its cap, the number as sent, the caller ID, the
 # MFC/R2 category.
 VAR_OUT_TRIES = "KORUND_OUT_TRIES"
-VAR_OUT_DIAL = "KORUND_OUT_DIAL_"           # + i
+VAR_OUT_TECH = "KORUND_OUT_TECH_"           # + i: sip or dahdi
+VAR_OUT_WHERE = "KORUND_OUT_WHERE_"         # + i: the SIP trunk, or DAHDI's hunting letter and span (G1)
+VAR_OUT_PREFIX = "KORUND_OUT_PREFIX_"       # + i: PRI type-of-number / numbering-plan letters
 VAR_OUT_TG = "KORUND_OUT_TG_"               # + i
 VAR_OUT_TG_CAP = "KORUND_OUT_TGCAP_"        # + i: at most so many calls out on the group, 0 = no cap
 VAR_OUT_SENT = "KORUND_OUT_SENT_"           # + i
@@ -120,6 +121,7 @@ VAR_OUT_TRUNK_GROUP = "KORUND_OUT_TRUNK_GROUP"
 VAR_OUT_DIALLED = "KORUND_OUT_DIALLED"
 VAR_OUT_SENT_AS = "KORUND_OUT_SENT"
 VAR_OUT_CAUSE = "KORUND_OUT_CAUSE"          # Q.850 cause of the last try
+VAR_OUT_STATUS = "KORUND_OUT_STATUS"        # DIALSTATUS of the last try, or REFUSED
 VAR_OUT_SPAN = "KORUND_OUT_SPAN"            # span and circuit of a DAHDI try (set on the outgoing leg)
 VAR_OUT_CIRCUIT = "KORUND_OUT_CIRCUIT"
 GROUP_OUT_TG = "korund_out_tg"              # GROUP() category counting calls out per trunk group

@@ -6,7 +6,8 @@ counts as done. SQL stays portable (SQLite and PostgreSQL).
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import json
+from datetime import UTC, datetime, timedelta
 
 MIGRATIONS = []
 
@@ -818,7 +819,7 @@ def m023_panel_sessions_tokens_setup(db):
         )""",
     ):
         db.execute(sql)
-    until = (datetime.now(timezone.utc) + timedelta(days=90)).isoformat(timespec="seconds")
+    until = (datetime.now(UTC) + timedelta(days=90)).isoformat(timespec="seconds")
     db.execute("UPDATE api_tokens SET expires_at = ?", [until])
 
 
@@ -887,6 +888,51 @@ def m026_rtp_range_for_eight_spans(db):
     if start and end and (start[0], end[0]) == ("10000", "10999"):
         db.execute("UPDATE settings SET value = '19999' WHERE key = 'rtp.end'")
 
+@migration
+def m027_outbound_routes(db):
+    # Outbound routes and trunk groups (appliance.outbound.routes), the
+    # operators' class of service, and what the call history keeps of a call
+    # out. An appliance that dialled out through its SIP trunk before routes
+    # existed keeps doing so: each SIP trunk becomes a trunk group and the
+    # default routes use them.
+    db.execute("""CREATE TABLE IF NOT EXISTS trunk_groups (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, kind TEXT NOT NULL DEFAULT 'sip',
+        members TEXT NOT NULL DEFAULT '[]', hunting TEXT NOT NULL DEFAULT 'ascending',
+        reserve INTEGER NOT NULL DEFAULT 0, max_calls INTEGER NOT NULL DEFAULT 0,
+        number_format TEXT NOT NULL DEFAULT 'as_dialled', strip INTEGER NOT NULL DEFAULT 0,
+        prepend TEXT NOT NULL DEFAULT '', pri_ton TEXT NOT NULL DEFAULT '', pri_npi TEXT NOT NULL DEFAULT '',
+        caller_id TEXT NOT NULL DEFAULT '', r2_category TEXT NOT NULL DEFAULT '',
+        enabled INTEGER NOT NULL DEFAULT 1)""")
+    db.execute("""CREATE TABLE IF NOT EXISTS outbound_routes (
+        id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, patterns TEXT NOT NULL DEFAULT '[]',
+        trunk_groups TEXT NOT NULL DEFAULT '[]', level TEXT NOT NULL DEFAULT 'national',
+        caller_id TEXT NOT NULL DEFAULT '', max_calls INTEGER NOT NULL DEFAULT 0,
+        enabled INTEGER NOT NULL DEFAULT 1, position INTEGER NOT NULL DEFAULT 0)""")
+    if "outbound_class" not in {r[1] for r in db.execute("PRAGMA table_info(operators)")}:
+        db.execute("ALTER TABLE operators ADD COLUMN outbound_class TEXT NOT NULL DEFAULT 'national'")
+    have = {r[1] for r in db.execute("PRAGMA table_info(calls)")}
+    for column, kind in (("out_purpose", "TEXT"), ("out_route", "TEXT"), ("out_trunk_group", "TEXT"),
+                         ("out_span", "INTEGER"), ("out_circuit", "INTEGER"), ("out_dialled", "TEXT"),
+                         ("out_sent", "TEXT"), ("out_cause", "INTEGER"), ("out_status", "TEXT")):
+        if column not in have:
+            db.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
+    if not db.execute("SELECT 1 FROM trunk_groups LIMIT 1").fetchone():
+        names = [r[0] for r in db.execute("SELECT name FROM trunks WHERE kind = 'sip' ORDER BY name")]
+        for name in names:
+            db.execute("INSERT INTO trunk_groups (name, kind, members) VALUES (?, 'sip', ?)",
+                       [name, f'["{name}"]'])
+        if names and not db.execute("SELECT 1 FROM outbound_routes LIMIT 1").fetchone():
+            # appliance.outbound.routes.DEFAULT_ROUTES as they were when this ran
+            defaults = (("emergency", ["112", "10[1-4]", "0[1-4]"], "emergency"),
+                        ("local", ["[2-7]XXXX", "[2-7]XXXXX", "[2-7]XXXXXX"], "local"),
+                        ("national", ["8[3489]XXXXXXXXX", "+7[3489]XXXXXXXXX", "7[3489]XXXXXXXXX", "[349]XXXXXXXXX",
+                             "8[02-9]XXXXXXXX"], "national"),
+                        ("international", ["810X.", "00X.", "+[1-689]X.", "+7[0-25-7]X."], "international"))
+            for position, (name, patterns, level) in enumerate(defaults, 1):
+                db.execute("INSERT INTO outbound_routes (name, patterns, trunk_groups, level, position) "
+                           "VALUES (?, ?, ?, ?, ?)", [name, json.dumps(patterns), json.dumps(names), level, position])
+
+
 def apply(db) -> list[str]:
     """Run every migration not yet recorded; return the names applied."""
     db.execute(
@@ -901,7 +947,7 @@ def apply(db) -> list[str]:
             fn(db)
             db.execute(
                 "INSERT INTO migrations (name, applied_at) VALUES (?, ?)",
-                [fn.__name__, datetime.now(timezone.utc).isoformat(timespec="seconds")],
+                [fn.__name__, datetime.now(UTC).isoformat(timespec="seconds")],
             )
         applied.append(fn.__name__)
     return applied

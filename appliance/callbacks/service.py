@@ -57,12 +57,12 @@ import secrets
 import sqlite3
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from appliance.base import ami, dialplan_names as dn, store
 from appliance.base.errors import ConfigError
 from appliance.operators import states as operator_states
-from appliance.outbound import policy as outbound
+from appliance.outbound import policy as outbound, routes
 
 log = logging.getLogger("korund.dialer")
 
@@ -95,11 +95,11 @@ USER_EVENT = "KorundCallbackEnd"
 
 
 def utc(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @contextlib.contextmanager
@@ -409,6 +409,15 @@ class Dialer:
             decision = outbound.check(self.db, order["number"], "callback-attempt", order["ani"])
             if not decision.allowed:
                 refuse(self.db, order, decision, now, self.worker)
+                continue
+            # no operator is rung for a number no route can take (none matches: the order fails;
+            # every trunk group full or its channels kept for inbound: it waits for the next pass)
+            route = routes.plan(self.db, order["number"], "callback-attempt", caller=order["ani"])
+            if route.refused == "no-route":
+                refuse(self.db, order, outbound.Decision(False, route.number, "callback-attempt", decision.kind,
+                                                         "no-route", {"number": route.number}), now, self.worker)
+                continue
+            if route.refused:
                 continue
             try:
                 free = [op for op in self.ready(self.db, order["grp"]) if op not in busy]

@@ -24,6 +24,7 @@ import json
 from datetime import datetime
 
 from appliance.base.errors import ConfigError
+from appliance.outbound import causes
 from appliance.reports import rollup
 
 KINDS = ("trunk", "ivr", "queue", "offer", "operator", "hold", "transfer", "recording", "note", "hangup")
@@ -225,7 +226,9 @@ PER_PAGE = 50
 MAX_PER_PAGE = 1000
 COLUMNS = ("id", "uniqueid", "direction", "ani", "dnis", "trunk", "span", "dahdi_channel", "grp", "operator",
            "started_at", "connected_at", "ended_at", "outcome", "hangup_cause", "hangup_by", "queued_at",
-           "wait_seconds", "talk_seconds", "hold_seconds", "transfers", "ivr_only", "route_source")
+           "wait_seconds", "talk_seconds", "hold_seconds", "transfers", "ivr_only", "route_source",
+           "out_purpose", "out_route", "out_trunk_group", "out_span", "out_circuit", "out_dialled", "out_sent",
+           "out_cause", "out_status")
 
 
 def _date(field: str, value: str, end_of_day: bool = False, tz=None) -> str:
@@ -345,7 +348,11 @@ def record(db, ref) -> dict | None:
     call = find(db, ref)
     if call is None:
         return None
-    return {**call, "legs": legs(db, call["uniqueid"])}
+    out = {}
+    if call.get("out_status"):   # a call out: what became of it, in words (appliance.outbound.causes)
+        out = {"out_outcome": causes.outcome(call["out_cause"], call["out_status"]),
+               "out_cause_text": causes.text(call["out_cause"])}
+    return {**call, **out, "legs": legs(db, call["uniqueid"])}
 
 
 def took_part(db, call: dict, extension: str | None) -> bool:

@@ -44,7 +44,7 @@ def wanted_events() -> list[ami.EventFilter]:
     (those two are most of a call's events)."""
     names = (history_store.handled_events() | queue_events.AMI_EVENTS | desktop.AMI_EVENTS | webhooks.AMI_EVENTS
              | sip_guard.FAILURES | LIFECYCLE_EVENTS) - {"VarSet", "Newexten"}
-    variables = sorted(set(history_store.TRACKED_VARS) | {dn.VAR_CALLBACK_ORDER})
+    variables = sorted(set(history_store.TRACKED_VARS) | set(history_store.OUT_VARS) | {dn.VAR_CALLBACK_ORDER})
     return [ami.EventFilter(name) for name in sorted(names)] + [
         # inherited variables are named with one or two leading underscores
         ami.EventFilter("VarSet", "Variable", "^_{0,2}(" + "|".join(map(re.escape, variables)) + ")$", "regex"),

@@ -34,6 +34,22 @@ TRACKED_VARS = {
     dn.VAR_SPAN: "span", dn.VAR_DAHDI_CHANNEL: "dahdi_channel",
     dn.VAR_CALLER_CATEGORY: "caller_category",   # MFC/R2 calls only
 }
+# What a call out leaves on the caller's leg (appliance.outbound.render), and
+# the span and circuit its outgoing leg set: kept on the call's row whatever
+# its direction, by the call's linkedid.
+OUT_VARS = {
+    dn.VAR_OUT_PURPOSE: "out_purpose", dn.VAR_OUT_ROUTE: "out_route", dn.VAR_OUT_TRUNK_GROUP: "out_trunk_group",
+    dn.VAR_OUT_DIALLED: "out_dialled", dn.VAR_OUT_SENT_AS: "out_sent", dn.VAR_OUT_CAUSE: "out_cause",
+    dn.VAR_OUT_STATUS: "out_status", dn.VAR_OUT_SPAN: "out_span", dn.VAR_OUT_CIRCUIT: "out_circuit",
+}
+_OUT_ALLOWED = {"out_purpose": "a-z-", "out_route": "a-z0-9_-", "out_trunk_group": "a-z0-9_-",
+                "out_dialled": "0-9+", "out_sent": "0-9+", "out_cause": "0-9", "out_status": "A-Z",
+                "out_span": "0-9", "out_circuit": "0-9"}
+_OUT_INTS = ("out_cause", "out_span", "out_circuit")
+# Calls out that are a call of their own (a row, direction 'outbound'): an
+# operator's and a technician's test dial. The callback dialer's rows come
+# from its attempts; a scenario's or a transfer's number is a leg of the call.
+OWN_CALL_PURPOSES = ("operator", "test")
 CDR_FIELDS = ["uniqueid", "linkedid", "src", "dst", "channel", "dstchannel",
               "start", "answer", "end", "disposition", "dcontext",
               "korund_dnis", "korund_group", "korund_route"]
@@ -85,7 +101,8 @@ class CallHistory:
     def handle(self, event: dict) -> None:
         kind = event.get("Event")
         fn = getattr(self, f"on_{kind}", None) if kind else None
-        if kind == "VarSet" and (event.get("Variable") or "").lstrip("_") not in TRACKED_VARS:
+        if kind == "VarSet" and (event.get("Variable") or "").lstrip("_") not in TRACKED_VARS \
+                and (event.get("Variable") or "").lstrip("_") not in OUT_VARS:
             return   # the bulk of a call's events: nothing to write, no transaction
         if kind == "Newexten" and event.get("Application") != "AGI":
             return
@@ -186,10 +203,30 @@ class CallHistory:
                  detail={"callback": True})
 
     def on_VarSet(self, e: dict) -> None:
-        column = TRACKED_VARS.get((e.get("Variable") or "").lstrip("_"))
+        name = (e.get("Variable") or "").lstrip("_")
+        if name in OUT_VARS:
+            self._call_out(e, OUT_VARS[name])
+            return
+        column = TRACKED_VARS.get(name)
         if column and e.get("Uniqueid") == e.get("Linkedid"):
             self.db.execute(f"UPDATE calls SET {column} = ? WHERE uniqueid = ? AND direction = 'inbound'",
                             [e.get("Value"), e.get("Uniqueid")])
+
+    def _call_out(self, e: dict, column: str) -> None:
+        linkedid, ts = e.get("Linkedid") or "", self._ts(e)
+        value = only(_OUT_ALLOWED[column], e.get("Value"))[:40]
+        if column == "out_purpose" and value in OWN_CALL_PURPOSES and linkedid and not self._call(linkedid):
+            operator = self._operator_of(e.get("Channel")) if value == "operator" else None
+            self.db.execute(
+                "INSERT INTO calls (uniqueid, linkedid, direction, ani, dnis, operator, started_at) "
+                "VALUES (?, ?, 'outbound', '', '', ?, ?) ON CONFLICT(uniqueid) DO NOTHING",
+                [linkedid, linkedid, operator if self._is_operator(operator) else None, ts])
+        if column in _OUT_INTS:
+            value = int(value) if value else None
+        self.db.execute(f"UPDATE calls SET {column} = ? WHERE uniqueid = ?", [value, linkedid])
+        if column == "out_dialled" and value:   # the client of an outbound call is the number dialled
+            self.db.execute("UPDATE calls SET ani = ? WHERE uniqueid = ? AND direction = 'outbound' "
+                            "AND COALESCE(ani, '') = ''", [value, linkedid])
 
     def on_Newstate(self, e: dict) -> None:
         if e.get("ChannelState") != "6" or e.get("Uniqueid") != e.get("Linkedid"):
@@ -230,7 +267,9 @@ class CallHistory:
         if self._is_operator(extension):
             self._operator_offered(linkedid, uid, extension, self._ts(e), e.get("Queue") or "")
         else:
-            number = only(dn.ANI_ALLOWED, (e.get("DialString") or "").split("@", 1)[0]) \
+            # PJSIP: <number>@<trunk>; DAHDI: <hunting><span>/<PRI letters><number>
+            dialled = (e.get("DialString") or "").split("@", 1)[0].rsplit("/", 1)[-1]
+            number = only(dn.ANI_ALLOWED, dialled) \
                 or only(dn.ANI_ALLOWED, e.get("DestExten"))
             self._number_dialled(linkedid, uid, dest, number, self._ts(e))
 

@@ -43,7 +43,7 @@ from appliance.outbound import store
 
 # What a number is dialled for: taking a callback order, each attempt the
 # dialer makes on it, a scenario's route to an outside number, an operator's call.
-PURPOSES = ("callback", "callback-attempt", "route", "operator")
+PURPOSES = ("callback", "callback-attempt", "route", "operator", "test")
 SCOPES = store.SCOPES
 SCOPE_KINDS = {"local": {"local"}, "national": {"local", "national"},
                "international": {"local", "national", "international"}}
@@ -66,6 +66,7 @@ MESSAGES = {
     "own-number": "{number} is not the caller's own number: callbacks go only to the number the caller calls from",
     "open-orders": "{count} callback orders are already open for this caller or this number (at most {limit})",
     "day-orders": "this caller ordered {count} callbacks in the last 24 hours (at most {limit})",
+    "no-route": "{number}: no outbound route matches this number",
 }
 
 

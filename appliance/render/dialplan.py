@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from appliance.base import dialplan_names as dn
 from appliance.operators.devices import DEVICE, interface
+from appliance.outbound import render as outbound_render
 from appliance.render.config import Config
 from appliance.routing import store as routing
 
@@ -23,6 +24,7 @@ from appliance.routing import store as routing
 NAME_ALLOWED = r"a-zA-Z0-9 ._-"
 MAX_WAIT_SECONDS = 600
 OPERATOR_RING_SECONDS = 20
+OUTSIDE_RING_SECONDS = 60    # an outside number (a scenario's, an operator's call) may ring this long
 
 
 # Overflows one call may take (A -> B -> A ... ends after this many).
@@ -194,8 +196,6 @@ def render(config: Config) -> str:
  same => n,Set(__{dn.VAR_ROUTE_SOURCE}=fallback)
  same => n,Goto({dn.CTX_ROUTE},s,1)
 """
-    trunk = next((t.name for t in config.trunks if t.kind == "sip" and t.enabled), None)
-    outside = (f"Dial(PJSIP/${{{OUTSIDE_NUMBER}}}@{trunk},60)" if trunk else "Playback(ss-noservice)")
     route_source = f"${{FILTER(a-z_-,${{{dn.VAR_ROUTE_SOURCE}}})}}"
     group = f"${{{ROUTE_GROUP}}}"
     out = [f"""[general]
@@ -233,7 +233,12 @@ exten => outside,1,Set({OUTSIDE_NUMBER}=${{FILTER(0-9+,${{{dn.VAR_TARGET_NUMBER}
  same => n,GotoIf({filtered_as_long(OUTSIDE_NUMBER, dn.VAR_TARGET_NUMBER)}?dial)
  same => n,Set({dn.VAR_TARGET_NUMBER}=)
  same => n,Goto(s,1)
- same => n(dial),{outside}
+ same => n(dial),Set({dn.VAR_OUT_NUMBER}=${{{OUTSIDE_NUMBER}}})
+ same => n,Set({dn.VAR_OUT_PURPOSE}=route)
+ same => n,Gosub({dn.CTX_OUTBOUND},s,1({OUTSIDE_RING_SECONDS},))
+ same => n,GotoIf($["${{DIALSTATUS}}" = "REFUSED"]?refused)
+ same => n,Hangup()
+ same => n(refused),Playback(ss-noservice)
  same => n,Hangup()
 exten => end,1,Hangup(16)
 """]
@@ -245,7 +250,7 @@ exten => end,1,Hangup(16)
 """)
     out.append(f"""
 [{dn.CTX_OPERATORS}]
-{feature_codes(agi_base)}{operators_dialling(agi_base, trunk, s)}
+{feature_codes(agi_base)}{operators_dialling()}
 [korund-operators-local]
 """)
     for op in config.operators:
@@ -256,46 +261,35 @@ exten => end,1,Hangup(16)
 exten => s,1,Goto({dn.CTX_ROUTE},s,1)
 """)
     out.append(render_callback(config))
+    out.append(outbound_render.render(agi_base))
     out.append(render_test_carrier(config))
     out.append(render_devstate())
     return "".join(out)
 
 
-def presented_caller_id(s: dict) -> str:
-    """The number presented on calls Korund places out (the dialer.caller_id
-    setting, digits only; '' keeps the channel's own)."""
-    return "".join(ch for ch in s.get("dialer.caller_id", "") if ch.isdigit())[:20]
-
-
-def operators_dialling(agi_base: str, trunk: str | None, s: dict) -> str:
+def operators_dialling() -> str:
     """What an operator dials from the phone, after the feature codes: digits
     (or + and digits) only, by patterns of fixed length; the filtered copy in
     VAR_DIALLED must be as long as what was dialled. Then, in
     CTX_OPERATORS_DIAL, an extension of the appliance rings that operator;
-    any other number is dialled out only if the ``outbound`` AGI script
-    hands it back in VAR_OUTBOUND_NUMBER (the outbound policy allowed it).
-    Without the script's answer -- the AGI server down, a refusal -- the
-    call is refused (cause 21): it fails closed."""
+    any other number goes out through the routes (CTX_OUTBOUND) within the
+    operator's class of service and the outbound policy; the subroutine's
+    script tells a refused operator why. Without its answer nothing is
+    dialled (cause 21): it fails closed."""
     dialled = dn.VAR_DIALLED
     patterns = [f"_{'X' * n}" for n in DIALLED_DIGITS] + [f"_+{'X' * n}" for n in DIALLED_PLUS_DIGITS]
     out = [f"""exten => {pattern},1,Set({dialled}=${{FILTER(0-9+,${{EXTEN}})}})
  same => n,GotoIf({filtered_as_long(dialled, "EXTEN")}?{dn.CTX_OPERATORS_DIAL},s,1)
  same => n,Hangup(21)
 """ for pattern in patterns]
-    number = f"${{{OUTSIDE_NUMBER}}}"
-    caller_id = presented_caller_id(s)
-    present = f" same => n,Set(CALLERID(num)={caller_id})\n same => n,Set(CALLERID(name)=)\n" if caller_id else ""
-    dial = f"Dial(PJSIP/{number}@{trunk},60)" if trunk else "Goto(refused)"
     out.append(f"""
 [{dn.CTX_OPERATORS_DIAL}]
 exten => s,1,GotoIf(${{DIALPLAN_EXISTS(korund-operators-local,${{{dialled}}},1)}}?korund-operators-local,${{{dialled}}},1)
- same => n,Set({dn.VAR_OUTBOUND_NUMBER}=)
- same => n,AGI({agi_base}/{dn.AGI_OUTBOUND})
- same => n,Set({OUTSIDE_NUMBER}=${{FILTER(0-9+,${{{dn.VAR_OUTBOUND_NUMBER}}})}})
- same => n,GotoIf($["{number}" = ""]?refused)
- same => n,GotoIf({filtered_as_long(OUTSIDE_NUMBER, dn.VAR_OUTBOUND_NUMBER, "!=")}?refused)
-{present} same => n,Set(CDR(korund_route)=operator-out)
- same => n,{dial}
+ same => n,Set(CDR(korund_route)=operator-out)
+ same => n,Set({dn.VAR_OUT_NUMBER}=${{{dialled}}})
+ same => n,Set({dn.VAR_OUT_PURPOSE}=operator)
+ same => n,Gosub({dn.CTX_OUTBOUND},s,1({OUTSIDE_RING_SECONDS},))
+ same => n,GotoIf($["${{DIALSTATUS}}" = "REFUSED"]?refused)
  same => n,Hangup()
  same => n(refused),Hangup(21)
 """)
@@ -333,21 +327,19 @@ def render_callback(config: Config) -> str:
     s = config.settings
     ring = s.get("dialer.client_ring", "")
     ring = int(ring) if ring.isdigit() and 5 <= int(ring) <= 120 else CALLBACK_RING_SECONDS
-    caller_id = presented_caller_id(s)
-    trunk = next((t.name for t in config.trunks if t.kind == "sip" and t.enabled), None)
     number = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_NUMBER}}})}}"
     ring_var = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_RING}}})}}"
-    dial = (f"Dial(PJSIP/{number}@{trunk},${{IF($[\"{ring_var}\" != \"\"]?{ring_var}:{ring})}},g)"
-            if trunk else "Set(DIALSTATUS=CHANUNAVAIL)")
     return f"""
 [{dn.CTX_CALLBACK}]
 exten => s,1,Set(CDR(korund_group)=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
  same => n,GotoIf($["{number}" = ""]?nonumber)
  same => n,GotoIf($[${{LEN({number})}} != ${{LEN(${{{dn.VAR_CALLBACK_NUMBER}}})}}]?nonumber)
- same => n,Set(CALLERID(num)={caller_id})
- same => n,Set(CALLERID(name)=)
  same => n,Gosub({dn.CTX_RECORD},s,1(callbacks))
- same => n,{dial}
+ same => n,Set({dn.VAR_OUT_NUMBER}={number})
+ same => n,Set({dn.VAR_OUT_PURPOSE}=callback-attempt)
+ same => n,Set({dn.VAR_OUT_RING}=${{IF($["{ring_var}" != ""]?{ring_var}:{ring})}})
+ same => n,Gosub({dn.CTX_OUTBOUND},s,1(,g))
+ same => n,ExecIf($["${{DIALSTATUS}}" = "REFUSED"]?Set(DIALSTATUS=CHANUNAVAIL))
  same => n,Hangup()
  same => n(nonumber),Set(DIALSTATUS=CHANUNAVAIL)
  same => n,Hangup()
@@ -361,16 +353,13 @@ exten => h,1,Set(DB({dn.DB_CALLBACK_RESULTS}/${{FILTER(0-9,${{{dn.VAR_CALLBACK_A
 def dahdi_inbound() -> str:
     """Lines of the inbound body for calls on a DAHDI channel: the span and
     channel they came in on, the trunk named after the span, the MFC/R2
-    caller category (letters and spaces only). Other channels skip to (lang).
-    On an MFC/R2 channel in-band digit detection is turned off before the
-    IVR answers (why: dialplan_names.VAR_NO_KEYS)."""
+    caller category (letters and spaces only). Other channels skip to (lang)."""
     return f""" same => n,GotoIf($["${{CHANNEL(channeltype)}}" != "DAHDI"]?lang)
  same => n,Set(__{dn.VAR_SPAN}=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})
  same => n,Set(__{dn.VAR_DAHDI_CHANNEL}=${{FILTER(0-9,${{CHANNEL(dahdi_channel)}})}})
  same => n,Set(__{dn.VAR_TRUNK}=span${{{dn.VAR_SPAN}}})
+ same => n,Set(GROUP({outbound_render.SPAN_GROUP})=${{{dn.VAR_SPAN}}})
  same => n,GotoIf($["${{CHANNEL(dahdi_type)}}" != "mfc/r2"]?lang)
- same => n,Set(CHANNEL(digitdetect)=off)
- same => n,Set({dn.VAR_NO_KEYS}=1)
  same => n,GotoIf($["${{FILTER({dn.CATEGORY_ALLOWED},${{MFCR2_CATEGORY}})}}" = ""]?lang)
  same => n,Set(__{dn.VAR_CALLER_CATEGORY}=${{FILTER({dn.CATEGORY_ALLOWED},${{MFCR2_CATEGORY}})}})
 """
@@ -399,15 +388,13 @@ def render_test_carrier(config: Config) -> str:
         return ""
     return f"""
 [{dn.CTX_TEST_CARRIER}]
-exten => s,1,ExecIf($["${{CHANNEL(dahdi_type)}}" = "mfc/r2"]?Set(CHANNEL(digitdetect)=off))
- same => n,Answer()
+exten => s,1,Answer()
  same => n,Set(CDR(korund_route)=test-carrier)
  same => n,Playback(beep)
  same => n,Wait({TEST_CARRIER_ANSWER_SECONDS})
  same => n,Hangup(16)
 exten => _[0-9*#+]!,1,Goto(s,1)
-exten => dtmf,1,ExecIf($["${{CHANNEL(dahdi_type)}}" = "mfc/r2"]?Set(CHANNEL(digitdetect)=off))
- same => n,Wait(1)
+exten => dtmf,1,Wait(1)
  same => n,SendDTMF(${{FILTER(0-9*#ABCDw,${{{dn.VAR_TEST_DTMF}}})}},250)
  same => n,Wait(600)
  same => n,Hangup(16)

@@ -254,7 +254,9 @@ def test_the_callback_context_dials_only_digits(demo_db):
     text = dialplan.render(load(demo_db))
     ctx = text.split(f"[{dn.CTX_CALLBACK}]", 1)[1]
     assert f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_NUMBER}}})}}" in ctx
-    assert "Dial(PJSIP/${FILTER(0-9,${KORUND_CALLBACK_NUMBER})}@" in ctx
+    # the client's number goes out only through the routes, digits only
+    assert f"Set({dn.VAR_OUT_NUMBER}=${{FILTER(0-9,${{{dn.VAR_CALLBACK_NUMBER}}})}})" in ctx
+    assert f"Gosub({dn.CTX_OUTBOUND},s,1(,g))" in ctx and "Dial(" not in ctx.split("\n[", 1)[0]
     assert "UserEvent(KorundCallbackEnd" in ctx
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from appliance.agi import feature_codes, inbound
+from appliance.agi import inbound, outbound_route
 from appliance.agi.registry import CallContext
 from appliance.base import dialplan_names as dn
 from appliance.base.errors import ConfigError
@@ -276,6 +276,9 @@ class FakeAgi:
     def set_variable(self, name, value):
         self.set[name] = value
 
+    def get_full_variable(self, expression):
+        return "0"     # no DAHDI channel in use
+
     def answer(self):
         pass
 
@@ -293,19 +296,20 @@ def test_a_scenario_route_to_a_refused_number_is_not_handed_to_the_dialplan(demo
 
 def test_an_operator_dials_out_only_what_the_policy_allows(demo_db, tmp_path):
     ctx = CallContext(demo_db, {"language": "ru"}, tmp_path)
-    phone = {"CHANNEL(channeltype)": "PJSIP", "CHANNEL(endpoint)": "1001"}
-    call = FakeAgi({**phone, dn.VAR_DIALLED: "84951234567"})
-    feature_codes.outbound_call(call, ctx)
-    assert call.set == {dn.VAR_OUTBOUND_NUMBER: "84951234567"} and call.played == []
+    phone = {"CHANNEL(channeltype)": "PJSIP", "CHANNEL(endpoint)": "1001", dn.VAR_OUT_PURPOSE: "operator"}
+    call = FakeAgi({**phone, dn.VAR_OUT_NUMBER: "84951234567"})
+    outbound_route.outbound_route(call, ctx)
+    assert call.set[dn.VAR_OUT_TRIES] == "1" and call.set[dn.VAR_OUT_WHERE + "1"] == "pstn"
+    assert call.played == []
     for number in ("88091234567", "+441234567890", "810441234567890"):
-        call = FakeAgi({**phone, dn.VAR_DIALLED: number})
-        feature_codes.outbound_call(call, ctx)
-        assert call.set == {} and call.played == [str(tmp_path / "ru" / "outbound-refused")]
+        call = FakeAgi({**phone, dn.VAR_OUT_NUMBER: number})
+        outbound_route.outbound_route(call, ctx)
+        assert dn.VAR_OUT_TRIES not in call.set and call.played == [str(tmp_path / "ru" / "outbound-refused")]
     assert [(e["by"], e["purpose"]) for e in audit(demo_db)] == [("phone 1001", "operator")] * 3
-    call = FakeAgi({**phone, dn.VAR_DIALLED: "112"})
-    feature_codes.outbound_call(call, ctx)
-    assert call.set == {dn.VAR_OUTBOUND_NUMBER: "112"}
+    call = FakeAgi({**phone, dn.VAR_OUT_NUMBER: "112"})
+    outbound_route.outbound_route(call, ctx)
+    assert call.set[dn.VAR_OUT_TRIES] == "1" and call.set[dn.VAR_OUT_ROUTE] == "emergency"
     # a channel that is no operator's phone never dials out
-    stranger = FakeAgi({"CHANNEL(channeltype)": "PJSIP", "CHANNEL(endpoint)": "pstn", dn.VAR_DIALLED: "84951234567"})
-    feature_codes.outbound_call(stranger, ctx)
-    assert stranger.set == {}
+    stranger = FakeAgi({**phone, "CHANNEL(endpoint)": "pstn", dn.VAR_OUT_NUMBER: "84951234567"})
+    outbound_route.outbound_route(stranger, ctx)
+    assert dn.VAR_OUT_TRIES not in stranger.set
