@@ -136,14 +136,21 @@ exten => talk,1,UserEvent(SimCallerAnswered,Call: ${SIM_CALL})
 exten => h,1,UserEvent(SimCallerHangup,Call: ${SIM_CALL},Cause: ${HANGUPCAUSE})
 
 [sim-phones]
+exten => _+X.,1,Set(PHONE=${EXTEN})
+ same => n,Goto(phone,1)
 exten => _X.,1,Set(PHONE=${EXTEN})
- same => n,Set(MODE=${DB(simphone/${EXTEN})})
- same => n,Set(TONE=${DB(simtone/${EXTEN})})
- same => n,UserEvent(SimPhoneRang,Phone: ${EXTEN},CallerNum: ${CALLERID(num)},CallerName: ${CALLERID(name)},Mode: ${MODE})
+ same => n,Goto(phone,1)
+exten => phone,1,NoOp(${PHONE})
+ same => n,Set(MODE=${DB(simphone/${PHONE})})
+ same => n,Set(TONE=${DB(simtone/${PHONE})})
+ same => n,UserEvent(SimPhoneRang,Phone: ${PHONE},CallerNum: ${CALLERID(num)},CallerName: ${CALLERID(name)},Mode: ${MODE})
  same => n,GotoIf($["${MODE}" = "busy"]?busy)
  same => n,GotoIf($["${MODE}" = "noanswer"]?noanswer)
+ same => n,GotoIf($["${MODE}" = "congestion"]?congestion)
+ same => n,GotoIf($["${MODE}" = "reject"]?reject)
+ same => n,GotoIf($["${MODE}" = "invalid"]?invalid)
  same => n,Answer()
- same => n,UserEvent(SimPhoneAnswered,Phone: ${EXTEN},CallerNum: ${CALLERID(num)})
+ same => n,UserEvent(SimPhoneAnswered,Phone: ${PHONE},CallerNum: ${CALLERID(num)})
  same => n,Playtones(${IF($["${TONE}" = ""]?1000:${TONE})})
  same => n,Wait(600)
  same => n,Hangup()
@@ -152,6 +159,9 @@ exten => _X.,1,Set(PHONE=${EXTEN})
  same => n(noanswer),Ringing()
  same => n,Wait(600)
  same => n,Hangup()
+ same => n(congestion),Hangup(34)
+ same => n(reject),Hangup(21)
+ same => n(invalid),Hangup(1)
 exten => h,1,UserEvent(SimPhoneHangup,Phone: ${PHONE})
 """,
     }
@@ -220,7 +230,8 @@ def originate(mgr, ani: str, dnis: str, name: str = "", hold: float = 10,
 
 
 def set_phone(mgr, extension: str, mode: str = "answer", tone: int | None = None) -> None:
-    if mode not in ("answer", "noanswer", "busy"):
+    # congestion: 503 (cause 34), reject: 403 (cause 21), invalid: 404 (cause 1)
+    if mode not in ("answer", "noanswer", "busy", "congestion", "reject", "invalid"):
         raise ValueError(f"unknown phone mode {mode!r}")
     mgr.send_action({"Action": "DBPut", "Family": "simphone", "Key": extension, "Val": mode})
     if tone:
