@@ -63,6 +63,30 @@ def init(inst: Instance, sim: SimSettings) -> SimSettings:
     return sim
 
 
+PHONE_BODY = """ same => n,Set(MODE=${DB(simphone/${PHONE})})
+ same => n,Set(TONE=${DB(simtone/${PHONE})})
+ same => n,UserEvent(SimPhoneRang,Phone: ${PHONE},CallerNum: ${CALLERID(num)},CallerName: ${CALLERID(name)},Mode: ${MODE})
+ same => n,GotoIf($["${MODE}" = "busy"]?busy)
+ same => n,GotoIf($["${MODE}" = "noanswer"]?noanswer)
+ same => n,GotoIf($["${MODE}" = "congestion"]?congestion)
+ same => n,GotoIf($["${MODE}" = "reject"]?reject)
+ same => n,GotoIf($["${MODE}" = "invalid"]?invalid)
+ same => n,Answer()
+ same => n,UserEvent(SimPhoneAnswered,Phone: ${PHONE},CallerNum: ${CALLERID(num)})
+ same => n,Playtones(${IF($["${TONE}" = ""]?1000:${TONE})})
+ same => n,Wait(600)
+ same => n,Hangup()
+ same => n(busy),Busy(10)
+ same => n,Hangup()
+ same => n(noanswer),Ringing()
+ same => n,Wait(600)
+ same => n,Hangup()
+ same => n(congestion),Hangup(34)
+ same => n(reject),Hangup(21)
+ same => n(invalid),Hangup(1)
+"""
+
+
 def render(inst: Instance, sim: SimSettings) -> dict[str, str]:
     return {
         # The caller only listens; silence frames on its side keep MixMonitor's
@@ -136,33 +160,7 @@ exten => talk,1,UserEvent(SimCallerAnswered,Call: ${SIM_CALL})
 exten => h,1,UserEvent(SimCallerHangup,Call: ${SIM_CALL},Cause: ${HANGUPCAUSE})
 
 [sim-phones]
-exten => _+X.,1,Set(PHONE=${EXTEN})
- same => n,Goto(phone,1)
-exten => _X.,1,Set(PHONE=${EXTEN})
- same => n,Goto(phone,1)
-exten => phone,1,NoOp(${PHONE})
- same => n,Set(MODE=${DB(simphone/${PHONE})})
- same => n,Set(TONE=${DB(simtone/${PHONE})})
- same => n,UserEvent(SimPhoneRang,Phone: ${PHONE},CallerNum: ${CALLERID(num)},CallerName: ${CALLERID(name)},Mode: ${MODE})
- same => n,GotoIf($["${MODE}" = "busy"]?busy)
- same => n,GotoIf($["${MODE}" = "noanswer"]?noanswer)
- same => n,GotoIf($["${MODE}" = "congestion"]?congestion)
- same => n,GotoIf($["${MODE}" = "reject"]?reject)
- same => n,GotoIf($["${MODE}" = "invalid"]?invalid)
- same => n,Answer()
- same => n,UserEvent(SimPhoneAnswered,Phone: ${PHONE},CallerNum: ${CALLERID(num)})
- same => n,Playtones(${IF($["${TONE}" = ""]?1000:${TONE})})
- same => n,Wait(600)
- same => n,Hangup()
- same => n(busy),Busy(10)
- same => n,Hangup()
- same => n(noanswer),Ringing()
- same => n,Wait(600)
- same => n,Hangup()
- same => n(congestion),Hangup(34)
- same => n(reject),Hangup(21)
- same => n(invalid),Hangup(1)
-exten => h,1,UserEvent(SimPhoneHangup,Phone: ${PHONE})
+""" + "".join(f"exten => {pattern},1,Set(PHONE=${{EXTEN}})\n" + PHONE_BODY for pattern in ("_X.", "_+X.")) + """exten => h,1,UserEvent(SimPhoneHangup,Phone: ${PHONE})
 """,
     }
 
