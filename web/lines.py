@@ -2,7 +2,8 @@
 (settings generated into DAHDI's and chan_dahdi's files by
 appliance/lines/render.py, put into service by appliance/lines/apply.py)
 with their live status read through drivers/; the same under
-/api/v1/trunks and /api/v1/spans."""
+/api/v1/trunks and /api/v1/spans. Technicians and administrators also place
+test dials here (appliance.lines.test_dial; /api/v1/test-dials)."""
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -11,11 +12,12 @@ from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, re
 
 from appliance.base import ami, audit
 from appliance.base.errors import ConfigError
-from appliance.lines import apply as dahdi_apply, render as dahdi, store as spans, trunks as sip_trunks
+from appliance.lines import apply as dahdi_apply, render as dahdi, store as spans, test_dial, trunks as sip_trunks
 from appliance.render import config as render_config
 from web import api_common, security
 from web.api_common import body, changed, find
 from web.context import error_text, get_db, gettext
+from web.i18n import _
 
 bp = Blueprint("lines", __name__, url_prefix="/lines")
 api_bp = api_common.blueprint("lines_api", __name__)
@@ -24,11 +26,13 @@ EDITORS = ("admin", "technician")
 
 @bp.get("/")
 @security.roles(*EDITORS, "supervisor")
-def index():
+def index(test_form: dict | None = None, test_errors: dict | None = None, status_code: int = 200):
     db = get_db()
+    can_edit = g.user.role in EDITORS
+    extra = test_dial_page(db, test_form or {}, test_errors or {}) if can_edit else {}
     return render_template("lines.html", trunks=render_config.load(db).trunks, spans=spans.load_all(db),
-                           status=live_status(), can_edit=g.user.role in EDITORS,
-                           dahdi_pending=dahdi_apply.not_in_service(db, hardware()))
+                           status=live_status(), can_edit=can_edit,
+                           dahdi_pending=dahdi_apply.not_in_service(db, hardware()), **extra), status_code
 
 
 def live_status() -> dict | None:
@@ -249,3 +253,119 @@ def api_change_span(number):
         spans.save(db, s, create=False)
         changed("span changed", str(number), asdict(s))
     return jsonify(asdict(s))
+
+
+# --- the technicians' test dial (appliance.lines.test_dial) ---------------------
+
+# test_dial.TEXTS and the words filled into them, marked for the catalogs (a
+# unit test keeps these the same as the library's).
+STEP_TEXTS = (
+    _("Seized {channel}"), _("Seized the SIP trunk {trunk} ({channel})"),
+    _("Seized span {span}, circuit {circuit} ({channel})"), _("Route {route}, trunk group {group}"),
+    _("Digits sent: {sent}"), _("Ringing"), _("Progress: early media"), _("Proceeding: the network took the number"),
+    _("Answered"), _("{outcome}: cause {cause}, {cause_text}"), _("{outcome} ({status})"),
+    _("Trunk group {group}: no channel could be seized ({status})"), _("Refused before dialling: {reason}"),
+    _("The dialplan refused the test dial's values"), _("Asterisk could not start the test dial: {reason}"),
+    _("Test dial ended"),
+)
+OUTCOME_TEXTS = (_("Cleared after the answer"), _("Busy"), _("No answer"), _("Congestion"), _("Number invalid"),
+                 _("Rejected"), _("Failed"))
+REFUSED_TEXTS = (_("no outbound route matches the number through the chosen route or span"),
+                 _("no trunk group of the route can take a call now"), _("the call had no known purpose"))
+ORIGINATE_REASONS = (_("no such extension or the channel failed"), _("hung up"), _("no answer"), _("busy"),
+                     _("congestion"))
+RESULT_TEXTS = {"": _("dialling…"), "answered": _("answered"), "busy": _("busy"), "no-answer": _("no answer"),
+                "congestion": _("congestion"), "number-invalid": _("number invalid"), "rejected": _("rejected"),
+                "failed": _("failed"), "refused": _("refused before dialling"),
+                "invalid": _("refused by the dialplan")}
+AUDIT_ACTIONS = (_("test dial"),)
+
+
+def registry() -> test_dial.Registry:
+    return current_app.extensions.setdefault("korund.test_dials", test_dial.Registry())
+
+
+def step_json(step: dict) -> dict:
+    """A step for the page: its time and its text in the user's language.
+    Only the words Korund chose are translated, never a name filled in (a
+    route called 'national' stays so)."""
+    p = {k: "" if v is None else v for k, v in step["params"].items()}
+    kind = step["kind"]
+    if "outcome" in p:
+        p["outcome"] = gettext(test_dial.OUTCOME_TEXTS.get(p["outcome"], p["outcome"]))
+    if "cause_text" in p:
+        cause_text = p["cause_text"]          # appliance.outbound.causes.TEXTS, marked in web.calls
+        p["cause_text"] = gettext(cause_text)
+    if kind == "refused":
+        key = p["reason"]
+        p["reason"] = (gettext(test_dial.REFUSED_TEXTS[key]) if key in test_dial.REFUSED_TEXTS
+                       else gettext("the outbound policy or the route refused the number ({reason})").format(reason=key))
+    if kind == "failed":
+        reason = p["reason"]                  # test_dial.ORIGINATE_REASONS, marked above
+        p["reason"] = gettext(reason)
+    return {"t": step["t"], "kind": kind, "text": gettext(test_dial.TEXTS[kind]).format(**p)}
+
+
+def dial_json(dial: test_dial.TestDial) -> dict:
+    snap = dial.snapshot()
+    return {**snap, "steps": [step_json(s) for s in snap["steps"]],
+            "result": gettext(RESULT_TEXTS.get(snap["outcome"], snap["outcome"]))
+            if snap["outcome"] or snap["running"] else gettext("ended without a result")}
+
+
+def test_dial_page(db, form: dict, errors: dict) -> dict:
+    """What the Lines page's test-dial section shows: the choices, the form,
+    and the test dial asked for (?test_dial=) or this user's latest."""
+    wanted = request.args.get("test_dial", "")
+    dial = registry().get(wanted) if wanted else registry().latest(g.user.username)
+    return {"test_routes": test_dial.route_names(db), "test_spans": test_dial.trunk_spans(db),
+            "test_form": form, "test_errors": errors, "test_dial": dial_json(dial) if dial else None,
+            "answer_seconds": test_dial.ANSWER_SECONDS}
+
+
+def target_of(form) -> tuple[str, str]:
+    """('route', 'span') from the form's one choice 'route:<name>' or 'span:<n>'."""
+    kind, _sep, value = str(form.get("target", "")).partition(":")
+    return (value, "") if kind == "route" else ("", value) if kind == "span" else ("", "")
+
+
+def start_test_dial(number, route, span) -> test_dial.TestDial:
+    db = get_db()
+    return test_dial.start(db, current_app.config["KORUND_INSTANCE"], registry(), g.user.username,
+                           number, route or None, span or None)
+
+
+@bp.post("/test-dial")
+@security.roles(*EDITORS)
+def test_dial_start():
+    form = request.form.to_dict()
+    route, span = target_of(form)
+    try:
+        dial = start_test_dial(form.get("number", ""), route, span)
+    except ConfigError as exc:
+        return index(form, {exc.field: error_text(exc)}, 400)
+    except test_dial.TestDialError as exc:
+        return index(form, {"number": gettext("The test dial cannot be placed now: {error}", error=str(exc))}, 503)
+    return redirect(url_for("lines.index", test_dial=dial.id, _anchor="test-dial"))
+
+
+@api_bp.post("/test-dials")
+@security.roles(*EDITORS)
+def api_start_test_dial():
+    d = body()
+    span = d.get("span")
+    try:
+        dial = start_test_dial(d.get("number", ""), d.get("route") or "", "" if span is None else str(span))
+    except test_dial.TestDialError as exc:
+        return jsonify(error="unavailable", message=gettext("The test dial cannot be placed now: {error}",
+                                                            error=str(exc))), 503
+    return jsonify(dial_json(dial)), 201
+
+
+@api_bp.get("/test-dials/<dial_id>")
+@security.roles(*EDITORS)
+def api_test_dial(dial_id):
+    dial = registry().get(dial_id)
+    if dial is None:
+        abort(404)
+    return jsonify(dial_json(dial))

@@ -107,6 +107,21 @@ SCHEMAS = {
         "failures": INT, "window": INT, "ban_minutes": INT,
         "allow": {"type": ["array", "string"], "items": STR}}},
     "Health": S(sensors={"type": "array"}, alarms={"type": "array"}),
+    # A technician's test dial (appliance.lines.test_dial; web.lines).
+    "TestDial": S(id=STR, number=STR, route={**STR, "description": "the outbound route, '' when through a span"},
+                  span={**NINT, "description": "the span, null when through a route"}, by=STR, started_at=STR,
+                  running=BOOL, error={**STR, "description": "why listening to the call failed; '' normally"},
+                  outcome={**STR, "description": "answered, busy, no-answer, congestion, number-invalid, rejected, "
+                                                 "failed, refused (nothing dialled), invalid, or '' so far"},
+                  result={**STR, "description": "the outcome in the user's language"},
+                  steps={"type": "array", "items": S(
+                      t={"type": "number", "description": "seconds from the start"},
+                      kind={**STR, "description": "seizure, seizure-trunk, seizure-circuit, route, digits, ringing, "
+                                                  "progress, proceeding, answer, cause, no-cause, not-dialled, "
+                                                  "refused, invalid, failed, ended"},
+                      text={**STR, "description": "the step in the user's language"})}),
+    "TestDialInput": {"type": "object", "properties": {"number": STR, "route": STR, "span": INT},
+                      "required": ["number"]},
     # The outbound policy (appliance.outbound; web.outbound).
     "OutboundPolicy": S(scope={**STR, "description": "local, national (Russia, local included) or international"},
                         allowed={"type": "array", "items": STR, "description": "prefixes also allowed (+7809, 112)"},
@@ -264,6 +279,8 @@ OPERATIONS = [
     ("get", "/spans/{span}", "One E1 span", STAFF, 200, REF("Span"), None),
     ("put", "/spans/{span}", "Change an E1 span", ["admin", "technician"], 200, REF("Span"), REF("Span")),
     ("delete", "/spans/{span}", "Remove an E1 span's settings", ["admin", "technician"], 204, None, None),
+    ("post", "/test-dials", "Place a test dial: {\"number\"} (digits, a leading + at most; it passes the outbound policy) and either {\"route\": an outbound route's name} or {\"span\": an enabled trunk span}; 422 names the bad field, 503 when Asterisk cannot take it now. Each test dial is audit-logged", ["admin", "technician"], 201, REF("TestDial"), REF("TestDialInput")),
+    ("get", "/test-dials/{dial_id}", "A test dial's steps so far, each with its seconds from the start (poll it while 'running'); 404 once the panel has forgotten it (it keeps the last 20, until it restarts)", ["admin", "technician"], 200, REF("TestDial"), None),
     ("get", "/operators", "Operators", ["admin", "supervisor"], 200, LIST("Operator"), None),
     ("post", "/operators", "Add an operator (a SIP account is generated; an admin gets its password in sip_secret, this once)", ["admin", "supervisor"], 201, REF("OperatorCreated"), REF("OperatorInput")),
     ("post", "/operators/{extension}/sip-secret", "Generate a new SIP password for the operator's phone, given this once (audit-logged; apply the configuration to put it into service)", ["admin"], 200, REF("SipSecret"), None),

@@ -15,6 +15,7 @@ checks every generated line.
 from __future__ import annotations
 
 from appliance.base import dialplan_names as dn
+from appliance.lines import test_dial
 from appliance.operators.devices import DEVICE, interface
 from appliance.outbound import render as outbound_render
 from appliance.render.config import Config
@@ -264,6 +265,7 @@ exten => s,1,Goto({dn.CTX_ROUTE},s,1)
     out.append(outbound_render.render(agi_base))
     out.append(render_test_carrier(config))
     out.append(render_devstate())
+    out.append(test_dial.render())
     return "".join(out)
 
 

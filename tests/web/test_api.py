@@ -22,6 +22,9 @@ EXAMPLES = [
                         "coding": "hdb3", "crc4": False, "mfcr2_variant": "ITU", "channels": "1-15,17-31"}),
     ("get", "/spans/1", None),
     ("put", "/spans/1", {"name": "Rostelecom main"}),
+    # a test dial needs Asterisk (tests/telephony/test_test_dial.py): here a bad target, and none to read
+    ("post", "/test-dials", {"number": "84951234567", "span": 9}, 422),
+    ("get", "/test-dials/{dial_id}", None, 404),
     ("get", "/operators", None),
     ("post", "/operators", {"extension": "1005", "name": "Vera Sokolova"}),
     ("get", "/operators/1005", None),
