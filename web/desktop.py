@@ -1,10 +1,13 @@
 """The operator's desktop (F8, F9): state control, today's figures, and the
 screen pop pushed over server-sent events, with the card, the IVR path,
-notes saved as typed, transfer and callback orders.
+notes saved as typed, transfer and callback orders; calling a number from
+the desktop (the operator's phone rings first).
 
 Operators use their own desktop; supervisors and admins may open any
 operator's desktop read-only (``?operator=<extension>``). The JSON
-endpoints below belong to the page (session cookie plus CSRF header).
+endpoints below belong to the page (session cookie plus CSRF header);
+``POST /api/v1/desktop/call`` is the API's too (an operator's token, as a
+CRM's click-to-call uses it).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from web import api_common, security
 from web.context import get_db
 
 bp = Blueprint("desktop", __name__)
+api_bp = api_common.blueprint("desktop_api", __name__)
 READERS = ("admin", "supervisor")
 LINKEDID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 # An event stream ends after this long and the browser reconnects (with
@@ -89,6 +93,7 @@ def page():
         "sessions": url_for("desktop.page") + "/sessions/",
         "state": url_for("desktop.change_state"), "figures": url_for("desktop.figures", operator=ext if readonly else None),
         "fields": clients.custom_fields(db),
+        "call": url_for("desktop_api.api_call"),
         # record on demand (F12): web/recording_policy.py
         "recording": url_for("recording_policy_api.api_call_recording", linkedid="LINKEDID"),
     }
@@ -179,7 +184,8 @@ def transfer(linkedid):
     ext = _session_for_writing(linkedid)
     db = get_db()
     data = _body()
-    desktop.resolve_target(db, data.get("target"))   # bad input answers before AMI is asked
+    # bad input, and a number the operator may not send the caller to, answer before AMI is asked
+    desktop.check_transfer(db, linkedid, data.get("target"), g.user.username, ext)
     if data.get("kind") == "attended" and not desktop.attended_available(current_app.config["KORUND_INSTANCE"].etc):
         raise ConfigError("kind", "attended transfer needs an attended-transfer feature code (atxfer) in "
                                   "Asterisk's features.conf; use a blind transfer")
@@ -255,3 +261,27 @@ def figures():
     ext, _readonly = _whose()
     db = get_db()
     return jsonify(figures=desktop.today_figures(db, ext), state=operator_states.state(db, ext))
+
+
+@api_bp.post("/desktop/call")
+@security.roles("operator")
+def api_call():
+    """Call a number from the operator's own phone: the phone rings first,
+    then the number is dialled as if the operator had dialled it there."""
+    db = get_db()
+    ext = desktop.extension_of(db, g.user)
+    if not ext:
+        abort(403)
+    number = api_common.body().get("number")
+    # a number the operator may not call is refused (and audited) before AMI is asked
+    checked = desktop.call_target(db, number, ext, g.user.username)
+    try:
+        mgr = ami.connect(store.settings(db), timeout=5)
+    except ami.AmiError as exc:
+        return jsonify(error="unavailable", message=str(exc)), 503
+    try:
+        placed = desktop.call_out(db, mgr, ext, checked)
+    finally:
+        ami.close(mgr)
+    audit.record(db, g.user.username, "call placed", placed["number"], placed)
+    return jsonify(placed), 202

@@ -156,6 +156,15 @@ SCHEMAS = {
     "CallRecording": S(live=BOOL, recording=BOOL, paused=BOOL, id=NINT,
                        pausable={**BOOL, "description": "whether the caller may pause it: an operator only a "
                                                         "recording started on demand"}),
+    # A call placed from the operator's desktop (appliance.clients.desktop.call_out).
+    "DesktopCall": S(number={**STR, "description": "the number as dialled: digits, a leading + at most"},
+                     to={**STR, "description": "number (an outside number) or operator (a colleague's extension)"},
+                     phone={**STR, "description": "the operator's phone that rings first: PJSIP/<extension> or an "
+                                                  "FXS port DAHDI/<n>"},
+                     linkedid={**STR, "description": "the call's id once the phone answers (its session on the "
+                                                     "desktop, its call-history uniqueid)"},
+                     client_id={**NINT, "description": "the client whose card has the number"},
+                     ring_seconds=INT),
     "Changes": S(pending={"type": "array", "items": STR}),
     "NodeType": S(type=STR, label=STR, waits=BOOL, fields={"type": "array", "items": {"type": "object"}},
                   outputs={"type": "array", "items": STR}, output_labels={"type": "object"}, options=BOOL),
@@ -350,6 +359,7 @@ OPERATIONS = [
     ("get", "/calls/{call_id}", "One call (its history id or uniqueid) with its legs in order: trunk, ivr (path and inputs), queue, offer (each operator rung and the result), operator (talk), hold, transfer, recording, note, hangup; offset = seconds from the call's start (404 also when an operator took no part in it)", ["admin", "supervisor", "operator"], 200, REF("CallRecord"), None),
     ("get", "/calls/{linkedid}/recording", "Whether a live call is being recorded (and paused); an operator: only a call on their phone", ["admin", "supervisor", "operator"], 200, REF("CallRecording"), None),
     ("post", "/calls/{linkedid}/recording", "Record a live call on demand: {\"action\": \"start\" | \"pause\" | \"resume\"}; paused stretches are silent in the file; 422 if the call is not in progress; 403 when an operator would pause a recording the policy makes (every call, or a sample)", ["admin", "supervisor", "operator"], 200, REF("CallRecording"), S(action=STR)),
+    ("post", "/desktop/call", "Call a number from the operator's own phone (click-to-call): {\"number\"} (digits; spaces, dashes and brackets are dropped). The phone rings first; answered, the number is dialled as if the operator had dialled it (the outbound policy, their class of service, the routes). 422 names why nothing rings: a number the policy or the class refuses (audit-logged), the phone on a call or unreachable; 503 when Asterisk cannot take it now. Only an operator, only their own phone", ["operator"], 202, REF("DesktopCall"), S(number=STR)),
     ("get", "/reports", "Report forms: the ready ones, then the custom ones (key, title, dimensions, measures, filters, default period, chart); an operator gets the per-operator, state-time and quality ones, of their own figures", ["admin", "supervisor", "operator"], 200, LIST("ReportForm"), None),
     ("post", "/reports", "Add a custom report form (422 names the unknown dimension, measure or filter; nothing saved)", ["admin"], 201, REF("ReportForm"), REF("ReportFormInput")),
     ("get", "/reports/{form}", "A report (a ready form's key or a custom one's c<id>): ?period=day|week|month|year (holding ?from) or ?from=&to= (YYYY-MM-DD, the call center's days); filters ?group, ?operator, ?line, ?dnis, ?direction; ?sl=seconds for the service level; ?format=json|csv|xlsx. An operator: only their own figures (403 for other forms)", ["admin", "supervisor", "operator"], 200, REF("Report"), None),

@@ -127,3 +127,9 @@ VAR_OUT_CIRCUIT = "KORUND_OUT_CIRCUIT"
 GROUP_OUT_TG = "korund_out_tg"              # GROUP() category counting calls out per trunk group
 GROUP_OUT_ROUTE = "korund_out_route"        # ... per route
 EVENT_OUTBOUND = "KorundOutbound"           # UserEvent after each try
+
+# The desktop's transfer to an outside number (appliance.clients.transfer_dialplan):
+# blind, the caller's channel gets VAR_XFER_NUMBER (AMI Setvar) and is redirected
+# to CTX_TRANSFER_OUT's s; attended, Atxfer dials the number as its extension.
+CTX_TRANSFER_OUT = "korund-transfer-out"
+VAR_XFER_NUMBER = "KORUND_XFER_NUMBER"

@@ -1,10 +1,15 @@
-"""The operator's desktop (F8, F9): offers, the call's session, notes.
+"""The operator's desktop (F8, F9): offers, the call's session, notes,
+calls out and transfers.
 
 The ``events`` service calls :func:`on_event` with every AMI event; when a
 call is offered to an operator's phone (app_queue's ``AgentCalled``, or a
 ``DialBegin`` to ``PJSIP/<extension>`` for direct routes and transfers) a
 row goes into ``offers``, which the desktop's server-sent-event stream
-follows. Everything about a call is keyed by its *linkedid* (the caller's
+follows. A call an operator's phone places out (dialled on the phone, or
+clicked on the desktop: :func:`call_out`) is an offer too, made by the
+``DialBegin`` from the phone's channel to the line, with the number called
+in place of the caller's, so the card of that number pops the same way.
+Everything about a call is keyed by its *linkedid* (the caller's
 channel), which stays the same when the call is transferred, so the next
 operator sees the same session: the IVR path, every note and card edit.
 """
@@ -12,8 +17,9 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from appliance.base import clock, dialplan_names as dn
 from appliance.base.errors import EXTENSION, GROUP_NAME, ConfigError
@@ -22,6 +28,7 @@ from appliance.clients import store as clients
 from appliance.history.legs import readable_path
 from appliance.history.store import iso, only
 from appliance.operators import devices
+from appliance.outbound import policy, routes, store as outbound_store
 
 MAX_NOTE = 10000
 TRANSFER_KINDS = ("blind", "attended")
@@ -44,10 +51,15 @@ def on_event(db, e: dict) -> None:
     kind = e.get("Event")
     if kind in ("AgentCalled", "DialBegin"):
         _offered(db, e)
+        if kind == "DialBegin":
+            _dialled_out(db, e)
     elif kind == "DialEnd":
         answered = e.get("DialStatus") == "ANSWER"
         db.execute("UPDATE offers SET state = ? WHERE uniqueid = ? AND state = 'ringing'",
                    ["answered" if answered else "missed", e.get("DestUniqueid")])
+        if answered:   # the number an operator's phone called answered
+            db.execute("UPDATE offers SET state = 'answered' WHERE uniqueid = ? AND dest_channel = ? "
+                       "AND state = 'ringing'", [e.get("Uniqueid"), e.get("Channel")])
     elif kind == "AgentConnect":
         db.execute("UPDATE offers SET state = 'answered' WHERE uniqueid = ? AND state = 'ringing'",
                    [e.get("DestUniqueid")])
@@ -82,6 +94,45 @@ def _offered(db, e: dict) -> None:
         "grp = CASE WHEN excluded.grp != '' THEN excluded.grp ELSE offers.grp END",
         [e["DestUniqueid"], linkedid, extension, only(dn.ANI_ALLOWED, e.get("CallerIDNum")), grp,
          e.get("Channel") or "", dest, iso(ts) if ts else clock.stamp(timespec="milliseconds")])
+
+
+def dialled_number(dial_string: str | None) -> str:
+    """The number a Dial() string sends to the line: 'PJSIP/<number>@<trunk>'
+    and 'DAHDI/<group>/<prefix letters><number>' (appliance.outbound.routes.Try)
+    as DialBegin's DialString gives them ('89161234567@pstn', 'g1/N89161234567');
+    digits with an optional leading +, '' if there are none."""
+    text = (dial_string or "").split("@", 1)[0].rsplit("/", 1)[-1].removeprefix("sip:")
+    number = only(dn.ANI_ALLOWED, text)
+    return number[0] + number[1:].replace("+", "") if number else ""
+
+
+def _dialled_out(db, e: dict) -> None:
+    """An operator's phone dials out: the DialBegin from the phone's channel
+    to a line (not to another operator's phone: that call is the other
+    operator's offer, above). The offer is the phone's own channel; the
+    party a transfer moves is the line's. A second try of the same call
+    (the routes fail over) moves the offer to the new line's channel."""
+    chan, dest = e.get("Channel") or "", e.get("DestChannel") or ""
+    if not chan.startswith(("PJSIP/", "DAHDI/")) or not dest or dest.startswith("Local/"):
+        return
+    extension = devices.extension_of(db, chan)
+    if not extension or not _is_operator(db, extension):
+        return
+    if dest.startswith(("PJSIP/", "DAHDI/")) and _is_operator(db, devices.extension_of(db, dest)):
+        return
+    uniqueid, linkedid = e.get("Uniqueid"), e.get("Linkedid") or e.get("Uniqueid")
+    # the number as the operator dialled it, which the call history has from
+    # the call's VarSet already; else as the line was sent it
+    row = db.execute("SELECT out_dialled FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
+    number = only(dn.ANI_ALLOWED, row[0] if row else "") or dialled_number(e.get("DialString"))
+    if not uniqueid or not number:
+        return
+    ts = e.get("Timestamp")
+    db.execute(
+        "INSERT INTO offers (uniqueid, linkedid, extension, ani, grp, channel, dest_channel, at, state) "
+        "VALUES (?, ?, ?, ?, '', ?, ?, ?, 'ringing') ON CONFLICT(uniqueid) DO UPDATE SET channel = excluded.channel",
+        [uniqueid, linkedid, extension, number, dest, chan,
+         iso(ts) if ts else clock.stamp(timespec="milliseconds")])
 
 
 def _callback_leg(db, e: dict) -> None:
@@ -174,12 +225,16 @@ def session(db, linkedid: str, extension: str | None = None) -> dict | None:
     """Everything the desktop shows about the call *linkedid*; for the
     operator *extension*, of the caller's earlier calls only those offered
     to that operator (supervisors and admins, None, see them all)."""
-    call = db.execute("SELECT ani, dnis, grp, started_at, connected_at, ended_at, operator, outcome "
+    call = db.execute("SELECT ani, dnis, grp, started_at, connected_at, ended_at, operator, outcome, direction "
                       "FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
-    offers = [{"extension": r[0], "at": r[1], "state": r[2], "ani": r[3], "group": r[4]} for r in db.execute(
-        "SELECT extension, at, state, ani, grp FROM offers WHERE linkedid = ? ORDER BY id", [linkedid])]
+    rows = db.execute("SELECT extension, at, state, ani, grp, uniqueid FROM offers WHERE linkedid = ? ORDER BY id",
+                      [linkedid]).fetchall()
+    offers = [{"extension": r[0], "at": r[1], "state": r[2], "ani": r[3], "group": r[4]} for r in rows]
     if call is None and not offers:
         return None
+    # a call placed out (an operator's phone began it, or the dialer): its
+    # "ani" is the number called, the other party, whose card the desktop shows
+    outbound = (bool(rows) and rows[0][5] == linkedid) or (bool(call) and call[8] == "outbound")
     ani = (call[0] if call else "") or (offers[0]["ani"] if offers else "")
     group = (call[2] if call else "") or next((o["group"] for o in reversed(offers) if o["group"]), "")
     steps = [json.loads(r[0]) for r in db.execute(
@@ -196,7 +251,7 @@ def session(db, linkedid: str, extension: str | None = None) -> dict | None:
         "path": readable_path(steps), "offers": offers,
         "notes": notes(db, linkedid), "edits": edits(db, linkedid),
         "client": client, "crm_url": crm_url, "history": history(db, ani, linkedid, extension=extension),
-        "crm": True, "callback": callback_of(db, linkedid),
+        "crm": True, "callback": callback_of(db, linkedid), "outbound": outbound,
     }
 
 
@@ -298,7 +353,7 @@ def today_figures(db, extension: str, now: datetime | None = None) -> dict:
     average handle time (seconds)."""
     now = now or callbacks.now_here(db)
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    since = midnight.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    since = midnight.astimezone(UTC).isoformat(timespec="milliseconds")
     talk = []
     for connected, ended in db.execute(
             "SELECT connected_at, ended_at FROM calls WHERE operator = ? AND connected_at >= ?",
@@ -310,17 +365,162 @@ def today_figures(db, extension: str, now: datetime | None = None) -> dict:
             "average_seconds": round(total / len(talk)) if talk else 0}
 
 
-# --- transfer and callback -------------------------------------------------------------
+# --- numbers: what an operator may call or transfer to ---------------------------------
+
+# What the operators' context (korund-operators) dials: 2 to 20 digits, or
+# + and 7 to 15 digits (appliance.render.dialplan, one pattern per length).
+CALLABLE = re.compile(r"^(\+[0-9]{7,15}|[0-9]{2,20})$")
+# What people write between the digits of a number.
+SEPARATORS = re.compile(r"[\s().-]")
+
+
+def typed_number(text, field: str = "number") -> str:
+    """The number as dialled from what an operator typed or clicked
+    ('8 (916) 123-45-67' -> '89161234567'); ConfigError if it is not one."""
+    raw = text.strip() if isinstance(text, str) else ""
+    number = SEPARATORS.sub("", raw)
+    if not CALLABLE.fullmatch(number):
+        raise ConfigError(field, "'{number}' is not a number to call: 2 to 20 digits, or + and 7 to 15 digits",
+                          number=raw[:40])
+    return number
+
+
+def _enabled_operator(db, extension: str) -> bool:
+    return db.execute("SELECT 1 FROM operators WHERE extension = ? AND enabled = 1", [extension]).fetchone() is not None
+
+
+def _plan_refusal(db, plan, number: str, extension: str, field: str) -> ConfigError:
+    """The routes' refusal as a ConfigError whose message the panel translates."""
+    if plan.refused in policy.MESSAGES:
+        return ConfigError(field, policy.MESSAGES[plan.refused], number=number)
+    if plan.refused in routes.REFUSALS:
+        return ConfigError(field, routes.REFUSALS[plan.refused], number=number, route=plan.route,
+                           operator=extension, cls=routes.operator_class(db, extension) or "")
+    return ConfigError(field, "{number}: {reason}", number=number, reason=plan.message or plan.refused)
+
+
+def outside_number(db, number: str, extension: str, author: str, what: str, field: str = "number",
+                   purposes: tuple[str, ...] = ("operator",)) -> str:
+    """*number* as dialled if operator *extension* may have it dialled out
+    for each of *purposes*: the outbound policy, then the routes
+    (appliance.outbound.routes.plan: for purpose 'operator' the operator's
+    class of service, then a route with a trunk group that can take it). A
+    refusal is written to the audit log, as the phone's are, and raised as
+    a ConfigError on *field* whose message the panel translates."""
+    by = f"desktop {author}"
+    for purpose in purposes:
+        decision = policy.check(db, number, purpose, extension)
+        if not decision.allowed:
+            with db.atomic():
+                policy.record_refusal(db, decision, extension, by, what)
+            raise policy.Refused(decision, field)
+        plan = routes.plan(db, decision.number, purpose, operator=extension if purpose == "operator" else "")
+        if plan.refused:
+            with db.atomic():
+                outbound_store.record_refusal(db, {"number": plan.number, "purpose": purpose, "reason": plan.refused,
+                                                   "message": plan.message}, extension, by, what)
+            raise _plan_refusal(db, plan, decision.number, extension, field)
+        number = decision.number
+    return number
+
 
 def resolve_target(db, target) -> tuple[str, str]:
-    """('operator', extension) or ('group', name) for what the operator typed."""
+    """('operator', extension), ('group', name) or ('number', number as
+    dialled) for what the operator typed. Any extension of the appliance is
+    an operator's (groups have no extension: their numbers are the DNIS
+    the carrier sends); anything else made of digits is an outside number."""
     target = (target or "").strip() if isinstance(target, str) else ""
     if EXTENSION.fullmatch(target) and _is_operator(db, target):
         return "operator", target
     if GROUP_NAME.fullmatch(target) and db.execute("SELECT 1 FROM groups WHERE name = ?", [target]).fetchone():
         return "group", target
-    raise ConfigError("target", "'{value}' is neither an operator's extension nor a group", value=target)
+    number = SEPARATORS.sub("", target)
+    if CALLABLE.fullmatch(number):
+        return "number", number
+    raise ConfigError("target", "'{value}' is neither an operator's extension, a group nor a number to call",
+                      value=target)
 
+
+# --- calling out from the desktop -------------------------------------------------------
+
+# The operator's own phone rings this long first (then the number is dialled).
+CALL_RING_SECONDS = 30
+# A caller name for a phone's display: letters, digits, spaces and a few marks
+# (no quote, comma or bracket could reach AMI's or SIP's syntax).
+DISPLAY_NAME = re.compile(r"[^\w .-]+")
+
+
+def phone_of(db, extension: str) -> str:
+    """Operator *extension*'s phone as Asterisk dials it: 'PJSIP/<ext>' or an
+    FXS port 'DAHDI/<n>' (appliance.operators.devices)."""
+    row = db.execute("SELECT device, enabled FROM operators WHERE extension = ?", [extension]).fetchone()
+    if row is None:
+        raise ConfigError("number", "no operator with extension {extension}", extension=extension)
+    if not row[1]:
+        raise ConfigError("number", "operator {extension} is disabled: their phone cannot place calls",
+                          extension=extension)
+    return row[0] or f"PJSIP/{extension}"
+
+
+def _getvar(mgr, name: str) -> str:
+    try:
+        resp = mgr.send_action({"Action": "Getvar", "Variable": name})
+    except Exception:   # noqa: BLE001 - an AMI hiccup: the originate itself will tell
+        return ""
+    return (resp.get_header("Value") or "") if _ok(resp) else ""
+
+
+def call_target(db, number, extension: str, author: str) -> tuple[str, str]:
+    """('operator', extension) for a colleague's extension, ('number', the
+    number as dialled) for an outside number operator *extension* may call;
+    ConfigError otherwise (a refused outside number is audited)."""
+    phone_of(db, extension)   # a disabled operator's phone places no calls
+    number = typed_number(number)
+    if EXTENSION.fullmatch(number) and _is_operator(db, number):
+        if number == extension:
+            raise ConfigError("number", "{number} is your own phone", number=number)
+        if not _enabled_operator(db, number):
+            raise ConfigError("number", "operator {extension} is disabled", extension=number)
+        return "operator", number
+    return "number", outside_number(db, number, extension, author, "desktop call")
+
+
+def call_out(db, mgr, extension: str, checked: tuple[str, str]) -> dict:
+    """Click-to-call: operator *extension*'s own phone rings first (an AMI
+    Originate of the phone into the operators' context with the number as
+    the extension, the number on the phone's display), and once it is
+    picked up the number is dialled exactly as if the operator had dialled
+    it there -- the outbound policy, the class of service and the routes
+    apply again. *checked* is :func:`call_target`'s answer (a number the
+    operator may not call never gets here); refused before anything rings:
+    a phone on a call or not reachable."""
+    what, target = checked
+    phone = phone_of(db, extension)
+    if current_offer(db, extension) or _getvar(mgr, f"CHANNELS(^{phone}-)").strip():
+        raise ConfigError("number", "your phone is on a call: finish it first")
+    if _getvar(mgr, f"DEVICE_STATE({phone})").upper() in ("UNAVAILABLE", "INVALID"):
+        raise ConfigError("number", "your phone ({phone}) is not reachable: is it plugged in and registered?",
+                          phone=phone)
+    client = clients.find_by_number(db, target) if what == "number" else None
+    name = " ".join(DISPLAY_NAME.sub(" ", client["name"]).split())[:40] if client else ""
+    uniqueid = f"korund-dc-{extension}-{secrets.token_hex(6)}"
+    # The phone shows the number (and the client's name) as the call's other
+    # party: the connected line, set without a protocol message ('i') before
+    # the phone is called; the phone's own caller ID stays its own, so the
+    # line presents what it presents on any call the operator dials.
+    shown = {"CONNECTEDLINE(num,i)": target, "CONNECTEDLINE(name,i)": name or target}
+    resp = mgr.send_action({
+        "Action": "Originate", "Channel": phone, "Context": dn.CTX_OPERATORS, "Exten": target, "Priority": "1",
+        "Async": "true", "Timeout": str(CALL_RING_SECONDS * 1000), "ChannelId": uniqueid, "ActionID": uniqueid,
+        "Variable": [f"{k}={v}" for k, v in shown.items()]})
+    if not _ok(resp):
+        raise ConfigError("number", "Asterisk refused the call: {reason}",
+                          reason=(resp.get_header("Message") if resp else "") or "no answer")
+    return {"number": target, "to": what, "phone": phone, "linkedid": uniqueid, "client_id": client["id"] if client else None,
+            "ring_seconds": CALL_RING_SECONDS}
+
+
+# --- transfer and callback -------------------------------------------------------------
 
 def live_offer(db, linkedid: str, extension: str | None = None) -> dict | None:
     sql = ("SELECT channel, dest_channel, extension, state FROM offers WHERE linkedid = ? "
@@ -352,13 +552,38 @@ def _ok(resp) -> bool:
     return resp is not None and resp.get_header("Response") == "Success"
 
 
+def keyed(number: str) -> str:
+    """An outside number as keys (Asterisk's Atxfer keys the extension in as
+    DTMF, which has no +): +7NSN as 8NSN, +<country>... as 810<country>...
+    (the Russian numbering plan's forms; appliance.outbound.policy reads
+    them as the same number)."""
+    if number.startswith("+7") and len(number) == 12:
+        return "8" + number[2:]
+    return "810" + number[1:] if number.startswith("+") else number
+
+
+def check_transfer(db, linkedid: str, target, author: str, extension: str | None) -> tuple[str, str]:
+    """What a transfer of *linkedid* to *target* goes to, refused before
+    Asterisk is asked: an outside number must be one the transferring
+    operator may call (the policy, their class of service) and one the
+    routes take for a caller sent out of the call center (purpose 'route',
+    what the dialplan dials it with)."""
+    what, name = resolve_target(db, target)
+    if what == "number":
+        name = outside_number(db, name, extension or "", author, f"transfer, call {linkedid}", field="target",
+                              purposes=("operator", "route"))
+    return what, name
+
+
 def transfer(db, mgr, linkedid: str, kind: str, target, author: str, extension: str | None) -> dict:
-    """Move the call to an operator or a group. Blind: the caller's channel
-    is sent back to the routing context with the target set; attended: the
-    operator's channel consults the target first (Asterisk's Atxfer)."""
+    """Move the call to an operator, a group or an outside number. Blind:
+    the caller's channel is sent back to the routing context with the target
+    set, or to the transfer context that dials the number out
+    (appliance.clients.transfer_dialplan); attended: the operator's channel
+    consults the target first (Asterisk's Atxfer)."""
     if kind not in TRANSFER_KINDS:
         raise ConfigError("kind", "one of {choices}", choices=", ".join(TRANSFER_KINDS))
-    what, name = resolve_target(db, target)
+    what, name = check_transfer(db, linkedid, target, author, extension)
     offer = live_offer(db, linkedid, extension)
     if offer is None or offer["state"] != "answered":
         raise ConfigError("target", "the call is not in progress on your phone")
@@ -370,10 +595,16 @@ def transfer(db, mgr, linkedid: str, kind: str, target, author: str, extension: 
         if what == "group":
             steps.append({"Action": "Setvar", "Channel": offer["channel"], "Variable": "__" + dn.VAR_GROUP,
                           "Value": name})
-        steps.append({"Action": "Redirect", "Channel": offer["channel"], "Context": dn.CTX_ROUTE,
+        if what == "number":
+            steps.append({"Action": "Setvar", "Channel": offer["channel"], "Variable": dn.VAR_XFER_NUMBER,
+                          "Value": name})
+        steps.append({"Action": "Redirect", "Channel": offer["channel"],
+                      "Context": dn.CTX_TRANSFER_OUT if what == "number" else dn.CTX_ROUTE,
                       "Exten": "s", "Priority": "1"})
     else:
-        exten, context = (name, "korund-operators-local") if what == "operator" else (f"q-{name}", dn.CTX_ROUTE)
+        exten, context = {"operator": (name, "korund-operators-local"),
+                          "group": (f"q-{name}", dn.CTX_ROUTE),
+                          "number": (keyed(name), dn.CTX_TRANSFER_OUT)}[what]
         steps = [{"Action": "Atxfer", "Channel": offer["dest_channel"], "Exten": exten, "Context": context}]
     for action in steps:
         resp = mgr.send_action(action)

@@ -15,6 +15,7 @@ checks every generated line.
 from __future__ import annotations
 
 from appliance.base import dialplan_names as dn
+from appliance.clients import transfer_dialplan
 from appliance.lines import test_dial
 from appliance.operators.devices import DEVICE, interface
 from appliance.outbound import render as outbound_render
@@ -263,6 +264,7 @@ exten => s,1,Goto({dn.CTX_ROUTE},s,1)
 """)
     out.append(render_callback(config))
     out.append(outbound_render.render(agi_base))
+    out.append(transfer_dialplan.render())   # the desktop's transfer to an outside number
     out.append(render_test_carrier(config))
     out.append(render_devstate())
     out.append(test_dial.render())

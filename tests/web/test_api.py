@@ -107,6 +107,8 @@ EXAMPLES = [
     ("get", "/sip-bans", None),
     ("post", "/sip-bans/{ban_id}/lift", None),
     ("get", "/calls/{linkedid}/recording", None),
+    # only an operator calls from their phone (tests/web/test_desktop_calls.py, tests/telephony/test_desktop_calls.py)
+    ("post", "/desktop/call", {"number": "84951234567"}, 403),
     # no live call in a Flask test: refused with the reason (real calls: tests/telephony/test_recording.py)
     ("post", "/calls/{linkedid}/recording", {"action": "start"}, 422),
     ("get", "/reports", None),

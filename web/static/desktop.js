@@ -1,5 +1,6 @@
 // The operator's desktop: screen pop over server-sent events, the card,
-// notes saved as typed, transfer, callback orders and state control.
+// notes saved as typed, calling a number (the phone rings first), transfer,
+// callback orders and state control.
 (function () {
   "use strict";
   const $ = (id) => document.getElementById(id);
@@ -110,6 +111,22 @@
     }
     $("card-known").textContent = c ? t.known + " #" + c.id : t.new_caller;
     $("card-vip").hidden = !(c && c.vip);
+    renderNumbers(c ? c.phones : (ani ? [ani] : []));
+  }
+
+  // Click-to-call: a button for each of the card's numbers (the caller's
+  // number while the card is new).
+  function renderNumbers(numbers) {
+    const box = $("card-numbers");
+    if (!box) return;
+    box.replaceChildren();
+    for (const n of numbers) {
+      const b = el("button", fmt(t.call, {number: n}), "call-number");
+      b.type = "button";
+      b.dataset.number = n;
+      b.addEventListener("click", () => callNumber(n, $("card-call-error"), $("card-call-status")));
+      box.append(b, " ");
+    }
   }
 
   function renderHistory(rows) {
@@ -138,6 +155,7 @@
     $("card-dnis").textContent = s.dnis || "—";
     const state = offer ? offer.state : (s.offers.length ? s.offers[s.offers.length - 1].state : "");
     $("card-state").textContent = t[state] || state;
+    $("card-outbound").hidden = !s.outbound;
     $("trail").textContent = s.offers.map((o) => fmt(t.offered, {extension: o.extension, at: when(o.at)}) +
                                            " (" + (t[o.state] || o.state) + ")").join(" → ");
     const cb = s.callback;   // a call the callback dialer placed for an order
@@ -150,7 +168,8 @@
     if (fresh) {
       fillClient(s.client, s.ani);
       show($("client-error"), "");
-      for (const id of ["transfer-error", "transfer-done", "callback-error", "callback-done"]) if ($(id)) show($(id), "");
+      for (const id of ["transfer-error", "transfer-done", "callback-error", "callback-done", "card-call-error",
+                        "card-call-status"]) if ($(id)) show($(id), "");
       if ($("note-status")) $("note-status").textContent = "";
     }
     renderPath(s.path);
@@ -210,6 +229,7 @@
     send("POST", sessionUrl(s.linkedid, "client"), clientData())
       .then((data) => {
         s.client = data.client; s.edits = data.edits;
+        renderNumbers(data.client.phones);
         show($("client-error"), "");
         $("client-status").textContent = t.saved;
         $("card-known").textContent = t.known + " #" + data.client.id;
@@ -221,11 +241,12 @@
   // --- attended transfer: the consultation, followed until completed or cancelled ----------
   let consulting = null;     // {linkedid, target, timer}
 
-  function consult(linkedid, target) {
+  function consult(linkedid, target, to) {
     endConsult();
-    consulting = {linkedid, target, timer: setInterval(consultState, 1000)};
+    consulting = {linkedid, target, to, timer: setInterval(consultState, 1000)};
     $("consult-target").textContent = target;
-    $("consult-state").textContent = t.ringing;
+    // an outside number has no desktop to follow: the operator hears it ring and answer
+    $("consult-state").textContent = to === "number" ? t.consult_number : t.ringing;
     show($("transfer-done"), "");
     $("consult").hidden = false;
   }
@@ -244,9 +265,17 @@
     const s = await r.json();
     const mine = s.offers.filter((o) => o.extension === config.extension).pop();
     if (mine && mine.state !== "answered") { endConsult(); render(s, mine); return; }   // my leg is gone
-    const theirs = s.offers.filter((o) => o.extension === c.target).pop();
+    const theirs = c.to === "number" ? null : s.offers.filter((o) => o.extension === c.target).pop();
     if (theirs) $("consult-state").textContent = t[theirs.state] || theirs.state;
     if (current && current.linkedid === s.linkedid) render(s, mine);
+  }
+
+  // --- calling a number: the operator's phone rings first, then the number is dialled -----------
+  function callNumber(number, error, status) {
+    show(error, "");
+    send("POST", config.call, {number})
+      .then((d) => show(status, fmt(t.calling, {phone: d.phone, number: d.number})))
+      .catch((e) => { show(status, ""); show(error, e.message); });
   }
 
   // --- state, transfer, callback ------------------------------------------------------------
@@ -275,13 +304,17 @@
       input.addEventListener("change", saveClient);
     }
     $("client-form").addEventListener("submit", (ev) => { ev.preventDefault(); saveClient(); });
+    $("dial-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      callNumber($("dial-number").value.trim(), $("dial-error"), $("dial-status"));
+    });
     $("transfer").addEventListener("click", () => {
       if (!current) return;
       const target = $("transfer-target").value.trim();
       send("POST", sessionUrl(current.linkedid, "transfer"), {target, kind: $("transfer-kind").value})
         .then((d) => {
           show($("transfer-error"), "");
-          if (d.consulting) consult(current.linkedid, d.target);
+          if (d.consulting) consult(current.linkedid, d.target, d.to);
           else show($("transfer-done"), fmt(t.transferred, {target: d.target}));
         })
         .catch((e) => { show($("transfer-done"), ""); show($("transfer-error"), e.message); });
