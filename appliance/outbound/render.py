@@ -22,13 +22,15 @@ from __future__ import annotations
 from appliance.base import dialplan_names as dn
 
 SPAN_GROUP = "korund_span"
+PENDING = "KORUND_OUT_PENDING"   # 1 while a try is being dialled or talked: its report is still due
 
 
 def render(agi_base: str) -> str:
     i = "${LOCAL(i)}"
     tries = f"${{FILTER(0-9,${{{dn.VAR_OUT_TRIES}}})}}"
     tg = "${LOCAL(tg)}"
-    event = (f"UserEvent({dn.EVENT_OUTBOUND},Route: ${{LOCAL(route)}},TrunkGroup: {tg},"
+    event = (f"UserEvent({dn.EVENT_OUTBOUND},Route: ${{FILTER(a-z0-9_-,${{{dn.VAR_OUT_ROUTE}}})}},"
+             f"TrunkGroup: ${{{dn.VAR_OUT_TRUNK_GROUP}}},"
              f"Dialled: ${{{dn.VAR_OUT_DIALLED}}},Sent: ${{{dn.VAR_OUT_SENT_AS}}},"
              f"Purpose: ${{FILTER(a-z-,${{{dn.VAR_OUT_PURPOSE}}})}},DialStatus: ${{DIALSTATUS}},"
              f"Cause: ${{{dn.VAR_OUT_CAUSE}}},"
@@ -39,6 +41,8 @@ def render(agi_base: str) -> str:
 exten => s,1,Set(LOCAL(ring)=${{FILTER(0-9,${{ARG1}})}})
  same => n,ExecIf($["${{LOCAL(ring)}}" = ""]?Set(LOCAL(ring)=${{FILTER(0-9,${{{dn.VAR_OUT_RING}}})}}))
  same => n,Set(LOCAL(opts)=${{FILTER(a-zA-Z,${{ARG2}})}})
+ same => n,Set({PENDING}=)
+ same => n,Set(CHANNEL(hangup_handler_push)={dn.CTX_OUTBOUND},hangup,1)
  same => n,Set({dn.VAR_OUT_TRIES}=0)
  same => n,Set({dn.VAR_OUT_REFUSED}=)
  same => n,Set({dn.VAR_OUT_ROUTE}=)
@@ -74,9 +78,10 @@ exten => s,1,Set(LOCAL(ring)=${{FILTER(0-9,${{ARG1}})}})
  same => n,ExecIf($["${{LOCAL(cid)}}" != ""]?Set(CALLERID(num)=${{LOCAL(cid)}}))
  same => n,ExecIf($["${{LOCAL(cid)}}" != ""]?Set(CALLERID(name)=))
  same => n,Set(_MFCR2_CATEGORY=${{FILTER(a-z_,${{{dn.VAR_OUT_CATEGORY}{i}}})}})
- same => n,Dial(${{LOCAL(dial)}},${{LOCAL(ring)}},${{LOCAL(opts)}}b({dn.CTX_OUTBOUND}^leg^1))
- same => n,Set({dn.VAR_OUT_CAUSE}=${{FILTER(0-9,${{HANGUPCAUSE}})}})
- same => n,{event}
+ same => n,Set({PENDING}=1)
+ same => n,Dial(${{LOCAL(dial)}},${{LOCAL(ring)}},${{LOCAL(opts)}}gb({dn.CTX_OUTBOUND}^leg^1))
+ same => n,Set({PENDING}=)
+ same => n,Gosub(report,1)
  same => n,GotoIf($["${{DIALSTATUS}}" = "CONGESTION" | "${{DIALSTATUS}}" = "CHANUNAVAIL"]?skip)
  same => n,Goto(done)
  same => n(skip),Set(LOCAL(i)=$[{i} + 1])
@@ -84,9 +89,18 @@ exten => s,1,Set(LOCAL(ring)=${{FILTER(0-9,${{ARG1}})}})
  same => n(done),Set({dn.VAR_OUT_STATUS}=${{DIALSTATUS}})
  same => n,Return()
  same => n(refused),Set(DIALSTATUS=REFUSED)
- same => n,Set({dn.VAR_OUT_STATUS}=REFUSED)
+ same => n,Gosub(report,1)
+ same => n,Return()
+; What became of a try: its cause and status on the caller's leg, and the event.
+exten => report,1,Set({dn.VAR_OUT_CAUSE}=${{FILTER(0-9,${{HANGUPCAUSE}})}})
+ same => n,Set({dn.VAR_OUT_STATUS}=${{DIALSTATUS}})
  same => n,{event}
  same => n,Return()
+; The caller's leg hung up while a try was up (an operator ending the call): reported all the same.
+exten => hangup,1,GotoIf($["${{{PENDING}}}" != "1"]?done)
+ same => n,Set({PENDING}=)
+ same => n,Gosub(report,1)
+ same => n(done),Return()
 ; The outgoing leg, before it is dialled: on a DAHDI line, counted on its span and named by it.
 exten => leg,1,GotoIf($["${{CHANNEL(channeltype)}}" != "DAHDI"]?done)
  same => n,Set(GROUP({SPAN_GROUP})=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})
