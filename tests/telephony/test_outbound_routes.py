@@ -92,8 +92,10 @@ def test_a_trunk_group_answering_503_fails_over_to_the_next(appliance, carrier):
     rang(carrier, mark, nsn)
     carrier.events.wait(mark, 20, Event="UserEvent", UserEvent="SimPhoneAnswered", Phone=nsn)
     hang_up_phone(carrier, nsn)
-    tries = wait_for(lambda: (lambda found: found if len(found) >= 2 else None)(
-        appliance.events.find(amark, Event="UserEvent", UserEvent="KorundOutbound")), 20, what="two tries")
+    def two_tries():
+        found = appliance.events.find(amark, Event="UserEvent", UserEvent="KorundOutbound")
+        return found if len(found) >= 2 else None
+    tries = wait_for(two_tries, 20, what="two tries")
     assert [(t["TrunkGroup"], t["Sent"], t["DialStatus"]) for t in tries] == [
         ("first", "84952223344", "CONGESTION"), ("second", nsn, "ANSWER")]
     assert tries[0]["Cause"] == "34"
@@ -148,7 +150,8 @@ def test_a_callback_is_placed_through_a_route(appliance, carrier):
     row = appliance.call_row(ani=number, timeout=40, out_status="ANSWER")
     assert (row["direction"], row["out_purpose"], row["out_route"], row["out_sent"]) == (
         "outbound", "callback-attempt", "national", sent)
-    with appliance.db() as conn:
-        status = wait_for(lambda: (lambda r: r if r and r[0] == "done" else None)(conn.execute(
-            "SELECT status FROM callbacks WHERE number = ?", [number]).fetchone()), 30, what="the order done")
-    assert status[0] == "done"
+    def order_done():
+        with appliance.db() as conn:
+            return conn.execute("SELECT status FROM callbacks WHERE number = ? AND status = 'done'",
+                                [number]).fetchone()
+    wait_for(order_done, 30, what="the order done")
