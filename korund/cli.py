@@ -34,6 +34,7 @@ from appliance.history import cli as history_cli, log_rotation
 from appliance.lines import cli as lines_cli
 from appliance.messages import cli as messages_cli
 from appliance.operators import cli as operators_cli, sip_tls
+from appliance.outbound import cli as outbound_cli
 from appliance.prompts import builtin as prompts, cli as prompts_cli, moh
 from appliance.recordings import cli as recordings_cli
 from appliance.reports import cli as reports_cli
@@ -464,6 +465,7 @@ def parser() -> argparse.ArgumentParser:
     messages_cli.add_parser(sub)
     callbacks_cli.add_parser(sub)
     operators_cli.add_parser(sub)
+    outbound_cli.add_parser(sub)
     routing_cli.add_parser(sub)
     recordings_cli.add_parser(sub)
     log_rotation.add_parser(sub)

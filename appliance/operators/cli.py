@@ -1,6 +1,7 @@
 """``korund operator list|login|logout|ready|pause``: operators' states
-(appliance.operators.states). ``korund agent`` is the same command under
-its older name, which scripts still use."""
+(appliance.operators.states); ``korund operator class EXT [CLASS]``: the
+class of service of their calls out (appliance.outbound.cli). ``korund
+agent`` is the same command under its older name, which scripts still use."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,7 @@ import sys
 
 from appliance.base import ami
 from appliance.operators import states as operator_states
+from appliance.outbound import cli as outbound_cli
 
 NEW_STATE = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause": "paused"}
 
@@ -15,8 +17,9 @@ NEW_STATE = {"login": "ready", "ready": "ready", "logout": "logged_out", "pause"
 def add_parser(sub) -> None:
     s = sub.add_parser("operator", aliases=["agent"],
                        help="operator states: list, login EXT, logout EXT, ready EXT, "
-                            "pause EXT REASON (a reason's name or number)")
-    s.add_argument("operator_command", choices=("list", "login", "logout", "ready", "pause"))
+                            "pause EXT REASON (a reason's name or number), "
+                            "class EXT [internal|local|national|international] (class of service)")
+    s.add_argument("operator_command", choices=("list", "login", "logout", "ready", "pause", "class"))
     s.add_argument("extension", nargs="?")
     s.add_argument("reason", nargs="?")
     s.add_argument("--json", action="store_true")
@@ -37,6 +40,8 @@ def run(args, inst) -> int:
     if not args.extension:
         print("error: give the operator's extension", file=sys.stderr)
         return 2
+    if args.operator_command == "class":
+        return outbound_cli.operator_class(args, db)
     if args.operator_command == "pause" and not args.reason:
         print("error: give a pause reason (name or number): "
               + ", ".join(f"{r['code']} {r['name']}" for r in operator_states.reasons(db)), file=sys.stderr)
