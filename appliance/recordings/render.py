@@ -4,7 +4,8 @@ recording policies rendered as one extension each (appliance.recordings.store).
 
 The choice happens in the dialplan, so it never waits for the AGI server:
 the number's policy (``number-<dnis>``), else the group's (``group-<name>``),
-else ``default``; the callback dialer's calls take ``callbacks``. 'sampled'
+else ``default``; the callback dialer's calls take ``callbacks``, an
+operator's own calls out ``default``. 'sampled'
 draws ``RAND(1,100)`` per call; 'demand' and 'none' record nothing here
 (the desktop's Record button starts a demand recording over AMI).
 """
@@ -52,14 +53,19 @@ def render(config, inst: Instance) -> str:
     dnis = f"${{FILTER({dn.DNIS_ALLOWED},${{{dn.VAR_DNIS}}})}}"
     exists = f"DIALPLAN_EXISTS({dn.CTX_RECORD_POLICY}"
     callbacks = '$["${ARG1}" = "callbacks"]'
+    own = '$["${ARG1}" = "outbound"]'      # an operator's own call out
+    out = '$["${ARG1}" = "callbacks" | "${ARG1}" = "outbound"]'
     ani = (f"${{IF({callbacks}?${{FILTER(0-9,${{{dn.VAR_CALLBACK_NUMBER}}})}}"
-           f":${{FILTER({dn.ANI_ALLOWED},${{{dn.VAR_ANI}}})}})}}")
+           f":${{IF({own}?${{FILTER(0-9+,${{{dn.VAR_DIALLED}}})}}"
+           f":${{FILTER({dn.ANI_ALLOWED},${{{dn.VAR_ANI}}})}})}})}}")
     base = "${LOCAL(rbase)}-${LOCAL(rn)}"
     return f"""
 [{dn.CTX_RECORD}]
-; Gosub on the operator's channel once answered; ARG1 'callbacks' for the dialer's calls.
+; Gosub on the operator's channel once answered; ARG1 'callbacks' for the dialer's calls,
+; 'outbound' for an operator's own call out (the default policy; recorded once bridged, as callbacks).
 exten => s,1,Set(LOCAL(rkey)=default)
  same => n,GotoIf({callbacks}?cb)
+ same => n,GotoIf({own}?choose)
  same => n,ExecIf(${{{exists},group-{grp},1)}}?Set(LOCAL(rkey)=group-{grp}))
  same => n,ExecIf(${{{exists},number-{dnis},1)}}?Set(LOCAL(rkey)=number-{dnis}))
  same => n,Goto(choose)
@@ -74,8 +80,8 @@ exten => s,1,Set(LOCAL(rkey)=default)
  same => n,Set(LOCAL(rn)=$[${{LOCAL(rn)}} + 1])
  same => n,EndWhile()
  same => n,Set({dn.VAR_REC_FILE}={base}.wav)
- same => n,UserEvent({dn.EVENT_RECORDING},File: {base}.wav,Policy: ${{{dn.VAR_REC_POLICY}}},Mode: ${{{dn.VAR_REC_MODE}}},TwoChannel: ${{{dn.VAR_REC_TWO_CHANNEL}}},Group: {grp},Dnis: {dnis},Ani: {ani},Direction: ${{IF({callbacks}?outbound:inbound)}})
- same => n,Set(LOCAL(ropts)=${{IF({callbacks}?b:)}})
+ same => n,UserEvent({dn.EVENT_RECORDING},File: {base}.wav,Policy: ${{{dn.VAR_REC_POLICY}}},Mode: ${{{dn.VAR_REC_MODE}}},TwoChannel: ${{{dn.VAR_REC_TWO_CHANNEL}}},Group: {grp},Dnis: {dnis},Ani: {ani},Direction: ${{IF({out}?outbound:inbound)}})
+ same => n,Set(LOCAL(ropts)=${{IF({out}?b:)}})
  same => n,GotoIf($["${{{dn.VAR_REC_TWO_CHANNEL}}}" = "1"]?two)
  same => n,MixMonitor({base}.wav,${{LOCAL(ropts)}},touch {base}.done)
  same => n,Return()

@@ -290,6 +290,7 @@ def operators_dialling() -> str:
 [{dn.CTX_OPERATORS_DIAL}]
 exten => s,1,GotoIf(${{DIALPLAN_EXISTS(korund-operators-local,${{{dialled}}},1)}}?korund-operators-local,${{{dialled}}},1)
  same => n,Set(CDR(korund_route)=operator-out)
+ same => n,Gosub({dn.CTX_RECORD},s,1(outbound))
  same => n,Set({dn.VAR_OUT_NUMBER}=${{{dialled}}})
  same => n,Set({dn.VAR_OUT_PURPOSE}=operator)
  same => n,Gosub({dn.CTX_OUTBOUND},s,1({OUTSIDE_RING_SECONDS},))

@@ -71,6 +71,12 @@ def test_the_carrier_gets_the_number_in_the_trunk_groups_format_with_the_routes_
     assert (row["out_dialled"], row["out_sent"], row["out_status"], row["out_purpose"]) == (
         NATIONAL, sent, "ANSWER", "operator")
     assert row["connected_at"] is not None
+    # recorded under the default policy ("all" in the demo), as a call out
+    def recording():
+        with appliance.db() as conn:
+            return conn.execute("SELECT direction, operator, ani FROM recordings WHERE linkedid = ?",
+                                [row["uniqueid"]]).fetchone()
+    assert tuple(wait_for(recording, 20, what="the recording's row")) == ("outbound", "1001", NATIONAL)
 
 
 def test_a_trunk_group_answering_503_fails_over_to_the_next(appliance, carrier):
