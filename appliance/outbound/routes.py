@@ -459,8 +459,12 @@ def _tries(tg: TrunkGroup, number: str, caller_id: str, spans: dict, sip: set[st
         if free <= tg.reserve:
             return [], "channels kept for inbound calls"
     out = []
+    # a line carries digits only: '+' becomes PRI's type of number "international"
+    plus, sent = sent.startswith("+"), sent.lstrip("+")
     for m in _hunt(members, tg.hunting, tg.name):
-        prefix = (PRI_TON[tg.pri_ton] + PRI_NPI[tg.pri_npi]) if spans[m].signalling.startswith("pri") else ""
+        prefix = ""
+        if spans[m].signalling.startswith("pri"):
+            prefix = (PRI_TON[tg.pri_ton] or ("I" if plus else "")) + PRI_NPI[tg.pri_npi]
         category = tg.r2_category if spans[m].signalling == "mfcr2" else ""
         out.append(Try(tg.name, "dahdi", f"{HUNT_LETTER[tg.hunting]}{m}", sent, cid, category, tg.max_calls, m,
                        prefix))

@@ -131,6 +131,10 @@ def test_a_dahdi_plan_hunts_keeps_channels_for_inbound_and_sets_the_pri_prefix(d
     # 60 channels, 56 in use: the 4 left are kept for inbound, the SIP group takes the call
     plan = routes.plan(demo_db, "84951234567", "route", busy=lambda span: 28)
     assert [t.trunk_group for t in plan.tries] == ["pstn"] and plan.skipped[0][0] == "e1"
+    # a line carries digits only: +7... on PRI is type of number "international"
+    routes.save_trunk_group(demo_db, {"name": "e1", "kind": "dahdi", "members": [1, 2], "number_format": "e164"},
+                            "test", original="e1")
+    assert routes.plan(demo_db, "84951234567", "route").tries[0].dial == "DAHDI/g1/I74951234567"
     # a test dial through one span
     plan = routes.plan(demo_db, "84951234567", "test", only_span=1)
     assert [t.dial for t in plan.tries] == ["DAHDI/g1/84951234567"]
