@@ -212,6 +212,48 @@ def test_a_callback_the_dialer_places_is_an_outbound_call(demo_db):
     assert row["talk_seconds"] == pytest.approx(40.1)
 
 
+def test_an_operators_call_out_over_an_e1_span_is_one_outbound_row_with_its_route(demo_db):
+    """The events of an operator's call out through korund-outbound: the
+    caller's leg sets the purpose and what the route decided, the DAHDI leg
+    its span and circuit, the subroutine the status and the cause."""
+    uid, out = "1800000300.1", "1800000301.2"
+
+    def var(u, ts, name, value, channel="PJSIP/1001-20"):
+        return ev("VarSet", u, uid, ts, Channel=channel, Variable=name, Value=value)
+    replay(demo_db, [
+        ev("Newchannel", uid, uid, 1800000300, Context="korund-operators", Channel="PJSIP/1001-20",
+           Exten="84951234567"),
+        var(uid, 1800000300.1, "KORUND_OUT_PURPOSE", "operator"),
+        var(uid, 1800000300.2, "KORUND_OUT_DIALLED", "84951234567"),
+        var(uid, 1800000300.3, "KORUND_OUT_ROUTE", "national"),
+        var(uid, 1800000300.4, "KORUND_OUT_TRUNK_GROUP", "e1"),
+        var(uid, 1800000300.5, "KORUND_OUT_SENT", "4951234567"),
+        ev("DialBegin", uid, uid, 1800000301, Channel="PJSIP/1001-20", DestChannel="DAHDI/i1/4951234567-1",
+           DestUniqueid=out, DialString="G1/Nn4951234567"),
+        var(out, 1800000301.1, "KORUND_OUT_SPAN", "1", channel="DAHDI/i1/4951234567-1"),
+        var(out, 1800000301.2, "KORUND_OUT_CIRCUIT", "31", channel="DAHDI/i1/4951234567-1"),
+        ev("DialEnd", uid, uid, 1800000305, Channel="PJSIP/1001-20", DestChannel="DAHDI/i1/4951234567-1",
+           DestUniqueid=out, DialStatus="BUSY"),
+        ev("Hangup", out, uid, 1800000305.1, Channel="DAHDI/i1/4951234567-1", Cause="17"),
+        var(uid, 1800000305.2, "KORUND_OUT_CAUSE", "17"),
+        var(uid, 1800000305.3, "KORUND_OUT_STATUS", "BUSY"),
+        ev("Hangup", uid, uid, 1800000306, Channel="PJSIP/1001-20", Cause="17"),
+    ])
+    row = call(demo_db, uid)
+    assert (row["direction"], row["ani"], row["operator"], row["out_purpose"]) == (
+        "outbound", "84951234567", "1001", "operator")
+    assert (row["out_route"], row["out_trunk_group"], row["out_span"], row["out_circuit"]) == ("national", "e1", 1, 31)
+    assert (row["out_dialled"], row["out_sent"], row["out_status"], row["out_cause"]) == (
+        "84951234567", "4951234567", "BUSY", 17)
+    rec = call_legs.record(demo_db, uid)
+    assert (rec["out_outcome"], rec["out_cause_text"]) == ("busy", "user busy")
+    dial = next(leg for leg in rec["legs"] if leg["kind"] == "trunk")
+    assert dial["detail"]["number"] == "4951234567" and dial["result"] == "busy"
+    # a value that is not what the dialplan writes is filtered, never stored as given
+    replay(demo_db, [var(uid, 1800000307, "KORUND_OUT_ROUTE", "x'; DROP TABLE calls;--")])
+    assert call(demo_db, uid)["out_route"] == "xcalls--"
+
+
 def test_search_filters_pages_and_refuses_bad_filters(demo_db):
     replay(demo_db, EVENTS)
     found = call_legs.search(demo_db, {"operator": "1001", "direction": "inbound", "ani": "61000"})
