@@ -55,7 +55,8 @@ KEEP = 20                             # finished test dials kept for the page
 
 NUMBER = re.compile(r"\+?[0-9]{1,20}")
 ROUTE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
-ROUTE_ALLOWED = "A-Za-z0-9_-"
+# '-' first: FILTER reads "_-" at the end of a class as a broken range and drops the '-'
+ROUTE_ALLOWED = "-A-Za-z0-9_"
 
 
 # --- what may be dialled, and where --------------------------------------------------
@@ -233,6 +234,8 @@ def steps(events: list[dict]) -> list[dict]:
     chan_vars: dict[str, dict[str, str]] = {}      # channel -> its own
     route_shown: tuple[str, str] | None = None
     ended: dict | None = None
+    refused: dict | None = None      # nothing dialled: the route's script or the dialplan said no
+    failed: dict | None = None       # the originate failed (its Local channel was not answered)
     for e in events:
         name, t = e.get("Event", ""), e.get("_t", 0)
         if name == "VarSet":
@@ -283,6 +286,9 @@ def steps(events: list[dict]) -> list[dict]:
         elif name == "UserEvent" and e.get("UserEvent") == dn.EVENT_OUTBOUND:
             attempt = next((a for a in tries if not a.reported), None)
             status = e.get("DialStatus", "")
+            if status == "REFUSED":
+                refused = refused or _step(t, "refused", reason=e.get("Refused", "") or "-")
+                continue
             if attempt is None:
                 # a try that seized nothing (all circuits busy, the trunk unreachable)
                 out.append(_step(t, "not-dialled", group=e.get("TrunkGroup", "") or "-", status=status or "-"))
@@ -301,15 +307,19 @@ def steps(events: list[dict]) -> list[dict]:
             status = e.get("DialStatus", "")
             if status == "REFUSED" and not tries:
                 reason = e.get("Refused", "") or variables.get(dn.VAR_OUT_REFUSED, "")
-                out.append(_step(t, "refused", reason=reason or "-"))
+                refused = refused or _step(t, "refused", reason=reason or "-")
             elif status == "INVALID":
-                out.append(_step(t, "invalid"))
-        elif name == "OriginateResponse" and e.get("Response") == "Failure" and not tries \
-                and not any(s["kind"] in ("refused", "invalid") for s in out):
+                refused = refused or _step(t, "invalid")
+        elif name == "OriginateResponse" and e.get("Response") == "Failure":
             reason = e.get("Reason", "")
-            out.append(_step(t, "failed", reason=ORIGINATE_REASONS.get(reason, reason or "-")))
+            failed = failed or _step(t, "failed", reason=ORIGINATE_REASONS.get(reason, reason or "-"))
         elif name == "Hangup" and ORIGINATED.fullmatch(e.get("Uniqueid", "")) and ended is None:
             ended = _step(t, "ended")
+    if refused is not None:
+        out.append(refused)
+    elif failed is not None and not tries and not out:
+        # nothing reached korund-outbound: the originate itself failed
+        out.append(failed)
     if ended is not None:
         # the last step, whatever hung up after the originated channel
         ended["t"] = max([ended["t"]] + [s["t"] for s in out])
