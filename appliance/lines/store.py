@@ -10,6 +10,7 @@ together and against the hardware inventory (when a board is there).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import asdict, dataclass
 
@@ -322,6 +323,17 @@ def load_all(db) -> list[Span]:
     return out
 
 
+def trunk_groups_using(db, member) -> list[str]:
+    """The outbound trunk groups (appliance.outbound.routes) with *member* (a
+    span number or a SIP trunk's name) among their lines."""
+    return [name for name, members in db.execute("SELECT name, members FROM trunk_groups ORDER BY name")
+            if member in json.loads(members)]
+
+
 def delete(db, span: int) -> None:
+    using = trunk_groups_using(db, span)
+    if using:
+        raise ConfigError("span", "span {span} carries calls out for the trunk groups {groups}: "
+                          "take it out of them first", span=span, groups=", ".join(using))
     if not db.execute("DELETE FROM spans WHERE span = ?", [span]).rowcount:
         raise ConfigError("span", "span {span} is not configured", span=span)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from appliance.base.errors import GROUP_NAME, ConfigError, check_host, check_match, check_port
+from appliance.lines.store import trunk_groups_using
 
 TRUNK_NAME = GROUP_NAME
 
@@ -43,5 +44,9 @@ def update_sip_trunk(db, name: str, host: str, port) -> None:
 
 
 def delete_trunk(db, name: str) -> None:
+    using = trunk_groups_using(db, name)
+    if using:
+        raise ConfigError("name", "trunk {name} carries calls out for the trunk groups {groups}: "
+                          "take it out of them first", name=name, groups=", ".join(using))
     if not db.execute("DELETE FROM trunks WHERE name = ?", [name]).rowcount:
         raise ConfigError("name", "no trunk named '{name}'", name=name)

@@ -175,3 +175,15 @@ def test_causes_in_words():
     assert causes.outcome(21) == "rejected" and causes.outcome(16, "ANSWER") == "answered"
     assert causes.outcome(16, "NOANSWER") == "no-answer" and causes.outcome("", "REFUSED") == "rejected"
     assert causes.text(17) == "user busy" and causes.text(99) == "cause 99"
+
+
+def test_a_line_in_a_trunk_group_cannot_be_deleted(demo_db):
+    from appliance.lines import trunks
+    lines.save(demo_db, lines.validate({"span": 1, "name": "E1", "signalling": "pri_cpe"}), create=True)
+    routes.save_trunk_group(demo_db, {"name": "e1", "kind": "dahdi", "members": [1]}, "test")
+    assert field_of(lines.delete, demo_db, 1) == "span"
+    assert field_of(trunks.delete_trunk, demo_db, "pstn") == "name"
+    assert [s.span for s in lines.load_all(demo_db)] == [1] and trunks.load_all(demo_db)
+    routes.delete_trunk_group(demo_db, "e1", "test")
+    lines.delete(demo_db, 1)
+    assert lines.load_all(demo_db) == []
