@@ -32,6 +32,7 @@ from web import (
     openapi,
     operators,
     outbound,
+    outbound_routes,
     prompts,
     quality,
     recording_policy,
@@ -131,7 +132,7 @@ def create_app(instance: Instance | None = None, test_config: dict | None = None
 
     for feature in (auth, status, lines, operators, users, settings, audit_log, changes, openapi, scenarios,
                     prompts, tables, schedules, inbox, clients, desktop, health, reports, recordings, quality,
-                    calls, recording_policy, tls, sip_bans, outbound):
+                    calls, recording_policy, tls, sip_bans, outbound, outbound_routes):
         for bp in (getattr(feature, "bp", None), getattr(feature, "api_bp", None)):
             if bp is not None:
                 app.register_blueprint(bp)

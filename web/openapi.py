@@ -51,6 +51,32 @@ OPERATOR = dict(
             "description": "skill name (a-z, 0-9, _) -> level 1-10; PUT/POST also take the text form "
                            "'billing:8, en:5'"})
 
+# A trunk group and an outbound route (appliance.outbound.routes); PUT and PATCH keep fields left out.
+TRUNK_GROUP = {
+    "name": STR, "kind": {**STR, "description": "dahdi (E1 or analog spans) or sip (SIP trunks)"},
+    "members": {"type": "array", "items": {"type": ["integer", "string"]},
+                "description": "span numbers (dahdi) or SIP trunk names (sip); a string 'a, b' too"},
+    "hunting": {**STR, "description": "ascending, descending, round_robin or reverse_round_robin"},
+    "reserve": {**INT, "description": "DAHDI channels kept free for inbound calls"},
+    "max_calls": {**INT, "description": "calls out at once, 0 = no cap"},
+    "number_format": {**STR, "description": "as_dialled, national_8 (8NSN), e164 (+7NSN) or nsn"},
+    "strip": {**INT, "description": "digits cut off the front, after the format"},
+    "prepend": {**STR, "description": "digits put in front, after strip"},
+    "pri_ton": {**STR, "description": "PRI type of number: '', unknown, international, national, network, "
+                                     "subscriber, abbreviated"},
+    "pri_npi": {**STR, "description": "PRI numbering plan: '', unknown, isdn, national, private"},
+    "caller_id": {**STR, "description": "'' = the route's"},
+    "r2_category": {**STR, "description": "MFC/R2 caller category; '' = the span's"}, "enabled": BOOL}
+OUTBOUND_ROUTE = {
+    "name": STR,
+    "patterns": {"type": "array", "items": STR, "description": "X any digit, Z 1-9, N 2-9, [1-5] a set, a final . "
+                                                               "one or more digits more; no number may match two "
+                                                               "routes"},
+    "trunk_groups": {"type": "array", "items": STR, "description": "tried in this order"},
+    "level": {**STR, "description": "emergency (every operator), local, national or international"},
+    "caller_id": {**STR, "description": "'' = the dialer's caller ID setting"},
+    "max_calls": {**INT, "description": "calls out at once through the route, 0 = no cap"}, "enabled": BOOL}
+
 SCHEMAS = {
     "Error": S(error=STR, message=STR),
     "Invalid": S(error=STR, field=STR, message=STR),
@@ -141,6 +167,31 @@ SCHEMAS = {
                                                         "own-number, open-orders, day-orders"},
                           message={**STR, "description": "why it was refused, in the user's language"}),
     "OutboundRefusal": S(at=STR, by=STR, number=STR, purpose=STR, reason=STR, message=STR, caller=STR),
+    # Trunk groups, outbound routes, classes of service (appliance.outbound.routes; web.outbound_routes).
+    "TrunkGroup": S(**TRUNK_GROUP),
+    "TrunkGroupInput": {"type": "object", "properties": TRUNK_GROUP, "required": ["name", "members"]},
+    "OutboundRoute": S(**OUTBOUND_ROUTE),
+    "OutboundRouteInput": {"type": "object", "properties": OUTBOUND_ROUTE,
+                           "required": ["name", "patterns", "trunk_groups"]},
+    "OutboundPlan": S(
+        number={**STR, "description": "the number as dialled (digits, a leading + at most)"}, purpose=STR,
+        route={**STR, "description": "the route that matched; '' when none"}, route_cap=INT,
+        tries={"type": "array", "description": "the dial attempts in order: the next when one is full or "
+                                               "refuses (congestion, all circuits busy)", "items": S(
+            trunk_group=STR, tech={**STR, "description": "sip or dahdi"},
+            where={**STR, "description": "the SIP trunk, or DAHDI's hunting letter and the span (g1)"},
+            sent={**STR, "description": "the number as the line gets it"},
+            caller_id={**STR, "description": "the caller ID presented; '' = unchanged"},
+            category={**STR, "description": "MFC/R2 caller category; '' = the span's"}, cap=INT, span=NINT,
+            prefix={**STR, "description": "PRI type of number and numbering plan letters"},
+            dial={**STR, "description": "Dial()'s first argument"})},
+        skipped={"type": "array", "items": S(trunk_group=STR, why=STR,
+                                             text={**STR, "description": "why, in the user's language"})},
+        refused={**STR, "description": "'' when it would be dialled; else the policy's reason, no-route, "
+                                       "class, no-operator or no-trunk"},
+        message={**STR, "description": "why nothing would be dialled, in the user's language"}),
+    "OutboundClass": S(extension=STR, name=STR, enabled=BOOL,
+                       outbound_class={**STR, "description": "internal, local, national or international"}),
     # Recording policies, the disk guard and recording a live call (appliance.recordings.store).
     "RecordingPolicy": S(scope={**STR, "description": "default, group, number (DNIS) or callbacks "
                                                      "(the callback dialer's calls)"},
@@ -378,6 +429,21 @@ OPERATIONS = [
     ("put", "/outbound-policy", "Change the outbound policy (fields left out stay; applies at once, no apply needed); 422 names the bad field and nothing changes", ["admin"], 200, REF("OutboundPolicy"), REF("OutboundPolicyInput")),
     ("post", "/outbound-policy/check", "Try a number against the policy: {\"number\", \"purpose\": callback | callback-attempt | route | operator, \"caller\"} (a callback's caps count the caller's orders); nothing is stored", ["admin", "supervisor"], 200, REF("OutboundDecision"), S(number=STR)),
     ("get", "/outbound-policy/refusals", "The latest numbers the policy refused, newest first (?limit 1-200, default 20)", ["admin", "supervisor"], 200, LIST("OutboundRefusal"), None),
+    ("get", "/trunk-groups", "Trunk groups: the spans or SIP trunks an outbound route dials through, their hunting, channels kept free for inbound, cap and how they rewrite the number", STAFF, 200, LIST("TrunkGroup"), None),
+    ("post", "/trunk-groups", "Add a trunk group (applies to the next call out, no apply needed); 422 names the bad field and nothing is saved", ["admin"], 201, REF("TrunkGroup"), REF("TrunkGroupInput")),
+    ("get", "/trunk-groups/{name}", "One trunk group", STAFF, 200, REF("TrunkGroup"), None),
+    ("put", "/trunk-groups/{name}", "Change a trunk group (fields left out stay; a new name carries its routes along); 422 when a route's number would be rewritten to nothing, and nothing is saved", ["admin"], 200, REF("TrunkGroup"), REF("TrunkGroupInput")),
+    ("patch", "/trunk-groups/{name}", "Change a trunk group: the same as PUT", ["admin"], 200, REF("TrunkGroup"), REF("TrunkGroupInput")),
+    ("delete", "/trunk-groups/{name}", "Delete a trunk group (422 while a route uses it)", ["admin"], 204, None, None),
+    ("get", "/outbound-routes", "Outbound routes in order: number patterns, trunk groups tried in order, level, caller ID, cap", STAFF, 200, LIST("OutboundRoute"), None),
+    ("post", "/outbound-routes", "Add an outbound route (applies to the next call out); 422 for a pattern that cannot match, a route overlapping another, no trunk group, a rewriting to an empty number; nothing is saved", ["admin"], 201, REF("OutboundRoute"), REF("OutboundRouteInput")),
+    ("get", "/outbound-routes/plan", "What dialling a number would do now, without dialling: ?number=, ?purpose=route (default) or operator with ?operator=EXT (their class of service); the route and each try, or why nothing is dialled", STAFF, 200, REF("OutboundPlan"), None),
+    ("get", "/outbound-routes/{name}", "One outbound route", STAFF, 200, REF("OutboundRoute"), None),
+    ("put", "/outbound-routes/{name}", "Change an outbound route (fields left out stay); 422 names the bad field and nothing is saved", ["admin"], 200, REF("OutboundRoute"), REF("OutboundRouteInput")),
+    ("patch", "/outbound-routes/{name}", "Change an outbound route: the same as PUT", ["admin"], 200, REF("OutboundRoute"), REF("OutboundRouteInput")),
+    ("delete", "/outbound-routes/{name}", "Delete an outbound route", ["admin"], 204, None, None),
+    ("get", "/outbound-classes", "Each operator's class of service: which routes their own calls may take (emergency numbers always)", STAFF, 200, LIST("OutboundClass"), None),
+    ("put", "/outbound-classes/{extension}", "Set an operator's class of service: {\"outbound_class\": internal | local | national | international}", ["admin"], 200, REF("OutboundClass"), S(outbound_class=STR)),
 ]
 
 

@@ -81,6 +81,21 @@ EXAMPLES = [
     ("put", "/outbound-policy", {"scope": "national", "denied": ["+7809", "8803"], "max_open": 2}),
     ("post", "/outbound-policy/check", {"number": "88091234567", "purpose": "callback", "caller": "74951234567"}),
     ("get", "/outbound-policy/refusals", None),
+    ("get", "/trunk-groups", None),
+    ("post", "/trunk-groups", {"name": "backup", "kind": "sip", "members": ["backup"], "number_format": "e164"}),
+    ("get", "/trunk-groups/backup", None),
+    ("put", "/trunk-groups/backup", {"caller_id": "+74951110000"}),
+    ("patch", "/trunk-groups/backup", {"max_calls": 4}),
+    ("get", "/outbound-routes", None),
+    ("post", "/outbound-routes", {"name": "backup", "patterns": ["05X"], "trunk_groups": ["backup", "pstn"]}),
+    ("get", "/outbound-routes/backup", None),
+    ("put", "/outbound-routes/backup", {"patterns": ["05X", "06X"], "level": "local"}),
+    ("patch", "/outbound-routes/backup", {"max_calls": 2}),
+    ("get", "/outbound-routes/plan?number=84951234567&purpose=operator&operator=1005", None),
+    ("get", "/outbound-classes", None),
+    ("put", "/outbound-classes/1005", {"outbound_class": "local"}),
+    ("delete", "/outbound-routes/backup", None),
+    ("delete", "/trunk-groups/backup", None),
     ("get", "/recordings", None),
     ("get", "/recordings/{recording_id}", None),
     ("get", "/recordings/{recording_id}/audio", None),
@@ -184,7 +199,7 @@ def test_every_documented_operation_answers_as_described(panel):
         for key in ("message_id", "callback_id", "client_id", "recording_id", "scope", "linkedid", "form",
                     "call_id", "form_id", "ban_id"):
             concrete = concrete.replace("{%s}" % key, str(ids.get(key, 0)))
-        template = path.replace("{ivan}", "{user_id}")
+        template = path.split("?")[0].replace("{ivan}", "{user_id}")
         for name, pattern in (("backup", "{name}"), ("sales", "{name}"), ("ivr1", "{name}"),
                               ("1005", "{extension}"), ("301", "{dnis}"), ("+79161234567", "{number}")):
             template = template.replace(f"/{name}", f"/{pattern}") if template.count("/") > 1 else template
