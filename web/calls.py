@@ -136,7 +136,7 @@ def index():
                            query={k: v for k, v in args.items() if v},
                            is_operator=extension is not None, filter_names=FILTER_NAMES,
                            direction_names=DIRECTION_NAMES, outcome_names=OUTCOME_NAMES,
-                           hangup_by_names=HANGUP_BY_NAMES, out_outcome_names=OUT_OUTCOME_NAMES)
+                           hangup_by_names=HANGUP_BY_NAMES)
 
 
 @bp.get("/calls/<call_id>")
@@ -148,7 +148,7 @@ def show(call_id):
             leg["url"] = _recording_url(leg["detail"]["recording_id"])
     return render_template("call.html", call=rec, kind_names=KIND_NAMES, result_names=RESULT_NAMES,
                            direction_names=DIRECTION_NAMES, outcome_names=OUTCOME_NAMES,
-                           hangup_by_names=HANGUP_BY_NAMES)
+                           hangup_by_names=HANGUP_BY_NAMES, out_outcome_names=OUT_OUTCOME_NAMES)
 
 
 # --- API ---------------------------------------------------------------------

@@ -122,3 +122,35 @@ def test_the_api_lists_pages_and_gives_the_legs(panel):
                          ("limit=100000", "limit"), ("colour=red", "colour")):
         r = admin.client.get(f"/api/v1/calls?{query}")
         assert r.status_code == 422 and r.get_json()["field"] == field, query
+
+
+def test_a_call_out_shows_its_route_line_and_cause_in_words(panel):
+    inst = panel.config["KORUND_INSTANCE"]
+    db = inst.open_store()
+    uid = "1800000400.1"
+    h = CallHistory(db)
+    for i, (name, value) in enumerate((("KORUND_OUT_PURPOSE", "operator"), ("KORUND_OUT_DIALLED", "84951234567"),
+                                       ("KORUND_OUT_ROUTE", "national"), ("KORUND_OUT_TRUNK_GROUP", "e1"),
+                                       ("KORUND_OUT_SENT", "4951234567"), ("KORUND_OUT_SPAN", "2"),
+                                       ("KORUND_OUT_CIRCUIT", "45"), ("KORUND_OUT_CAUSE", "17"),
+                                       ("KORUND_OUT_STATUS", "BUSY"))):
+        h.handle({"Event": "VarSet", "Uniqueid": uid, "Linkedid": uid, "Channel": "PJSIP/1001-00000200",
+                  "Variable": name, "Value": value, "Timestamp": str(1800000400 + i / 10)})
+    h.handle({"Event": "Hangup", "Uniqueid": uid, "Linkedid": uid, "Channel": "PJSIP/1001-00000200",
+              "Cause": "17", "Timestamp": "1800000402"})
+    call_id = db.execute("SELECT id FROM calls WHERE uniqueid = ?", [uid]).fetchone()[0]
+    db.close()
+    page = as_role(panel, "super").client.get(f"/calls/{call_id}").get_data(as_text=True)
+    out = re.search(r'<td id="call-out">(.*?)</td>', page, re.S).group(1)
+    assert "route national" in out and "trunk group e1" in out and "span 2, channel 45" in out
+    assert "dialled 84951234567, sent 4951234567" in out
+    assert '<span id="call-out-outcome">busy</span>' in out and "cause 17: user busy" in out
+    # the operator who placed it sees it too; in Russian the words are Russian
+    anna = as_role(panel, "anna")
+    assert anna.client.get(f"/calls/{call_id}").status_code == 200
+    with inst.open_store() as ru:
+        ru.execute("UPDATE users SET language = 'ru' WHERE username = 'super'")
+    page = as_role(panel, "super").client.get(f"/calls/{call_id}").get_data(as_text=True)
+    out = re.search(r'<td id="call-out">(.*?)</td>', page, re.S).group(1)
+    # the route's and the trunk group's names are shown as they were given
+    assert "абонент занят" in out and "маршрут national" in out and "группа линий e1" in out
