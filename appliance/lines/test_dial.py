@@ -386,7 +386,10 @@ class TestDial:
 
     def add(self, headers: dict) -> None:
         """Keep one event of the call, with its time from the start (Asterisk's
-        own timestamp when it sends one)."""
+        own timestamp when it sends one). Another call's event is dropped: an
+        Asterisk that refused the session's filters sends every event."""
+        if not (headers.get("Linkedid", "").startswith(self.channel_id) or headers.get("ActionID") == self.channel_id):
+            return
         try:
             at = float(headers.get("Timestamp", ""))
         except ValueError:
@@ -483,8 +486,11 @@ class Registry:
         return dial
 
     def _failed(self, dial: TestDial, message: str) -> None:
+        """A test dial that never started is not kept: the user was told why."""
         dial.error = message
         dial.running = False
+        with self._lock:
+            self._dials.pop(dial.id, None)
 
     def _listen_to(self, dial: TestDial, mgr) -> None:
         deadline = time.monotonic() + self._listen

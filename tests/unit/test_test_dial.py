@@ -190,3 +190,21 @@ def test_the_context_refuses_a_value_its_filter_shortened():
         assert f"$[${{LEN(${{{clean}}})}} != ${{LEN(${{{raw}}})}}]?bad" in conf
     assert "Gosub(korund-outbound,s,1(30,))" in conf
     assert "Set(KORUND_OUT_PURPOSE=test)" in conf
+
+
+def test_a_test_dial_keeps_only_its_own_calls_events_and_knows_when_it_ended():
+    events = recorded("rings_then_answered")
+    origin = next(e["Uniqueid"] for e in events if test_dial.ORIGINATED.fullmatch(e.get("Uniqueid", "")))
+    dial = test_dial.TestDial(origin.removeprefix(test_dial.CHANNEL_ID), test_dial.Target("84951234567", "national"),
+                              "tech")
+    stranger = {"Event": "Hangup", "Channel": "PJSIP/1001-00000009", "Uniqueid": "1796645750.9",
+                "Linkedid": "1796645750.8", "Cause": "16"}
+    end = next(i for i, e in enumerate(events) if e["Event"] == "Hangup" and e["Uniqueid"] == origin)
+    for e in events[:end]:
+        dial.add({k: v for k, v in e.items() if k != "_t"})
+        dial.add(stranger)
+    assert not dial.finished()
+    for e in events[end:]:
+        dial.add({k: v for k, v in e.items() if k != "_t"})
+    assert dial.finished() and len(dial.events) == len(events)
+    assert kinds(dial.snapshot()["steps"]) == kinds(test_dial.steps(events))
