@@ -29,7 +29,7 @@ def render(agi_base: str) -> str:
     i = "${LOCAL(i)}"
     tries = f"${{FILTER(0-9,${{{dn.VAR_OUT_TRIES}}})}}"
     tg = "${LOCAL(tg)}"
-    event = (f"UserEvent({dn.EVENT_OUTBOUND},Route: ${{FILTER(a-z0-9_-,${{{dn.VAR_OUT_ROUTE}}})}},"
+    event = (f"UserEvent({dn.EVENT_OUTBOUND},Route: ${{FILTER(-a-z0-9_,${{{dn.VAR_OUT_ROUTE}}})}},"
              f"TrunkGroup: ${{{dn.VAR_OUT_TRUNK_GROUP}}},"
              f"Dialled: ${{{dn.VAR_OUT_DIALLED}}},Sent: ${{{dn.VAR_OUT_SENT_AS}}},"
              f"Purpose: ${{FILTER(a-z-,${{{dn.VAR_OUT_PURPOSE}}})}},DialStatus: ${{DIALSTATUS}},"
@@ -53,7 +53,7 @@ exten => s,1,Set(LOCAL(ring)=${{FILTER(0-9,${{ARG1}})}})
  same => n,Set(LOCAL(route)=)
  same => n,AGI({agi_base}/{dn.AGI_OUTBOUND_ROUTE})
  same => n,GotoIf($["{tries}" = "" | "{tries}" = "0"]?refused)
- same => n,Set(LOCAL(route)=${{FILTER(a-z0-9_-,${{{dn.VAR_OUT_ROUTE}}})}})
+ same => n,Set(LOCAL(route)=${{FILTER(-a-z0-9_,${{{dn.VAR_OUT_ROUTE}}})}})
  same => n,Set(GROUP({dn.GROUP_OUT_ROUTE})=${{LOCAL(route)}})
  same => n,GotoIf($[${{FILTER(0-9,${{{dn.VAR_OUT_ROUTE_CAP}}})}}0 = 0]?go)
  same => n,GotoIf($[${{GROUP_COUNT(${{LOCAL(route)}}@{dn.GROUP_OUT_ROUTE})}} <= ${{FILTER(0-9,${{{dn.VAR_OUT_ROUTE_CAP}}})}}]?go)
@@ -62,7 +62,7 @@ exten => s,1,Set(LOCAL(ring)=${{FILTER(0-9,${{ARG1}})}})
  same => n,Goto(done)
  same => n(go),Set(LOCAL(i)=1)
  same => n(next),GotoIf($[{i} > {tries}]?done)
- same => n,Set(LOCAL(tg)=${{FILTER(a-z0-9_-,${{{dn.VAR_OUT_TG}{i}}})}})
+ same => n,Set(LOCAL(tg)=${{FILTER(-a-z0-9_,${{{dn.VAR_OUT_TG}{i}}})}})
  same => n,Set(GROUP({dn.GROUP_OUT_TG})={tg})
  same => n,GotoIf($[${{FILTER(0-9,${{{dn.VAR_OUT_TG_CAP}{i}}})}}0 = 0]?dial)
  same => n,GotoIf($[${{GROUP_COUNT({tg}@{dn.GROUP_OUT_TG})}} <= ${{FILTER(0-9,${{{dn.VAR_OUT_TG_CAP}{i}}})}}]?dial)
@@ -70,7 +70,7 @@ exten => s,1,Set(LOCAL(ring)=${{FILTER(0-9,${{ARG1}})}})
  same => n,Goto(skip)
  same => n(dial),Set({dn.VAR_OUT_TRUNK_GROUP}={tg})
  same => n,Set({dn.VAR_OUT_SENT_AS}=${{FILTER(0-9+,${{{dn.VAR_OUT_SENT}{i}}})}})
- same => n,Set(LOCAL(where)=${{FILTER(A-Za-z0-9_-,${{{dn.VAR_OUT_WHERE}{i}}})}})
+ same => n,Set(LOCAL(where)=${{FILTER(-A-Za-z0-9_,${{{dn.VAR_OUT_WHERE}{i}}})}})
  same => n,Set(LOCAL(pfx)=${{FILTER(A-Za-z,${{{dn.VAR_OUT_PREFIX}{i}}})}})
  same => n,Set(LOCAL(dial)=PJSIP/${{{dn.VAR_OUT_SENT_AS}}}@${{LOCAL(where)}})
  same => n,ExecIf($["${{FILTER(a-z,${{{dn.VAR_OUT_TECH}{i}}})}}" = "dahdi"]?Set(LOCAL(dial)=DAHDI/${{LOCAL(where)}}/${{LOCAL(pfx)}}${{{dn.VAR_OUT_SENT_AS}}}))

@@ -49,7 +49,7 @@ def policy_extensions(policy_list: list[dict]) -> str:
 
 def render(config, inst: Instance) -> str:
     root = recordings.recordings_dir(inst)
-    grp = f"${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}}"
+    grp = f"${{FILTER(-a-z0-9_,${{{dn.VAR_GROUP}}})}}"
     dnis = f"${{FILTER({dn.DNIS_ALLOWED},${{{dn.VAR_DNIS}}})}}"
     exists = f"DIALPLAN_EXISTS({dn.CTX_RECORD_POLICY}"
     callbacks = '$["${ARG1}" = "callbacks"]'

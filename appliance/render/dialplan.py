@@ -23,7 +23,7 @@ from appliance.render.config import Config
 from appliance.routing import store as routing
 
 # Caller names keep letters, digits, spaces and a few harmless marks.
-NAME_ALLOWED = r"a-zA-Z0-9 ._-"
+NAME_ALLOWED = r"-a-zA-Z0-9 ._"   # a "-" at the end would be read by FILTER as an empty range
 MAX_WAIT_SECONDS = 600
 OPERATOR_RING_SECONDS = 20
 OUTSIDE_RING_SECONDS = 60    # an outside number (a scenario's, an operator's call) may ring this long
@@ -198,7 +198,7 @@ def render(config: Config) -> str:
  same => n,Set(__{dn.VAR_ROUTE_SOURCE}=fallback)
  same => n,Goto({dn.CTX_ROUTE},s,1)
 """
-    route_source = f"${{FILTER(a-z_-,${{{dn.VAR_ROUTE_SOURCE}}})}}"
+    route_source = f"${{FILTER(-a-z_,${{{dn.VAR_ROUTE_SOURCE}}})}}"
     group = f"${{{ROUTE_GROUP}}}"
     out = [f"""[general]
 static = yes
@@ -214,7 +214,7 @@ exten => _[0-9+*#]!,1,{inbound_body}
 exten => h,1,NoOp(end of call ${{UNIQUEID}})
 
 [{dn.CTX_ROUTE}]
-exten => s,1,Set({ROUTE_GROUP}=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
+exten => s,1,Set({ROUTE_GROUP}=${{FILTER(-a-z0-9_,${{{dn.VAR_GROUP}}})}})
  same => n,Set(__{dn.VAR_GROUP}={group})
  same => n,GotoIf($["${{FILTER(0-9,${{{dn.VAR_TARGET_OPERATOR}}})}}" != ""]?operator,1)
  same => n,GotoIf($["${{FILTER(0-9+,${{{dn.VAR_TARGET_NUMBER}}})}}" != ""]?outside,1)
@@ -336,7 +336,7 @@ def render_callback(config: Config) -> str:
     ring_var = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_RING}}})}}"
     return f"""
 [{dn.CTX_CALLBACK}]
-exten => s,1,Set(CDR(korund_group)=${{FILTER(a-z0-9_-,${{{dn.VAR_GROUP}}})}})
+exten => s,1,Set(CDR(korund_group)=${{FILTER(-a-z0-9_,${{{dn.VAR_GROUP}}})}})
  same => n,GotoIf($["{number}" = ""]?nonumber)
  same => n,GotoIf($[${{LEN({number})}} != ${{LEN(${{{dn.VAR_CALLBACK_NUMBER}}})}}]?nonumber)
  same => n,Gosub({dn.CTX_RECORD},s,1(callbacks))

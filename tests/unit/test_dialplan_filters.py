@@ -306,6 +306,34 @@ def test_every_line_filters_what_comes_from_outside(conf):
     assert unfiltered(conf) == []
 
 
+def asterisk_filter_set(allowed: str) -> set[str]:
+    """The characters FILTER(<allowed>, ...) keeps, read the way Asterisk's
+    func_strings.c reads them: a character followed by '-' starts a range,
+    and a range with nothing after the '-' is that one character."""
+    out, i = set(), 0
+    while i < len(allowed):
+        c1 = allowed[i]
+        if i + 1 < len(allowed) and allowed[i + 1] == "-":
+            c2 = allowed[i + 2] if i + 2 < len(allowed) else c1
+            out |= {chr(c) for c in range(ord(c1), ord(c2) + 1)}
+            i += 3
+        else:
+            out.add(c1)
+            i += 1
+    return out
+
+
+def test_each_filter_keeps_the_characters_it_names(conf):
+    """'a-z0-9_-' reads as a regular expression's class, but Asterisk drops
+    the last '-' (a range from '_' to nothing): group and route names lost
+    their hyphens. Each class must keep what the same class keeps in Python."""
+    classes = set(re.findall(r"FILTER\(([^,$]+),", conf))
+    assert classes
+    for allowed in classes:
+        python = {chr(c) for c in range(32, 127) if re.fullmatch(f"[{allowed}]", chr(c))}
+        assert asterisk_filter_set(allowed) == python, allowed
+
+
 def test_subroutines_get_only_literal_arguments(conf):
     for _ctx, line, app, args in app_calls(conf):
         if app == "Gosub":
