@@ -37,13 +37,13 @@ HUNTING_NAMES = {"ascending": _("ascending: the lowest free channel first"),
 FORMAT_NAMES = {"as_dialled": _("as dialled"), "national_8": _("national numbers as 8XXXXXXXXXX"),
                 "e164": _("as +7XXXXXXXXXX (international numbers as +…)"),
                 "nsn": _("national numbers as the 10 digits alone")}
-TON_NAMES = {"": _("the span's setting"), "unknown": _("unknown"), "international": _("international"),
-             "national": _("national"), "network": _("network specific"), "subscriber": _("subscriber"),
-             "abbreviated": _("abbreviated")}
-NPI_NAMES = {"": _("the span's setting"), "unknown": _("unknown"), "isdn": _("ISDN/telephony (E.164)"),
-             "national": _("national"), "private": _("private")}
-LEVEL_NAMES = {"emergency": _("emergency: every operator"), "local": _("local"), "national": _("national"),
-               "international": _("international")}
+TON_NAMES = {"": _("the span's setting"), "unknown": _("unknown type"), "international": _("international number"),
+             "national": _("national number"), "network": _("network specific"),
+             "subscriber": _("subscriber number"), "abbreviated": _("abbreviated number")}
+NPI_NAMES = {"": _("the span's setting"), "unknown": _("unknown plan"), "isdn": _("ISDN/telephony (E.164)"),
+             "national": _("national plan"), "private": _("private plan")}
+LEVEL_NAMES = {"emergency": _("emergency: every operator"), "local": _("local calls"),
+               "national": _("long-distance calls in Russia"), "international": _("international calls")}
 CLASS_NAMES = {"internal": _("internal only: no calls out but emergency ones"),
                "local": _("local numbers"), "national": _("national and local numbers"),
                "international": _("any number, international included")}
@@ -72,8 +72,8 @@ def span_choices(db) -> list[tuple[str, str]]:
     out = []
     for number, s in sorted(routes.spans_for_trunks(lines.load_all(db)).items()):
         if s.signalling in routes.DAHDI_SIGNALLINGS and routes.capacity(s):
-            label = gettext("span {span} {name} ({signalling}, {channels} channels)", span=number, name=s.name,
-                            signalling=s.signalling, channels=routes.capacity(s))
+            label = gettext("span {span} {name} ({signalling}, {channels} channels)").format(
+                span=number, name=s.name, signalling=s.signalling, channels=routes.capacity(s))
             out.append((str(number), label + ("" if s.enabled else " — " + gettext("disabled"))))
     return out
 
@@ -97,7 +97,8 @@ def _enabled(value) -> bool:
 
 def plan_message(db, p: routes.Plan, operator: str) -> str:
     """Why nothing would be dialled, in the user's language. Names (routes,
-    operators) are filled in as they are, not translated."""
+    operators) are filled in as they are: gettext() would translate a route
+    named 'national' like the word."""
     if p.refused == "no-route":
         template = policy.MESSAGES[p.refused]
         return gettext(template).format(number=p.number)
@@ -170,7 +171,7 @@ def trunk_group(name=None):
         try:
             if f.get("action") == "delete" and current:
                 routes.delete_trunk_group(db, current.name, g.user.username)
-                flash(gettext("Trunk group {name} deleted.", name=current.name))
+                flash(gettext("Trunk group {name} deleted.").format(name=current.name))
             else:
                 routes.save_trunk_group(db, form, g.user.username, original=current.name if current else None)
                 flash(gettext(NO_APPLY))
@@ -203,7 +204,7 @@ def route(name=None):
         try:
             if f.get("action") == "delete" and current:
                 routes.delete_route(db, current.name, g.user.username)
-                flash(gettext("Route {name} deleted.", name=current.name))
+                flash(gettext("Route {name} deleted.").format(name=current.name))
             else:
                 routes.save_route(db, form, g.user.username, original=current.name if current else None)
                 flash(gettext(NO_APPLY))

@@ -7,7 +7,7 @@ to the next call without ``korund apply``.
 
 Example:
     korund trunk-group add e1 --kind dahdi --members 1,2 --reserve 4 --format national_8
-    korund route add mobile --patterns '89XXXXXXXXX,+79XXXXXXXXX' --trunk-groups e1,pstn
+    korund route change national --trunk-groups e1,pstn
     korund route test 89161234567 --purpose operator --operator 1001
     korund operator class 1001 local
 """
