@@ -50,6 +50,7 @@ DEFAULT_CLASS = "national"
 CALLER_ID = re.compile(r"^\+?[0-9]{0,20}$")
 PREPEND = re.compile(r"^\+?[0-9]{0,15}$")
 MAX_TRIES = 16
+RESERVED_ROUTE_NAMES = ("plan",)   # /api/v1/outbound-routes/plan
 DAHDI_SIGNALLINGS = ("pri_cpe", "pri_net", "mfcr2", "analog")
 
 AUDIT_ROUTES = "outbound routes changed"
@@ -232,6 +233,8 @@ def rewrite(number: str, tg: TrunkGroup) -> str:
 
 def check_route(raw: dict, groups: dict[str, TrunkGroup]) -> Route:
     name = check_match(GROUP_NAME, raw.get("name"), "name", "route name (a-z, 0-9, _ and -)")
+    if name in RESERVED_ROUTE_NAMES:
+        raise ConfigError("name", "'{name}' is a word the API uses; choose another name", name=name)
     texts = _list(raw.get("patterns"))
     if not texts:
         raise ConfigError("patterns", "a route needs at least one number pattern")
@@ -309,13 +312,13 @@ def _context(db):
 def save_trunk_group(db, raw: dict, by: str, original: str | None = None) -> TrunkGroup:
     """Add (original None) or change a trunk group; every route using it is
     checked again (a rewriting may now empty one of its numbers)."""
-    spans, sip = _context(db)
-    tg = check_trunk_group(raw, spans, sip)
     groups = {g.name: g for g in trunk_groups(db)}
-    if original is None and tg.name in groups:
-        raise ConfigError("name", "a trunk group named '{name}' already exists", name=tg.name)
     if original is not None and original not in groups:
         raise ConfigError("name", "no trunk group named '{name}'", name=original)
+    spans, sip = _context(db)
+    tg = check_trunk_group(raw, spans, sip)
+    if original is None and tg.name in groups:
+        raise ConfigError("name", "a trunk group named '{name}' already exists", name=tg.name)
     if original is not None and tg.name != original and tg.name in groups:
         raise ConfigError("name", "a trunk group named '{name}' already exists", name=tg.name)
     groups.pop(original or "", None)
@@ -355,13 +358,12 @@ def delete_trunk_group(db, name: str, by: str) -> None:
 
 
 def save_route(db, raw: dict, by: str, original: str | None = None) -> Route:
-    groups = {g.name: g for g in trunk_groups(db)}
-    route = check_route(raw, groups)
     current = {r.name: r for r in routes(db)}
-    if original is None and route.name in current:
-        raise ConfigError("name", "a route named '{name}' already exists", name=route.name)
     if original is not None and original not in current:
         raise ConfigError("name", "no route named '{name}'", name=original)
+    route = check_route(raw, {g.name: g for g in trunk_groups(db)})
+    if original is None and route.name in current:
+        raise ConfigError("name", "a route named '{name}' already exists", name=route.name)
     if original is not None and route.name != original and route.name in current:
         raise ConfigError("name", "a route named '{name}' already exists", name=route.name)
     others = [r for n, r in current.items() if n != (original or route.name)]

@@ -71,12 +71,15 @@ def test_bad_routes_are_refused_and_nothing_is_stored(demo_db):
         ({"name": "national", "patterns": ["5XXX"], "trunk_groups": ["pstn"]}, "name"),  # exists
         ({"name": "r", "patterns": ["5XXX"], "trunk_groups": ["pstn"], "level": "galactic"}, "level"),
         ({"name": "r", "patterns": ["5XXX"], "trunk_groups": ["pstn"], "caller_id": "1;2"}, "caller_id"),
+        ({"name": "plan", "patterns": ["5XXX"], "trunk_groups": ["pstn"]}, "name"),      # the API's word
     ]
     for raw, fieldname in bad:
         assert field_of(routes.save_route, demo_db, raw, "test") == fieldname, raw
     # rewriting that leaves nothing: strip 3 on the emergency route's 112
     assert field_of(routes.save_trunk_group, demo_db, {"name": "pstn", "kind": "sip", "members": ["pstn"],
                                                        "strip": 3}, "test", original="pstn") == "trunk_groups"
+    # changing a route that is not there says so, whatever the values
+    assert field_of(routes.save_route, demo_db, {"name": "r", "patterns": ["8X+X"]}, "test", original="nope") == "name"
     assert count(demo_db) == before
     assert next(r for r in routes.routes(demo_db) if r.name == "national") == national
 
