@@ -83,6 +83,16 @@ def _offered(db, e: dict) -> None:
     linkedid = e.get("Linkedid") or e.get("DestLinkedid")
     if not extension or not linkedid or not e.get("DestUniqueid") or not _is_operator(db, extension):
         return
+    ani = only(dn.ANI_ALLOWED, e.get("CallerIDNum"))
+    if not e.get("Channel"):
+        # An originate rings the phone, with no caller yet: the desktop's
+        # click-to-call (call_out) shows the number it is about to dial as the
+        # phone's connected line, and the card of that number pops while the
+        # phone rings. An originate without one (a feature code dialled for
+        # the phone) is no call to show.
+        ani = only(dn.ANI_ALLOWED, e.get("DestConnectedLineNum"))
+        if not ani:
+            return
     grp = dn.group_of_queue(e.get("Queue"))
     if not grp:
         row = db.execute("SELECT grp FROM calls WHERE uniqueid = ?", [linkedid]).fetchone()
@@ -92,7 +102,7 @@ def _offered(db, e: dict) -> None:
         "INSERT INTO offers (uniqueid, linkedid, extension, ani, grp, channel, dest_channel, at, state) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'ringing') ON CONFLICT(uniqueid) DO UPDATE SET "
         "grp = CASE WHEN excluded.grp != '' THEN excluded.grp ELSE offers.grp END",
-        [e["DestUniqueid"], linkedid, extension, only(dn.ANI_ALLOWED, e.get("CallerIDNum")), grp,
+        [e["DestUniqueid"], linkedid, extension, ani, grp,
          e.get("Channel") or "", dest, iso(ts) if ts else clock.stamp(timespec="milliseconds")])
 
 
@@ -130,7 +140,8 @@ def _dialled_out(db, e: dict) -> None:
     ts = e.get("Timestamp")
     db.execute(
         "INSERT INTO offers (uniqueid, linkedid, extension, ani, grp, channel, dest_channel, at, state) "
-        "VALUES (?, ?, ?, ?, '', ?, ?, ?, 'ringing') ON CONFLICT(uniqueid) DO UPDATE SET channel = excluded.channel",
+        "VALUES (?, ?, ?, ?, '', ?, ?, ?, 'ringing') ON CONFLICT(uniqueid) DO UPDATE SET channel = excluded.channel, "
+        "ani = CASE offers.ani WHEN '' THEN excluded.ani ELSE offers.ani END",
         [uniqueid, linkedid, extension, number, dest, chan,
          iso(ts) if ts else clock.stamp(timespec="milliseconds")])
 
@@ -509,6 +520,10 @@ def call_out(db, mgr, extension: str, checked: tuple[str, str]) -> dict:
     # the phone is called; the phone's own caller ID stays its own, so the
     # line presents what it presents on any call the operator dials.
     shown = {"CONNECTEDLINE(num,i)": target, "CONNECTEDLINE(name,i)": name or target}
+    # The operator may transfer the call once it is connected: Asterisk's
+    # attended transfer (the desktop's, AMI Atxfer) works only for a party
+    # the bridge gives the transfer feature, as Dial's T would.
+    shown["BRIDGE_FEATURES"] = "T"
     resp = mgr.send_action({
         "Action": "Originate", "Channel": phone, "Context": dn.CTX_OPERATORS, "Exten": target, "Priority": "1",
         "Async": "true", "Timeout": str(CALL_RING_SECONDS * 1000), "ChannelId": uniqueid, "ActionID": uniqueid,

@@ -129,7 +129,8 @@ def test_the_originate_rings_the_operators_own_phone_with_the_number_shown(panel
     assert (originate["Context"], originate["Exten"], originate["Priority"]) == ("korund-operators", "89161234567", "1")
     assert originate["ChannelId"] == placed["linkedid"] and placed["linkedid"].startswith("korund-dc-1001-")
     # the phone's display: the number and the client's name, nothing that could break AMI's syntax
-    assert originate["Variable"] == ["CONNECTEDLINE(num,i)=89161234567", "CONNECTEDLINE(name,i)=Ivan Vanya Petrov"]
+    assert originate["Variable"] == ["CONNECTEDLINE(num,i)=89161234567", "CONNECTEDLINE(name,i)=Ivan Vanya Petrov",
+                                     "BRIDGE_FEATURES=T"]    # once connected, the operator may transfer it
     assert placed["client_id"] is not None and placed["phone"] == "PJSIP/1001"
     # an analog phone on an FXS port rings there
     db.execute("UPDATE operators SET device = 'DAHDI/49' WHERE extension = '1001'")
@@ -185,6 +186,20 @@ def test_a_call_out_from_the_phone_pops_the_card_of_the_number_called(panel):
     # the caller of an inbound call is no operator: no offer for a line's own dialling
     dial_begin(db, "PJSIP/pstn-0000000e", "PJSIP/pstn-0000000f", "84951112233@pstn", uniqueid="u-trunk")
     assert db.execute("SELECT COUNT(*) FROM offers WHERE uniqueid = 'u-trunk'").fetchone()[0] == 0
+    db.close()
+
+
+def test_the_click_to_call_originate_pops_the_card_while_the_phone_rings(panel):
+    db = _db(panel)
+    # the originate's dial to the phone: no caller channel; the number is the phone's connected line
+    ring = {"Event": "DialBegin", "DestChannel": "PJSIP/1001-00000010", "DestUniqueid": "korund-dc-1001-0b",
+            "DestLinkedid": "korund-dc-1001-0b", "DestConnectedLineNum": "84951112233"}
+    desktop.on_event(db, ring)
+    [offer] = desktop.offers_after(db, "1001", 0)
+    assert (offer["linkedid"], offer["ani"], offer["state"]) == ("korund-dc-1001-0b", "84951112233", "ringing")
+    # an originate that shows no number (a feature code dialled for the phone) is no call to pop
+    desktop.on_event(db, {**ring, "DestUniqueid": "u-feature", "DestLinkedid": "u-feature", "DestConnectedLineNum": ""})
+    assert len(desktop.offers_after(db, "1001", 0)) == 1
     db.close()
 
 
