@@ -24,12 +24,9 @@ SAY_WORDS = {"ru": {"number": numbers_ru.say_number, "money": numbers_ru.say_mon
 
 
 class AgiCallIO:
-    def __init__(self, agi, sounds, language: str, db=None, takes_keys: bool = True):
+    def __init__(self, agi, sounds, language: str, db=None):
         self.agi = agi
         self.db = db
-        # False on a channel whose keys are not listened for (dialplan_names.VAR_NO_KEYS):
-        # menus and inputs then go their 'fail' way without waiting
-        self.takes_keys = takes_keys
         self.sounds = sounds
         self.language = language
         self.route_result: tuple[str, str, int] | None = None

@@ -101,7 +101,7 @@ def inbound(agi, ctx: CallContext) -> None:
     if binding[0] == "group":
         route(agi, ctx.db, ani, dnis, routing.Request(binding[1], source="direct"))
         return
-    io = AgiCallIO(agi, ctx.sounds, language, ctx.db, takes_keys=agi.get_variable(dn.VAR_NO_KEYS) != "1")
+    io = AgiCallIO(agi, ctx.sounds, language, ctx.db)
     session = engine.Session(vars={"ani": ani, "dnis": dnis})
     steps = scenarios.StepLog(ctx.db, agi.env.get("agi_uniqueid", ""), sink=ctx.step_sink)
     try:

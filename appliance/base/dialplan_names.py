@@ -41,15 +41,11 @@ VAR_SPAN = "KORUND_SPAN"
 VAR_DAHDI_CHANNEL = "KORUND_DAHDI_CHANNEL"
 VAR_CALLER_CATEGORY = "KORUND_CALLER_CATEGORY"
 CATEGORY_ALLOWED = "A-Za-z "
-# "1" on a call whose keys cannot be heard: an MFC/R2 channel, where the
-# dialplan turns chan_dahdi's in-band digit detection off (stock Debian
-# chan_dahdi, 22.10.1, crashes on any digit detected there -- Korund's build,
-# image-build/chan_dahdi/, is patched -- and even patched, only a circuit's
-# first call after Asterisk starts hears keys). The IVR then takes a menu's or
-# an input's 'fail' way at once (appliance.agi).
-VAR_NO_KEYS = "KORUND_NO_KEYS"
-# The test carrier's context: DTMF digits to send after the far end answers.
+# The test carrier's context: DTMF digits to send after the far end answers;
+# the number a call from the appliance dialled; the UserEvent reporting such a call.
 VAR_TEST_DTMF = "KORUND_TEST_DTMF"
+VAR_TEST_DIALLED = "KORUND_TEST_DIALLED"
+EVENT_TEST_CARRIER_CALL = "KorundTestCarrierCall"
 # Set by the callback dialer (appliance/callbacks/service.py) on the operator's leg it
 # originates: the desktop pops the order's card from VAR_CALLBACK_ORDER (the
 # callbacks.id; it shows in the channel's VarSet events and Getvar).

@@ -159,8 +159,14 @@ def system_conf(spans: list[Span], hw: Hardware, policy: dict) -> str:
                 out.append(f"{sysk['fxo_line']}={_global(s, base, s.channels)}\n")
             if s.phones:
                 out.append(f"{sysk['fxs_phone']}={_global(s, base, s.phones)}\n")
+        voice = ranges([base + c for c in expand_channels(s.channels) + expand_channels(s.phones)])
+        if s.dynamic and s.line_type == "e1" and voice:
+            # dahdi_dynamic makes every span mu-law; an E1 is A-law (board drivers
+            # set it). chan_dahdi puts a channel back to the span's law after each
+            # call while MFC/R2 calls are taken in A-law: on a mu-law span every
+            # call after a circuit's first heard the caller's keys garbled.
+            out.append(f"alaw={voice}\n")
         if s.echocanceller != "none":
-            voice = ranges([base + c for c in expand_channels(s.channels) + expand_channels(s.phones)])
             out.append(f"echocanceller={s.echocanceller},{voice}\n")
         out.append("\n")
     return "".join(out)

@@ -385,23 +385,32 @@ def render_test_carrier(config: Config) -> str:
     """The context of a span in the "test_carrier" role (the far end of a
     loop-back test, appliance.lines.store.ROLES), only when there is one. A call
     the appliance places towards it (a trunk call out, an operator's FXS
-    port ringing the simulated phone) is answered and held for a while;
-    ``dtmf`` is where a test's originated call goes once the appliance
-    answers: it sends the digits in VAR_TEST_DTMF ('w' = half a second's
-    pause), then stays on the line until the far end hangs up."""
+    port ringing the simulated phone) is reported in a UserEvent
+    (EVENT_TEST_CARRIER_CALL, on its channel: the number dialled, the
+    caller's number, the MFC/R2 caller category received), answered and held for a
+    while; ``dtmf`` is where a test's originated call goes once the
+    appliance answers: it sends the digits in VAR_TEST_DTMF ('w' = half a
+    second's pause; none: the test presses keys itself), then stays on the
+    line until the far end hangs up."""
     if not any(sp.role == "test_carrier" and sp.enabled for sp in config.spans):
         return ""
+    dtmf = f"${{FILTER(0-9*#ABCDw,${{{dn.VAR_TEST_DTMF}}})}}"
+    event = (f"UserEvent({dn.EVENT_TEST_CARRIER_CALL},Dialled: ${{FILTER(0-9*#+,${{{dn.VAR_TEST_DIALLED}}})}},"
+             f"CallerID: ${{FILTER(0-9+,${{CALLERID(num)}})}},Category: ${{FILTER(A-Za-z ,${{MFCR2_CATEGORY}})}})")
     return f"""
 [{dn.CTX_TEST_CARRIER}]
-exten => s,1,Answer()
+exten => s,1,{event}
+ same => n,Answer()
  same => n,Set(CDR(korund_route)=test-carrier)
  same => n,Playback(beep)
  same => n,Wait({TEST_CARRIER_ANSWER_SECONDS})
  same => n,Hangup(16)
-exten => _[0-9*#+]!,1,Goto(s,1)
+exten => _[0-9*#+]!,1,Set({dn.VAR_TEST_DIALLED}=${{FILTER(0-9*#+,${{EXTEN}})}})
+ same => n,Goto(s,1)
 exten => dtmf,1,Wait(1)
- same => n,SendDTMF(${{FILTER(0-9*#ABCDw,${{{dn.VAR_TEST_DTMF}}})}},250)
- same => n,Wait(600)
+ same => n,GotoIf($["{dtmf}" = ""]?hold)
+ same => n,SendDTMF({dtmf},250)
+ same => n(hold),Wait(600)
  same => n,Hangup(16)
 exten => i,1,Hangup(1)
 """

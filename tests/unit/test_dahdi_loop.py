@@ -54,6 +54,9 @@ def test_r2_loop_uses_itu_and_the_carrier_hunts_downward(db):
     assert "cas=1-15:1101\ncas=17-31:1101\n" in files["system.conf"]
     assert "cas=32-46:1101\ncas=48-62:1101\n" in files["system.conf"]
     assert "dchan" not in files["system.conf"]
+    # A-law, as an E1 board's channels are (dahdi_dynamic's spans would be mu-law):
+    # chan_dahdi takes R2 calls in A-law and sets each channel back to its span's law
+    assert "alaw=1-15,17-31\n" in files["system.conf"] and "alaw=32-46,48-62\n" in files["system.conf"]
     chan = files["chan_dahdi.conf"]
     assert chan.count("signalling = mfcr2") == 2 and chan.count("mfcr2_variant = itu") == 2
     assert "mfcr2_category = national_priority_subscriber" in chan
@@ -112,18 +115,19 @@ def test_dialplan_reads_span_channel_and_category_and_has_the_carrier_context(db
     for line in (f"Set(__{dn.VAR_SPAN}=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})",
                  f"Set(__{dn.VAR_DAHDI_CHANNEL}=${{FILTER(0-9,${{CHANNEL(dahdi_channel)}})}})",
                  f"Set(__{dn.VAR_CALLER_CATEGORY}=${{FILTER({dn.CATEGORY_ALLOWED},${{MFCR2_CATEGORY}})}})",
-                 # an MFC/R2 caller's keys are not listened for (chan_dahdi crashes on them)
-                 'GotoIf($["${CHANNEL(dahdi_type)}" != "mfc/r2"]?lang)', "Set(CHANNEL(digitdetect)=off)",
-                 f"Set({dn.VAR_NO_KEYS}=1)"):
+                 'GotoIf($["${CHANNEL(dahdi_type)}" != "mfc/r2"]?lang)'):
         assert inbound.count(line) == 3, line        # s, any number, and "more digits may follow"
     assert inbound.count('GotoIf($["${CHANNEL(channeltype)}" != "DAHDI"]?lang)') == 3
     assert inbound.count("same => n(lang),Set(CHANNEL(language)=") == 3
     # chan_dahdi keeps asking an R2 caller for DNIS digits while a pattern can match more
     assert "exten => _[0-9+*#].,1,Set(" in inbound and "exten => _[0-9+*#]!,1,Set(" in inbound
+    # an MFC/R2 caller's keys are listened for, as on any line
+    assert "digitdetect" not in text
     carrier = text.split(f"[{dn.CTX_TEST_CARRIER}]")[1]
-    r2_deaf = '"${CHANNEL(dahdi_type)}" = "mfc/r2"]?Set(CHANNEL(digitdetect)=off))'
-    assert f"exten => s,1,ExecIf($[{r2_deaf}\n same => n,Answer()" in carrier
-    assert f"exten => dtmf,1,ExecIf($[{r2_deaf}\n" in carrier
+    # a call from the appliance is reported with what the far end received, then answered
+    assert f"exten => s,1,UserEvent({dn.EVENT_TEST_CARRIER_CALL},Dialled: " in carrier
+    assert "Category: ${FILTER(A-Za-z ,${MFCR2_CATEGORY})}" in carrier and "\n same => n,Answer()" in carrier
+    assert f"exten => _[0-9*#+]!,1,Set({dn.VAR_TEST_DIALLED}=${{FILTER(0-9*#+,${{EXTEN}})}})" in carrier
     assert f"SendDTMF(${{FILTER(0-9*#ABCDw,${{{dn.VAR_TEST_DTMF}}})}},250)" in carrier
 
 

@@ -84,22 +84,3 @@ def test_goto_goes_on_in_another_published_scenario():
     assert r["events"][-1] == {"route": "group", "target": "sales", "priority": 0}
     r = simulate(front, "1", load=lambda name: None)
     assert r["error"] == "scenario 'shared' is not published"
-
-
-def test_a_caller_whose_keys_are_not_heard_takes_the_fail_ways_without_waiting():
-    """An MFC/R2 line (dialplan_names.VAR_NO_KEYS): no menu prompt asking for a
-    key, no wait, no retries -- the menu's and the input's 'fail' outputs."""
-    from appliance.scenarios.engine import Session
-    from appliance.scenarios.engine import run
-    from appliance.scenarios.simulate import SimulatedCall
-    call = SimulatedCall("1")           # a key the line could not deliver anyway
-    call.takes_keys = False
-    session = run(MENU, call, Session(vars={"ani": ""}))
-    assert call.events == [{"route": "group", "target": "support", "priority": 0}]
-    assert {"node": "main", "set": "keys", "value": "not heard (MFC/R2)"} in session.path
-    assert "menu_main" not in session.vars
-    code = {"start": "account", "nodes": {"account": MENU["nodes"]["account"], "ops": MENU["nodes"]["ops"]}}
-    call = SimulatedCall("1234#")
-    call.takes_keys = False
-    session = run(code, call, Session())
-    assert call.events[-1]["target"] == "support" and "account" not in session.vars

@@ -37,16 +37,6 @@ def register(node_type: NodeType) -> NodeType:
     return node_type
 
 
-def keys_not_heard(io, session) -> bool:
-    """A caller whose keys cannot be heard (an MFC/R2 line, CallIO.takes_keys
-    False): said in the call's path; the waiting node then takes its 'fail'
-    way at once -- no prompt to press a key, no waiting, no retries."""
-    if getattr(io, "takes_keys", True):
-        return False
-    session.path.append({"node": session.node_id, "set": "keys", "value": "not heard (MFC/R2)"})
-    return True
-
-
 def prompts_of(node: dict, key: str = "prompts") -> list[str]:
     value = node.get(key) or []
     return [value] if isinstance(value, str) else list(value)

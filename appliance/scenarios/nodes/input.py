@@ -2,7 +2,7 @@
 and a pattern; 'fail' after the retries."""
 import re
 
-from appliance.scenarios.nodes.base import NodeType, int_in, keys_not_heard, need, prompts_of, register
+from appliance.scenarios.nodes.base import NodeType, int_in, need, prompts_of, register
 
 VARIABLE = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 
@@ -25,8 +25,6 @@ def validate(node):
 
 
 def run(node, io, session):
-    if keys_not_heard(io, session):
-        return "fail"
     lo, hi = node.get("min_digits", 1), node.get("max_digits", 10)
     pattern = re.compile(node["pattern"]) if node.get("pattern") else None
     for attempt in range(node.get("retries", 2) + 1):
