@@ -23,7 +23,7 @@ SCOPE_NAMES = {"local": _("Local numbers only"),
                "national": _("National numbers of Russia (local ones included)"),
                "international": _("Any number, international included")}
 PURPOSE_NAMES = {"callback": _("callback order"), "callback-attempt": _("callback attempt"),
-                 "route": _("scenario route"), "operator": _("operator's call")}
+                 "route": _("scenario route"), "operator": _("operator's call"), "test": _("test dial")}
 KIND_NAMES = {"national": _("national"), "local": _("local"), "international": _("international"),
               "service": _("short or service"), "unknown": _("not a known form"), "invalid": _("not a number")}
 # appliance.outbound.policy.MESSAGES, marked for the catalogs (a unit test keeps the two the same)
@@ -38,6 +38,7 @@ REFUSAL_MESSAGES = (
     _("{number} is not the caller's own number: callbacks go only to the number the caller calls from"),
     _("{count} callback orders are already open for this caller or this number (at most {limit})"),
     _("this caller ordered {count} callbacks in the last 24 hours (at most {limit})"),
+    _("{number}: no outbound route matches this number"),
 )
 AUDIT_ACTIONS = (_("outbound policy changed"), _("outbound refused"))   # outbound_store.AUDIT_*, as the audit page shows them
 
