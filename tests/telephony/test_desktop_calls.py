@@ -246,3 +246,29 @@ def test_a_call_out_is_transferred_to_a_colleague_with_its_session(site, applian
              20, what="Anna's phone off the call")
     assert [ln for ln in carrier.cli("core show channels concise") if "!sim-phones!" + CLIENT + "!" in ln]
     hang_up(carrier, CLIENT)
+
+
+def test_a_call_dialled_on_the_phone_is_transferred_attended_to_a_colleague(site, appliance, carrier):
+    """Anna keyed the client's number in on her phone (no desktop click): the
+    desktop's attended transfer still works, since the call out gives the
+    operator the transfer feature (Dial's T)."""
+    carrier.phone(CLIENT, "answer", tone=OUTSIDE_TONE)
+    carrier.phone("1002", "answer", tone=1300)
+    desk = Desktop(site[0])
+    mark = carrier.events.mark()
+    linkedid = "korund-test-phone-dialled-1"
+    resp = appliance.mgr.send_action({
+        "Action": "Originate", "Channel": "PJSIP/1001", "Context": "korund-operators", "Exten": CLIENT,
+        "Priority": "1", "Async": "true", "Timeout": "20000", "ChannelId": linkedid})
+    assert resp.get_header("Response") == "Success"
+    carrier.events.wait(mark, 40, Event="UserEvent", UserEvent="SimPhoneAnswered", Phone=CLIENT)
+    wait_for(lambda: (offer(appliance, linkedid) or {}).get("state") == "answered", 15, what="Anna's call answered")
+    status, done = desk.post(f"/desktop/sessions/{linkedid}/transfer", {"target": "1002", "kind": "attended"})
+    assert status == 200, done
+    carrier.events.wait(mark, 30, Event="UserEvent", UserEvent="SimPhoneAnswered", Phone="1002")
+    status, finished = desk.post(f"/desktop/sessions/{linkedid}/transfer/complete", {})
+    assert status == 200, finished
+    wait_for(lambda: not [ln for ln in appliance.cli("core show channels concise") if ln.startswith("PJSIP/1001-")],
+             20, what="Anna's phone off the call")
+    assert [ln for ln in carrier.cli("core show channels concise") if "!sim-phones!" + CLIENT + "!" in ln]
+    hang_up(carrier, CLIENT)
