@@ -392,7 +392,9 @@ def render_test_carrier(config: Config) -> str:
     while; ``dtmf`` is where a test's originated call goes once the
     appliance answers: it sends the digits in VAR_TEST_DTMF ('w' = half a
     second's pause; none: the test presses keys itself), then stays on the
-    line until the far end hangs up."""
+    line until the far end hangs up. A number may always have more digits
+    (the ``.`` pattern): an MFC/R2 end asks for the next DNIS digit, an
+    analog end waits for one, only while an extension could match more."""
     if not any(sp.role == "test_carrier" and sp.enabled for sp in config.spans):
         return ""
     dtmf = f"${{FILTER(0-9*#ABCDw,${{{dn.VAR_TEST_DTMF}}})}}"
@@ -407,6 +409,8 @@ exten => s,1,{event}
  same => n,Wait({TEST_CARRIER_ANSWER_SECONDS})
  same => n,Hangup(16)
 exten => _[0-9*#+]!,1,Set({dn.VAR_TEST_DIALLED}=${{FILTER(0-9*#+,${{EXTEN}})}})
+ same => n,Goto(s,1)
+exten => _[0-9*#+].,1,Set({dn.VAR_TEST_DIALLED}=${{FILTER(0-9*#+,${{EXTEN}})}})
  same => n,Goto(s,1)
 exten => dtmf,1,Wait(1)
  same => n,GotoIf($["{dtmf}" = ""]?hold)

@@ -69,3 +69,80 @@ def check_pri_call_runs_the_ivr_and_reaches_an_operator():
         assert any("DAHDI/" in ln for ln in cdr), cdr
     finally:
         db.close()
+
+
+PRI_OUT_ROUTE, PRI_OUT_GROUP = "loop_pri_out", "pri_loop"
+PRI_OUT_NUMBER, PRI_OUT_CALLER = "2346123", "4951112244"
+
+
+def check_the_appliance_calls_out_over_pri():
+    """A trunk group over span 2 (PRI, `korund trunk-group add pri_loop
+    --kind dahdi --members 2 --caller-id ...`) and a route through it: a
+    technician's test dial reaches the test carrier (the network side) with
+    the number and the group's caller ID, is answered, and the call history
+    keeps the route, span and circuit of the call out."""
+    from appliance.base import dialplan_names as dn
+    db = L.instance().open_store()
+    try:
+        lp = L.current("pri") if "Up, Active" in L.asterisk_once(db, "pri show spans") else L.configure("pri")
+        L.out_route(PRI_OUT_ROUTE, "2346XXX", PRI_OUT_GROUP, "2", hunting="ascending", caller_id=PRI_OUT_CALLER)
+        since = L.now_iso()
+        with L.UserEvents(db) as seen:
+            shot = L.test_dial(db, PRI_OUT_NUMBER, route=PRI_OUT_ROUTE)
+            far = seen.wait(timeout=10, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=PRI_OUT_NUMBER)
+        assert shot["outcome"] == "answered", shot
+        assert far["CallerID"] == PRI_OUT_CALLER, far
+        row = L.wait_for(lambda: _out_row(db, PRI_OUT_ROUTE, since), timeout=30, what="the call out's history row")
+        assert (row["out_span"], row["out_status"], row["out_sent"]) == (2, "ANSWER", PRI_OUT_NUMBER), row
+        assert row["out_circuit"] in lp.trunk_channels, row
+    finally:
+        L.hangup_all_dahdi(db)
+        db.close()
+
+
+CALLBACK_ROUTE, CALLBACK_NUMBER = "loop_pri_callback", "2348123"
+
+
+def check_a_callback_order_is_placed_over_e1():
+    """On an appliance whose only way out is its E1 (a route through the PRI
+    trunk group, no SIP trunk in it), a callback order: the dialer rings the
+    group's operator (the simulator's phone answers), then dials the client
+    through korund-outbound over the E1; the test carrier receives the
+    number and answers, and the order is done."""
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.base import dialplan_names as dn
+    from appliance.callbacks import store as callbacks
+    from appliance.outbound import routes
+    db = L.instance().open_store()
+    try:
+        L.simulator_phones()
+        L.group_with(db, GROUP, EXT, NAME, contact=f"sip:{EXT}@127.0.0.2:5060")
+        L.apply_and_ready(db, [EXT], "pri")
+        L.out_route(CALLBACK_ROUTE, "2348XXX", PRI_OUT_GROUP, "2", hunting="ascending", caller_id=PRI_OUT_CALLER)
+        route = next(r for r in routes.routes(db) if r.name == CALLBACK_ROUTE)
+        kinds = {g.name: g.kind for g in routes.trunk_groups(db)}
+        assert [kinds[g] for g in route.trunk_groups] == ["dahdi"], route
+        with L.UserEvents(db) as seen:
+            order = callbacks.add(db, GROUP, CALLBACK_NUMBER, "4957650101", "",
+                                  datetime.now(UTC) - timedelta(minutes=1), asap=True, by="vm-check")
+            far = seen.wait(timeout=120, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=CALLBACK_NUMBER)
+            assert far["CallerID"] == PRI_OUT_CALLER, far
+            L.wait_for(lambda: callbacks.get(db, order)["status"] == "done", timeout=90,
+                       what=f"callback order {order} done ({callbacks.get(db, order)})")
+        tries = [h for h in seen.seen if h.get("UserEvent") == dn.EVENT_OUTBOUND]
+        assert tries and tries[-1]["Purpose"] == "callback-attempt" and tries[-1]["DialStatus"] == "ANSWER", tries
+    finally:
+        L.hangup_all_dahdi(db)
+        db.close()
+
+
+check_a_callback_order_is_placed_over_e1.timeout = 360
+
+
+def _out_row(db, route: str, since: str) -> dict | None:
+    """The newest call-history row of a call out through *route* since *since*, once it ended."""
+    cur = db.execute("SELECT * FROM calls WHERE out_route = ? AND started_at >= ? AND out_status IS NOT NULL "
+                     "AND out_status != '' ORDER BY started_at DESC LIMIT 1", [route, since])
+    row = cur.fetchone()
+    return dict(zip([c[0] for c in cur.description], row)) if row else None

@@ -14,6 +14,7 @@ import time
 
 import loop as L
 
+from appliance.base import dialplan_names as dn
 from appliance.render import config as render_config
 
 TIMEOUT = 300
@@ -76,7 +77,7 @@ def check_r2_call_delivers_ani_dnis_and_category_to_the_ivr():
 
 DNIS_MENUS, SCENARIO_MENUS = "7201", "loop-r2-menus"
 MENU_CALLS = 20
-KEY_AFTER = 1.0      # seconds after a menu starts that the caller presses its key (its prompt is playing)
+KEY_AFTER = 0.7      # seconds after a menu starts that the caller presses its key (its prompt is playing)
 
 
 def check_r2_callers_walk_a_two_level_menu_with_keys_on_every_call():
@@ -102,8 +103,9 @@ def check_r2_callers_walk_a_two_level_menu_with_keys_on_every_call():
         L.ready(db, [EXT])
         before = _asterisk_identity(db)
         crashes = _segfaults()
-        circuits, retried = [], []
+        circuits, retried, took = [], [], []
         for n in range(MENU_CALLS):
+            started = time.monotonic()
             ani = f"49576510{n:02d}"
             since, errors = _seized(db, lp, ani, DNIS_MENUS)
             retried += errors
@@ -119,11 +121,12 @@ def check_r2_callers_walk_a_two_level_menu_with_keys_on_every_call():
             row = L.call_row(db, ani, since)
             circuits.append(int(row["dahdi_channel"]))
             assert _asterisk_identity(db) == before, f"Asterisk restarted during call {n + 1}: {before}"
+            took.append(time.monotonic() - started)
         assert _segfaults() == crashes, _segfaults()
         # the carrier hunts downward from its top circuit: every call on the same one
         assert len(set(circuits)) == 1, circuits
-        print(f"    {MENU_CALLS} R2 calls on circuit {circuits[0]} walked both menus"
-              + (f"; seized again after: {retried}" if retried else ""), flush=True)
+        print(f"    {MENU_CALLS} R2 calls on circuit {circuits[0]} walked both menus, {min(took):.1f}-"
+              f"{max(took):.1f} s each" + (f"; seized again after: {retried}" if retried else ""), flush=True)
     finally:
         db.close()
 
@@ -135,16 +138,16 @@ def _walk_menus(db, ani: str, since: str, label: str, errors: list[str]) -> dict
     """The caller of *ani* presses 1 in menu 'first' and 2 in menu 'second'
     (KEY_AFTER seconds after each starts); its history row once the walk ends."""
     tag = f"r2-menus-{ani}"
-    call = L.wait_call(db, ani, since, tag, lambda: L.call_row(db, ani, since), timeout=60,
+    call = L.wait_call(db, ani, since, tag, lambda: L.call_row(db, ani, since), timeout=60, interval=0.25,
                        what=f"{label} in the IVR ({'; '.join(errors) or 'first seizure'})")
     carrier = _carrier_leg(db)
     for node, key in (("first", "1"), ("second", "2")):
-        L.wait_call(db, ani, since, tag, lambda node=node: _started(db, call, node), timeout=60,
+        L.wait_call(db, ani, since, tag, lambda node=node: _started(db, call, node), timeout=60, interval=0.25,
                     what=f"{label}: menu '{node}' started")
         time.sleep(KEY_AFTER)
         _press(db, carrier, key)
     L.wait_call(db, ani, since, tag, lambda: {"operators", "bye"} & {st.get("node") for st in L.steps(db, call["uniqueid"])},
-                timeout=60, what=f"{label}: the end of the menus")
+                timeout=60, interval=0.25, what=f"{label}: the end of the menus")
     return call
 
 
@@ -189,7 +192,7 @@ def _carrier_leg(db) -> str:
                     and int(name.split("/")[1].split("-")[0]) <= 31:
                 return name
         return None
-    return L.wait_for(leg, timeout=30, what="the carrier's end of the R2 call")
+    return L.wait_for(leg, timeout=30, interval=0.3, what="the carrier's end of the R2 call")
 
 
 def _press(db, channel: str, key: str) -> None:
@@ -298,7 +301,7 @@ def _hang_up_carrier_first(db) -> None:
         finally:
             L.ami.close(mgr)
         L.wait_for(lambda: "DAHDI/" not in L.asterisk_once(db, "core show channels concise"), timeout=20,
-                   what="the calls gone")
+                   interval=0.3, what="the calls gone")
     except Exception:   # noqa: BLE001 - cleaning up must not hide the check's own failure
         pass
     L.hangup_all_dahdi(db)
@@ -448,7 +451,7 @@ def _seized(db, lp, ani: str, dnis: str = DNIS, dtmf: str = "", exact: bool = Tr
         mark = len(L.log_lines())
         since = _carrier_calls(db, lp, ani, dnis, dtmf)
         try:
-            L.wait_for(lambda: _any_call_since(db, since) or L.protocol_errors(mark), timeout=45,
+            L.wait_for(lambda: _any_call_since(db, since) or L.protocol_errors(mark), timeout=45, interval=0.3,
                        what="the R2 call in the IVR")
         except L.WaitTimeout:
             pass
@@ -511,6 +514,112 @@ def _r2_back_to_idle(db, lp) -> None:
         dahdi_loop.wait_up(mgr, lp, timeout=30)
     finally:
         L.ami.close(mgr)
+
+
+R2_OUT_ROUTE, R2_OUT_GROUP = "loop_r2_out", "r2_loop"
+# The test carrier takes 4 DNIS digits (the loop's mfcr2_max_dnis): the trunk
+# group strips the local number's first 3.
+R2_OUT_NUMBER, R2_OUT_SENT = "2345678", "5678"
+R2_OUT_CALLER, R2_OUT_CATEGORY = "4951112233", "international_subscriber"
+
+
+def check_the_appliance_calls_out_over_r2_with_its_number_and_category():
+    """Korund places an MFC/R2 call through an outbound route: a trunk group
+    over span 2 (`korund trunk-group add r2_loop --kind dahdi --members 2
+    --hunting ascending --strip 3 --caller-id ... --r2-category
+    international_subscriber`, the carrier hunting the other way) and a route
+    through it (`korund route add`). A technician's test dial of the number:
+    the far end (the test carrier) receives the DNIS, the ANI and the caller
+    category the group set, all by MF, and answers; the appliance's end
+    clears first (clear forward). The call history keeps the call out's
+    route, trunk group, span, circuit, number as sent and outcome. Then a
+    call held open that the far end clears first (clear back): the
+    appliance's end follows at once, the try is reported answered and
+    cleared normally (cause 16), and every circuit is idle again."""
+    db = L.instance().open_store()
+    try:
+        lp = _r2_ready(db)
+        L.out_route(R2_OUT_ROUTE, "2345XXX", R2_OUT_GROUP, "2", hunting="ascending", strip="3",
+                    caller_id=R2_OUT_CALLER, r2_category=R2_OUT_CATEGORY)
+        since = L.now_iso()
+        with L.UserEvents(db) as seen:
+            shot = L.test_dial(db, R2_OUT_NUMBER, route=R2_OUT_ROUTE)
+            far = seen.wait(timeout=10, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=R2_OUT_SENT)
+        assert shot["outcome"] == "answered", shot
+        assert (far["CallerID"], far["Category"]) == (R2_OUT_CALLER, "International Subscriber"), far
+        assert far["Channel"].startswith("DAHDI/") and int(far["Channel"][6:].split("-")[0]) <= 31, far
+        row = L.wait_for(lambda: _out_row(db, R2_OUT_ROUTE, since, "ANSWER"), timeout=30,
+                         what="the call out in the call history")
+        assert (row["out_trunk_group"], row["out_span"], row["out_sent"]) == (R2_OUT_GROUP, 2, R2_OUT_SENT), row
+        assert row["out_circuit"] in lp.trunk_channels, row
+        L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle after the appliance cleared")
+        with L.UserEvents(db) as seen:
+            local = L.call_out(db, R2_OUT_NUMBER, R2_OUT_ROUTE, hold=60)
+            far = seen.wait(timeout=60, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=R2_OUT_SENT)
+            time.sleep(3)                         # answered, talking
+            mgr = L.manager(db)
+            try:
+                mgr.send_action({"Action": "Hangup", "Channel": far["Channel"]})     # the far end clears back
+            finally:
+                L.ami.close(mgr)
+            tried = seen.wait(timeout=15, UserEvent=dn.EVENT_OUTBOUND, TrunkGroup=R2_OUT_GROUP)
+            L.wait_for(lambda: not [ln for ln in L.asterisk_once(db, "core show channels concise").splitlines()
+                                    if ln.startswith(("DAHDI/", local))], timeout=15,
+                       what="the appliance's end gone after the clear back")
+        assert (tried["DialStatus"], tried["Cause"]) == ("ANSWER", "16"), tried
+        L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle after the far end cleared")
+    finally:
+        L.hangup_all_dahdi(db)
+        db.close()
+
+
+check_the_appliance_calls_out_over_r2_with_its_number_and_category.timeout = 360
+
+R2_KEEP_ROUTE, R2_KEEP_GROUP = "loop_r2_keep", "r2_keep"
+R2_KEEP_NUMBER, ANI_INBOUND_UP = "2349678", "4957650007"
+
+
+def check_channels_kept_free_for_inbound_are_not_taken_by_calls_out():
+    """A trunk group over span 2 that keeps 29 of its 30 channels free for
+    inbound calls (`--reserve 29`): with one inbound R2 call up, a call out
+    through it is refused before anything is dialled (the test carrier
+    receives nothing); once that call is over the same call out goes."""
+    db = L.instance().open_store()
+    try:
+        lp = _r2_ready(db)
+        L.out_route(R2_KEEP_ROUTE, "2349XXX", R2_KEEP_GROUP, "2", hunting="ascending", strip="3", reserve="29")
+        L.ready(db, [EXT])
+        since, errors = _seized(db, lp, ANI_INBOUND_UP)
+        try:
+            L.wait_call(db, ANI_INBOUND_UP, since, "r2-keep", lambda: L.call_row(db, ANI_INBOUND_UP, since),
+                        timeout=60, what=f"the inbound call up ({'; '.join(errors) or 'first seizure'})")
+            with L.UserEvents(db) as seen:
+                shot = L.test_dial(db, R2_KEEP_NUMBER, route=R2_KEEP_ROUTE)
+                time.sleep(2)
+                reached = seen.matching(UserEvent=dn.EVENT_TEST_CARRIER_CALL)
+            assert shot["outcome"] == "refused", shot
+            assert not reached, f"the far end got a call out: {reached}"
+        finally:
+            _hang_up_carrier_first(db)
+        L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle")
+        with L.UserEvents(db) as seen:
+            shot = L.test_dial(db, R2_KEEP_NUMBER, route=R2_KEEP_ROUTE)
+            seen.wait(timeout=10, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=R2_KEEP_NUMBER[3:])
+        assert shot["outcome"] == "answered", shot
+    finally:
+        L.hangup_all_dahdi(db)
+        db.close()
+
+
+check_channels_kept_free_for_inbound_are_not_taken_by_calls_out.timeout = 360
+
+
+def _out_row(db, route: str, since: str, status: str) -> dict | None:
+    """The newest call-history row of a call out through *route* since *since* that ended with *status*."""
+    cur = db.execute("SELECT * FROM calls WHERE out_route = ? AND started_at >= ? AND out_status = ? "
+                     "ORDER BY started_at DESC LIMIT 1", [route, since, status])
+    row = cur.fetchone()
+    return dict(zip([c[0] for c in cur.description], row)) if row else None
 
 
 def check_r2_refuses_the_russian_variant_clearly():

@@ -227,3 +227,41 @@ def _lines_idle(db) -> None:
 
 
 check_a_scenario_routing_to_the_fxs_operator_rings_the_port_directly.timeout = 300
+
+
+FXO_OUT_ROUTE, FXO_OUT_GROUP, FXO_OUT_NUMBER = "loop_fxo_out", "fxo_loop", "2347123"
+
+
+def check_the_appliance_calls_out_over_its_fxo_line():
+    """A trunk group over the analog span's FXO line (`korund trunk-group
+    add fxo_loop --kind dahdi --members 2`) and a route through it: a call
+    out (as a technician's test dial places it, held on the line) takes the
+    line and dials the number in DTMF; the test carrier's exchange end
+    collects it (until its digit timeout: any length may follow) and
+    answers. An analog line has no answer signal: korund-outbound's try is
+    answered once the digits are out."""
+    from appliance.base import dialplan_names as dn
+    db = L.instance().open_store()
+    try:
+        lp = L.current("analog")
+        if "FXS Kewlstart" not in L.asterisk_once(db, f"dahdi show channel {lp.trunk_channels[0]}"):
+            lp = L.configure("analog")
+        _lines_idle(db)
+        L.out_route(FXO_OUT_ROUTE, "2347XXX", FXO_OUT_GROUP, "2", hunting="ascending")
+        with L.UserEvents(db) as seen:
+            local = L.call_out(db, FXO_OUT_NUMBER, FXO_OUT_ROUTE, hold=40)
+            far = seen.wait(timeout=60, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=FXO_OUT_NUMBER)
+            assert far["Channel"].startswith(lp.fxo_line + "-"), (far, lp.fxo_line)
+            mgr = L.manager(db)
+            try:
+                mgr.send_action({"Action": "Hangup", "Channel": f"/^{local}/"})
+            finally:
+                L.ami.close(mgr)
+            tried = seen.wait(timeout=20, UserEvent=dn.EVENT_OUTBOUND, TrunkGroup=FXO_OUT_GROUP)
+        assert tried["DialStatus"] == "ANSWER", tried
+    finally:
+        L.hangup_all_dahdi(db)
+        db.close()
+
+
+check_the_appliance_calls_out_over_its_fxo_line.timeout = 300

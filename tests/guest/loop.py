@@ -20,7 +20,9 @@ import functools
 import json
 import os
 import re
+import time
 from pathlib import Path
+from typing import Self
 
 from appliance.operators import states as operator_states
 from appliance.base import ami
@@ -291,10 +293,11 @@ def evidence(db, ani: str, since: str, label: str) -> str:
     return "\n".join(parts)
 
 
-def wait_call(db, ani: str, since: str, label: str, condition, timeout: float = 150.0, what: str = "call"):
+def wait_call(db, ani: str, since: str, label: str, condition, timeout: float = 150.0, what: str = "call",
+              interval: float = 1.0):
     """wait_for(condition) with the evidence in the failure's message."""
     try:
-        return wait_for(condition, timeout=timeout, what=what)
+        return wait_for(condition, timeout=timeout, what=what, interval=interval)
     except WaitTimeout as exc:
         raise AssertionError(f"{exc}\n{evidence(db, ani, since, label)}") from None
 
@@ -332,3 +335,81 @@ def asterisk_once(db, cli: str) -> str:
             ami.close(mgr)
     except Exception:   # noqa: BLE001
         return ""
+
+
+# --- calls the appliance places out (appliance.outbound) ------------------------------
+
+
+def out_route(route: str, patterns: str, group: str, members: str, **options: str) -> None:
+    """Trunk group *group* over the spans *members* ('2'; *options* as the
+    command's: hunting='ascending', reserve='29', r2_category=..., caller_id=...,
+    strip='3') and the local route *route* (*patterns*) through that group
+    only, added or changed with `korund trunk-group` and `korund route` as an
+    administrator would; the next call out takes them (no apply)."""
+    import guest
+    opts = [f"--{k.replace('_', '-')}={v}" for k, v in options.items()]
+    groups = json.loads(guest.korund("trunk-group", "list", "--json").stdout or "[]")
+    verb = "change" if any(g["name"] == group for g in groups) else "add"
+    guest.korund("trunk-group", verb, group, "--kind=dahdi", f"--members={members}", *opts)
+    listed = json.loads(guest.korund("route", "list", "--json").stdout or "[]")
+    verb = "change" if any(r["name"] == route for r in listed) else "add"
+    guest.korund("route", verb, route, f"--patterns={patterns}", f"--trunk-groups={group}", "--level=local")
+
+
+def test_dial(db, number: str, route: str = "", span: int | None = None, timeout: float = 150.0) -> dict:
+    """A technician's test dial (the Lines page's: appliance.lines.test_dial):
+    *number* out through *route* or *span*, held a few seconds after the
+    answer; its snapshot (steps, outcome) once it ended."""
+    from appliance.lines import test_dial as dial
+    placed = dial.start(db, instance(), dial.Registry(), "vm-check", number, route=route or None, span=span)
+    wait_for(lambda: not placed.running, timeout=timeout, what=f"the test dial of {number} to end")
+    return placed.snapshot()
+
+
+def call_out(db, number: str, route: str, hold: int = 60) -> str:
+    """*number* out through *route* as a test dial places it (korund-outbound,
+    purpose 'test'), but held *hold* seconds after the answer, for the far
+    end to clear first. The originated Local channel's name prefix."""
+    from appliance.lines import test_dial as dial
+    call_id = f"{int(time.time() * 1000) % 10 ** dial.ID_DIGITS:0{dial.ID_DIGITS}d}"
+    mgr = manager(db)
+    try:
+        resp = mgr.send_action({
+            "Action": "Originate", "Channel": f"Local/{call_id}@{dial.CONTEXT}/n", "Application": "Wait",
+            "Data": str(hold), "Async": "true", "Timeout": "90000", "CallerID": f'"Korund test" <{call_id}>',
+            "Variable": [f"{dial.VAR_NUMBER}={number}", f"{dial.VAR_ROUTE}={route}", f"{dial.VAR_SPAN}="]})
+        if resp.get_header("Response") != "Success":
+            raise AssertionError(f"originate of {number} refused: {resp.get_header('Message')}")
+    finally:
+        ami.close(mgr)
+    return f"Local/{call_id}@{dial.CONTEXT}-"
+
+
+class UserEvents:
+    """The UserEvents Asterisk sends while the block runs: the test carrier's
+    report of each call it receives from the appliance
+    (dn.EVENT_TEST_CARRIER_CALL: Dialled, CallerID, Category and the event's
+    own Channel), korund-outbound's report of each try (dn.EVENT_OUTBOUND)...
+
+        with L.UserEvents(db) as seen:
+            ...                                  # the appliance calls out
+            far = seen.wait(UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled="5678")
+    """
+
+    def __init__(self, db):
+        self.db, self.seen = db, []
+
+    def __enter__(self) -> Self:
+        self.mgr = manager(self.db)
+        self.mgr.register_event("UserEvent", lambda event, _mgr: self.seen.append(ami.event_headers(event)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        ami.close(self.mgr)
+
+    def matching(self, **match: str) -> list[dict]:
+        return [h for h in list(self.seen) if all(h.get(k) == v for k, v in match.items())]
+
+    def wait(self, timeout: float = 90.0, **match: str) -> dict:
+        return wait_for(lambda: next(iter(self.matching(**match)), None), timeout=timeout,
+                        what=f"a UserEvent with {match} (seen: {[h.get('UserEvent') for h in self.seen]})")
