@@ -337,7 +337,10 @@ def render_callback(config: Config) -> str:
     ring_var = f"${{FILTER(0-9,${{{dn.VAR_CALLBACK_RING}}})}}"
     return f"""
 [{dn.CTX_CALLBACK}]
-exten => s,1,Set(CDR(korund_group)=${{FILTER(-a-z0-9_,${{{dn.VAR_GROUP}}})}})
+; The end is reported by a hangup handler, not an h extension: the call mostly ends inside
+; the korund-outbound subroutine, and Asterisk looks for h in the context the channel is in.
+exten => s,1,Set(CHANNEL(hangup_handler_push)={dn.CTX_CALLBACK},end,1)
+ same => n,Set(CDR(korund_group)=${{FILTER(-a-z0-9_,${{{dn.VAR_GROUP}}})}})
  same => n,GotoIf($["{number}" = ""]?nonumber)
  same => n,GotoIf($[${{LEN({number})}} != ${{LEN(${{{dn.VAR_CALLBACK_NUMBER}}})}}]?nonumber)
  same => n,Gosub({dn.CTX_RECORD},s,1(callbacks))
@@ -349,8 +352,9 @@ exten => s,1,Set(CDR(korund_group)=${{FILTER(-a-z0-9_,${{{dn.VAR_GROUP}}})}})
  same => n,Hangup()
  same => n(nonumber),Set(DIALSTATUS=CHANUNAVAIL)
  same => n,Hangup()
-exten => h,1,Set(DB({dn.DB_CALLBACK_RESULTS}/${{FILTER(0-9,${{{dn.VAR_CALLBACK_ATTEMPT}}})}})=${{IF($["${{DIALSTATUS}}" = ""]?NONE:${{DIALSTATUS}})}})
+exten => end,1,Set(DB({dn.DB_CALLBACK_RESULTS}/${{FILTER(0-9,${{{dn.VAR_CALLBACK_ATTEMPT}}})}})=${{IF($["${{DIALSTATUS}}" = ""]?NONE:${{DIALSTATUS}})}})
  same => n,UserEvent(KorundCallbackEnd,Attempt: ${{FILTER(0-9,${{{dn.VAR_CALLBACK_ATTEMPT}}})}},DialStatus: ${{DIALSTATUS}})
+ same => n,Return()
 """
 
 
