@@ -3,10 +3,12 @@ ITU variant (it has no Russian one) on both spans; the test carrier
 (span 1) calls the appliance's span 2 with a 10-digit ANI, a 4-digit DNIS
 and the caller category "national priority subscriber". Glare: channel k
 of span 1 is the same circuit as channel k of span 2, so the carrier hunts
-downward (DAHDI/G1) while the appliance would hunt upward. Checked: the
-R2 channels go idle both ways, and the call reaches the IVR with ANI, DNIS
-and category as Korund's call history and the dialplan variables show
-them, then the operator answers.
+downward (DAHDI/G1) while the appliance's trunk groups hunt upward (g2).
+Checked: the R2 channels go idle both ways; the call reaches the IVR with
+ANI, DNIS and category as Korund's call history and the dialplan variables
+show them, then the operator answers; callers walk menus with keys on
+every call; Korund's own calls out carry DNIS, ANI and caller category to
+the far end, and keep the channels reserved for inbound calls.
 """
 from __future__ import annotations
 
@@ -521,26 +523,33 @@ R2_OUT_ROUTE, R2_OUT_GROUP = "loop_r2_out", "r2_loop"
 # group strips the local number's first 3.
 R2_OUT_NUMBER, R2_OUT_SENT = "2345678", "5678"
 R2_OUT_CALLER, R2_OUT_CATEGORY = "4951112233", "international_subscriber"
+# A group over the same span keeping 29 of its 30 channels for inbound calls.
+R2_KEEP_ROUTE, R2_KEEP_GROUP, R2_KEEP_NUMBER = "loop_r2_keep", "r2_keep", "2349678"
 
 
 def check_the_appliance_calls_out_over_r2_with_its_number_and_category():
-    """Korund places an MFC/R2 call through an outbound route: a trunk group
+    """Korund places MFC/R2 calls through outbound routes: a trunk group
     over span 2 (`korund trunk-group add r2_loop --kind dahdi --members 2
     --hunting ascending --strip 3 --caller-id ... --r2-category
     international_subscriber`, the carrier hunting the other way) and a route
     through it (`korund route add`). A technician's test dial of the number:
     the far end (the test carrier) receives the DNIS, the ANI and the caller
     category the group set, all by MF, and answers; the appliance's end
-    clears first (clear forward). The call history keeps the call out's
-    route, trunk group, span, circuit, number as sent and outcome. Then a
-    call held open that the far end clears first (clear back): the
+    clears first (clear forward); the call history keeps the call out's
+    route, trunk group, span, circuit, number as sent and outcome.
+    Then a call held open: while it is up, a call out through a second group
+    over the same span that keeps 29 channels free for inbound calls
+    (`--reserve 29`) is refused before anything is dialled (the far end
+    receives nothing); the far end then clears first (clear back): the
     appliance's end follows at once, the try is reported answered and
-    cleared normally (cause 16), and every circuit is idle again."""
+    cleared normally (cause 16), and every circuit is idle again; with the
+    span free, the second group's call out goes."""
     db = L.instance().open_store()
     try:
         lp = _r2_ready(db)
         L.out_route(R2_OUT_ROUTE, "2345XXX", R2_OUT_GROUP, "2", hunting="ascending", strip="3",
                     caller_id=R2_OUT_CALLER, r2_category=R2_OUT_CATEGORY)
+        L.out_route(R2_KEEP_ROUTE, "2349XXX", R2_KEEP_GROUP, "2", hunting="ascending", strip="3", reserve="29")
         since = L.now_iso()
         with L.UserEvents(db) as seen:
             shot = L.test_dial(db, R2_OUT_NUMBER, route=R2_OUT_ROUTE)
@@ -554,9 +563,10 @@ def check_the_appliance_calls_out_over_r2_with_its_number_and_category():
         assert row["out_circuit"] in lp.trunk_channels, row
         L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle after the appliance cleared")
         with L.UserEvents(db) as seen:
-            local = L.call_out(db, R2_OUT_NUMBER, R2_OUT_ROUTE, hold=60)
+            local = L.call_out(db, R2_OUT_NUMBER, R2_OUT_ROUTE, hold=90)
             far = seen.wait(timeout=60, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=R2_OUT_SENT)
-            time.sleep(3)                         # answered, talking
+            kept = L.test_dial(db, R2_KEEP_NUMBER, route=R2_KEEP_ROUTE)       # 1 of 30 in use, 29 kept
+            reached = seen.matching(UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=R2_KEEP_NUMBER[3:])
             mgr = L.manager(db)
             try:
                 mgr.send_action({"Action": "Hangup", "Channel": far["Channel"]})     # the far end clears back
@@ -564,54 +574,21 @@ def check_the_appliance_calls_out_over_r2_with_its_number_and_category():
                 L.ami.close(mgr)
             tried = seen.wait(timeout=15, UserEvent=dn.EVENT_OUTBOUND, TrunkGroup=R2_OUT_GROUP)
             L.wait_for(lambda: not [ln for ln in L.asterisk_once(db, "core show channels concise").splitlines()
-                                    if ln.startswith(("DAHDI/", local))], timeout=15,
+                                    if ln.startswith(("DAHDI/", local))], timeout=15, interval=0.5,
                        what="the appliance's end gone after the clear back")
+        assert kept["outcome"] == "refused" and not reached, (kept, reached)
         assert (tried["DialStatus"], tried["Cause"]) == ("ANSWER", "16"), tried
         L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle after the far end cleared")
-    finally:
-        L.hangup_all_dahdi(db)
-        db.close()
-
-
-check_the_appliance_calls_out_over_r2_with_its_number_and_category.timeout = 360
-
-R2_KEEP_ROUTE, R2_KEEP_GROUP = "loop_r2_keep", "r2_keep"
-R2_KEEP_NUMBER, ANI_INBOUND_UP = "2349678", "4957650007"
-
-
-def check_channels_kept_free_for_inbound_are_not_taken_by_calls_out():
-    """A trunk group over span 2 that keeps 29 of its 30 channels free for
-    inbound calls (`--reserve 29`): with one inbound R2 call up, a call out
-    through it is refused before anything is dialled (the test carrier
-    receives nothing); once that call is over the same call out goes."""
-    db = L.instance().open_store()
-    try:
-        lp = _r2_ready(db)
-        L.out_route(R2_KEEP_ROUTE, "2349XXX", R2_KEEP_GROUP, "2", hunting="ascending", strip="3", reserve="29")
-        L.ready(db, [EXT])
-        since, errors = _seized(db, lp, ANI_INBOUND_UP)
-        try:
-            L.wait_call(db, ANI_INBOUND_UP, since, "r2-keep", lambda: L.call_row(db, ANI_INBOUND_UP, since),
-                        timeout=60, what=f"the inbound call up ({'; '.join(errors) or 'first seizure'})")
-            with L.UserEvents(db) as seen:
-                shot = L.test_dial(db, R2_KEEP_NUMBER, route=R2_KEEP_ROUTE)
-                time.sleep(2)
-                reached = seen.matching(UserEvent=dn.EVENT_TEST_CARRIER_CALL)
-            assert shot["outcome"] == "refused", shot
-            assert not reached, f"the far end got a call out: {reached}"
-        finally:
-            _hang_up_carrier_first(db)
-        L.wait_for(lambda: _r2_up(db, lp), timeout=30, what="every circuit idle")
         with L.UserEvents(db) as seen:
-            shot = L.test_dial(db, R2_KEEP_NUMBER, route=R2_KEEP_ROUTE)
+            kept = L.test_dial(db, R2_KEEP_NUMBER, route=R2_KEEP_ROUTE)
             seen.wait(timeout=10, UserEvent=dn.EVENT_TEST_CARRIER_CALL, Dialled=R2_KEEP_NUMBER[3:])
-        assert shot["outcome"] == "answered", shot
+        assert kept["outcome"] == "answered", kept
     finally:
         L.hangup_all_dahdi(db)
         db.close()
 
 
-check_channels_kept_free_for_inbound_are_not_taken_by_calls_out.timeout = 360
+check_the_appliance_calls_out_over_r2_with_its_number_and_category.timeout = 420
 
 
 def _out_row(db, route: str, since: str, status: str) -> dict | None:
