@@ -49,7 +49,7 @@ CACHE = Path(os.environ.get("KORUND_CACHE", "/var/cache/korund"))
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed\s*$")
 RESULT_LINE = re.compile(r"^(PASS|FAIL) (\S+)")
 JOURNAL_PREFIX = re.compile(r"^\[ *\d+\.\d+\] \S+\[\d+\]: ")   # "[  12.3] python[444]: "
-HARD_LIMIT = 900          # seconds: the whole vm-test run, boot to poweroff
+HARD_LIMIT = 1500         # seconds: the whole vm-test run, boot to poweroff (20 R2 calls and the calls out take ~8 min)
 PANEL_PORT = 8090
 LOCK = Path("/run/lock/korund-vm-test.lock")
 
