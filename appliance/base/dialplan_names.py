@@ -123,7 +123,6 @@ VAR_OUT_CIRCUIT = "KORUND_OUT_CIRCUIT"
 GROUP_OUT_TG = "korund_out_tg"              # GROUP() category counting calls out per trunk group
 GROUP_OUT_ROUTE = "korund_out_route"        # ... per route
 EVENT_OUTBOUND = "KorundOutbound"           # UserEvent after each try
-EVENT_GLARE = "KorundGlare"                 # UserEvent: an MFC/R2 call out lost its circuit to a seizure from the far end
 
 # The desktop's transfer to an outside number (appliance.clients.transfer_dialplan):
 # blind, the caller's channel gets VAR_XFER_NUMBER (AMI Setvar) and is redirected

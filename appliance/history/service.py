@@ -49,7 +49,6 @@ def wanted_events() -> list[ami.EventFilter]:
         # inherited variables are named with one or two leading underscores
         ami.EventFilter("VarSet", "Variable", "^_{0,2}(" + "|".join(map(re.escape, variables)) + ")$", "regex"),
         ami.EventFilter("Newexten", "Application", "AGI"),
-        ami.EventFilter("UserEvent", "UserEvent", dn.EVENT_GLARE),
     ]
 
 
@@ -72,7 +71,6 @@ def run(instance: Instance, stop: threading.Event | None = None) -> None:
             lambda h: reloaded.set() if h.get("Event") in ("FullyBooted", "Reload") else None,
             lambda h: desktop.on_event(db, h),  # screen pop: calls offered to operators' phones
             lambda h: webhooks.on_event(db, h),  # external CRM: call offered / ended (queued)
-            lambda h: r2_circuits.on_glare(db, h),  # MFC/R2 glare: counted in the hardware alarm log
         )
         guard.on_event(headers)   # counts in memory only; never raises for a bad event
         with lock:

@@ -31,7 +31,7 @@ import re
 import time
 from datetime import datetime, timezone
 
-from appliance.base import ami, dialplan_names as dn
+from appliance.base import ami
 
 log = logging.getLogger(__name__)
 
@@ -83,38 +83,6 @@ def record_alarm(db, chan: int, cas: tuple[str, str], at: str | None = None) -> 
                    "VALUES (?, ?, 'warning', ?, ?, ?)",
                    [f"r2:{chan}", ALARM_KIND, f"MFC/R2 circuit {chan} stayed half-released "
                     f"(tx {cas[0]}, rx {cas[1]}) with no call; returned to idle", at, at])
-
-
-GLARE_KIND = "glare"
-
-
-def on_glare(db, headers: dict) -> bool:
-    """Count a glare (dialplan_names.EVENT_GLARE: a call out lost its MFC/R2
-    circuit to a seizure from the far end at the same moment) in the hardware
-    alarm log, raised and cleared at once like a mended circuit: how often it
-    happens, on which circuits, tells whether both ends hunt from opposite
-    ends of the span as they should. True if it was one."""
-    if headers.get("Event") != "UserEvent" or headers.get("UserEvent") != dn.EVENT_GLARE:
-        return False
-    span = "".join(ch for ch in headers.get("Span") or "" if ch.isdigit())[:3]
-    circuit = "".join(ch for ch in headers.get("Circuit") or "" if ch.isdigit())[:4]
-    if not circuit:
-        return False
-    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    with db.atomic():
-        db.execute("INSERT INTO health_alarms (source, kind, severity, message, raised_at, cleared_at) "
-                   "VALUES (?, ?, 'warning', ?, ?, ?)",
-                   [f"r2:{circuit}", GLARE_KIND, (f"glare on MFC/R2 circuit {circuit} (span {span or '?'}): both ends "
-                                                  "seized it at once; the far end kept it and the call out was tried "
-                                                  "on another circuit"), at, at])
-    log.warning("glare on circuit %s (span %s)", circuit, span or "?")
-    return True
-
-
-def glare_count(db, since: str) -> int:
-    """Glares counted since *since* (an ISO time)."""
-    return db.execute("SELECT COUNT(*) FROM health_alarms WHERE kind = ? AND raised_at >= ?",
-                      [GLARE_KIND, since]).fetchone()[0]
 
 
 class Watchdog:

@@ -82,12 +82,7 @@ exten => s,1,Set(LOCAL(ring)=${{FILTER(0-9,${{ARG1}})}})
  same => n,Dial(${{LOCAL(dial)}},${{LOCAL(ring)}},${{LOCAL(opts)}}gb({dn.CTX_OUTBOUND}^leg^1))
  same => n,Set({PENDING}=)
  same => n,Gosub(report,1)
- ; a DAHDI circuit lost at seizure (glare: the far end took it the same moment) is tried once more:
- ; the hunt then takes another circuit, the far end keeps the one it won
- same => n,GotoIf($["${{DIALSTATUS}}" != "CHANUNAVAIL" | "${{LOCAL(dial):0:6}}" != "DAHDI/" | "${{LOCAL(again)}}" = "{i}"]?after)
- same => n,Set(LOCAL(again)={i})
- same => n,Goto(dial)
- same => n(after),GotoIf($["${{DIALSTATUS}}" = "CONGESTION" | "${{DIALSTATUS}}" = "CHANUNAVAIL"]?skip)
+ same => n,GotoIf($["${{DIALSTATUS}}" = "CONGESTION" | "${{DIALSTATUS}}" = "CHANUNAVAIL"]?skip)
  same => n,Goto(done)
  same => n(skip),Set(LOCAL(i)=$[{i} + 1])
  same => n,Goto(next)
@@ -108,15 +103,8 @@ exten => hangup,1,GotoIf($["${{{PENDING}}}" != "1"]?done)
  same => n(done),Return()
 ; The outgoing leg, before it is dialled: on a DAHDI line, counted on its span and named by it.
 exten => leg,1,GotoIf($["${{CHANNEL(channeltype)}}" != "DAHDI"]?done)
- same => n,Set(CHANNEL(hangup_handler_push)={dn.CTX_OUTBOUND},legend,1)
  same => n,Set(GROUP({SPAN_GROUP})=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})
  same => n,Set({dn.VAR_OUT_SPAN}=${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}})
  same => n,Set({dn.VAR_OUT_CIRCUIT}=${{FILTER(0-9,${{CHANNEL(dahdi_channel)}})}})
  same => n(done),Return()
-; A DAHDI outgoing leg ends: glare (both ends seized the circuit at once; openr2 says
-; "Double Seizure (Glare)" in the leg's technology cause) is reported to be counted.
-exten => legend,1,GotoIf($["${{FILTER(A-Za-z,${{HANGUPCAUSE(${{CHANNEL}},tech)}})}}" =~ "Glare"]?glare)
- same => n,Return()
- same => n(glare),UserEvent({dn.EVENT_GLARE},Span: ${{FILTER(0-9,${{CHANNEL(dahdi_span)}})}},Circuit: ${{FILTER(0-9,${{CHANNEL(dahdi_channel)}})}})
- same => n,Return()
 """

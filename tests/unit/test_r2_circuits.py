@@ -122,33 +122,3 @@ def test_a_failing_record_does_not_undo_the_mend(monkeypatch):
     dog.check(None)
     now[0] += 20
     assert dog.check(None) == [62]
-
-
-def test_a_glare_is_counted_in_the_hardware_alarm_log(db):
-    """The dialplan's KorundGlare user event (an outgoing DAHDI leg whose
-    technology cause says 'Double Seizure (Glare)') is one cleared entry."""
-    from appliance.health import store as health
-    from appliance.history import service
-    glare = {"Event": "UserEvent", "UserEvent": "KorundGlare", "Span": "1", "Circuit": "17",
-             "Linkedid": "1800000500.1"}
-    assert not r2_circuits.on_glare(db, {**glare, "UserEvent": "KorundOutbound"})
-    assert not r2_circuits.on_glare(db, {**glare, "Circuit": "x;y"})
-    assert r2_circuits.on_glare(db, glare) and r2_circuits.on_glare(db, {**glare, "Circuit": "18"})
-    rows = health.alarms(db)
-    assert sorted(a["source"] for a in rows) == ["r2:17", "r2:18"] and {a["kind"] for a in rows} == {"glare"}
-    assert "glare on MFC/R2 circuit 17 (span 1)" in next(a["message"] for a in rows if a["source"] == "r2:17")
-    assert health.alarms(db, active_only=True) == []
-    assert r2_circuits.glare_count(db, "2000-01-01T00:00:00+00:00") == 2
-    # the events service asks Asterisk for it
-    assert ("UserEvent", "UserEvent", "KorundGlare") in [(f.name, f.header, f.value) for f in service.wanted_events()]
-
-
-def test_a_call_out_that_loses_its_circuit_is_tried_once_more_and_glare_is_reported():
-    from appliance.base import dialplan_names as dn
-    from appliance.outbound import render
-    text = render.render("agi://127.0.0.1:4573")
-    leg = text.split("exten => leg,1,", 1)[1]
-    assert f"Set(CHANNEL(hangup_handler_push)={dn.CTX_OUTBOUND},legend,1)" in leg
-    assert '=~ "Glare"]?glare)' in leg and f"UserEvent({dn.EVENT_GLARE},Span:" in leg
-    dial = text.split(" same => n,Dial(", 1)[1]
-    assert '"${LOCAL(dial):0:6}" != "DAHDI/"' in dial and "Goto(dial)" in dial.split("(skip)", 1)[0]
